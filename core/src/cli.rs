@@ -1,0 +1,517 @@
+//! The `fivelens` command. Both packages install it and call [`run`], so it behaves the same
+//! from pip and npm.
+//!
+//! ```text
+//! fivelens traces [--json] [--limit N] [--db PATH]   recent traces
+//! fivelens show TRACE_ID [--json] [--db PATH]        one trace as a span tree
+//! fivelens stats [--json] [--db PATH]                totals and per-model figures
+//! ```
+//!
+//! The `--json` shapes are stable: a local UI reads the same.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::store::{Reader, StoredSpan, TraceSummary};
+
+const USAGE: &str = "usage: fivelens <command> [options]
+
+commands:
+  traces [--limit N]   recent traces: root, start, duration, spans, status, tokens, cost
+  show TRACE_ID        one trace as a span tree (a unique prefix of the id is enough)
+  stats                totals, and calls, tokens, cost and latency per model
+
+options:
+  --json               machine-readable output
+  --db PATH            the store file (default: $FIVELENS_STORE_PATH, else $FIVELENS_HOME/fivelens.db)
+  -h, --help           this help
+  -V, --version        the version
+";
+
+struct Args {
+    command: Option<String>,
+    positional: Vec<String>,
+    json: bool,
+    limit: usize,
+    db: Option<PathBuf>,
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mut args = Args {
+        command: None,
+        positional: Vec::new(),
+        json: false,
+        limit: 20,
+        db: None,
+    };
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => args.json = true,
+            "--limit" | "-n" => {
+                let v = it.next().ok_or("--limit needs a number")?;
+                args.limit = v
+                    .parse()
+                    .map_err(|_| format!("--limit: not a number: {v}"))?;
+            }
+            "--db" => args.db = Some(PathBuf::from(it.next().ok_or("--db needs a path")?)),
+            s if s.starts_with("--limit=") => {
+                args.limit = s[8..]
+                    .parse()
+                    .map_err(|_| format!("--limit: not a number: {}", &s[8..]))?;
+            }
+            s if s.starts_with("--db=") => args.db = Some(PathBuf::from(&s[5..])),
+            s if s.starts_with('-') && s != "-" => return Err(format!("unknown option {s}")),
+            s => {
+                if args.command.is_none() {
+                    args.command = Some(s.to_string());
+                } else {
+                    args.positional.push(s.to_string());
+                }
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// Runs the command with `argv` (without the program name), writing to `out` and `err`;
+/// returns the exit code.
+pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    if argv.iter().any(|a| a == "-h" || a == "--help") || argv.is_empty() {
+        let _ = write!(out, "{USAGE}");
+        return if argv.is_empty() { 2 } else { 0 };
+    }
+    if argv.iter().any(|a| a == "-V" || a == "--version") {
+        let _ = writeln!(out, "fivelens {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let args = match parse(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "fivelens: {e}\n\n{USAGE}");
+            return 2;
+        }
+    };
+    let db = args
+        .db
+        .clone()
+        .unwrap_or_else(crate::config::default_store_file);
+    let result = match args.command.as_deref() {
+        Some("traces") => traces(&args, &db, out),
+        Some("show") => show(&args, &db, out),
+        Some("stats") => stats(&args, &db, out),
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "fivelens: {e}");
+            1
+        }
+    }
+}
+
+fn open(db: &Path) -> Result<Option<Reader>, String> {
+    Reader::open(db).map_err(|e| e.to_string())
+}
+
+fn traces(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    let list = match open(db)? {
+        Some(r) => r.traces(args.limit).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let v = serde_json::json!({ "store": db.display().to_string(), "traces": list });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    if list.is_empty() {
+        writeln!(out, "no traces yet in {}", db.display()).map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
+    w(
+        out,
+        format!(
+            "{:<32}  {:<28}  {:<19}  {:>9}  {:>5}  {:<6}  {:>13}  {:>9}",
+            "TRACE", "ROOT", "START (UTC)", "DURATION", "SPANS", "STATUS", "TOKENS in/out", "COST"
+        ),
+    )?;
+    for t in &list {
+        w(
+            out,
+            format!(
+                "{:<32}  {:<28}  {:<19}  {:>9}  {:>5}  {:<6}  {:>13}  {:>9}",
+                t.trace_id,
+                clip(t.root_name.as_deref().unwrap_or("?"), 28),
+                utc(t.start_ns),
+                duration(t.duration_ns),
+                t.span_count,
+                t.status,
+                tokens(t.input_tokens, t.output_tokens),
+                cost(t.cost_usd),
+            ),
+        )?;
+    }
+    Ok(0)
+}
+
+fn show(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    let Some(wanted) = args.positional.first() else {
+        return Err("show needs a TRACE_ID (see `fivelens traces`)".into());
+    };
+    let Some(reader) = open(db)? else {
+        return Err(format!("no store at {}", db.display()));
+    };
+    let ids = reader.resolve_trace_id(wanted).map_err(|e| e.to_string())?;
+    let trace_id = match ids.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(format!("no trace {wanted} in {}", db.display())),
+        _ => {
+            return Err(format!(
+                "{wanted} matches several traces: {}",
+                ids.join(", ")
+            ))
+        }
+    };
+    let summary = reader.trace(&trace_id).map_err(|e| e.to_string())?;
+    let spans = reader.spans(&trace_id).map_err(|e| e.to_string())?;
+    let ordered = tree_order(&spans);
+    if args.json {
+        let list: Vec<serde_json::Value> = ordered
+            .iter()
+            .map(|(depth, s)| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("depth".into(), (*depth).into());
+                }
+                v
+            })
+            .collect();
+        let v = serde_json::json!({ "trace": summary, "spans": list });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    if let Some(t) = &summary {
+        writeln!(out, "{}", header(t)).map_err(|e| e.to_string())?;
+    }
+    let lines = render_tree(&ordered);
+    for l in lines {
+        writeln!(out, "{l}").map_err(|e| e.to_string())?;
+    }
+    Ok(0)
+}
+
+fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    let Some(reader) = open(db)? else {
+        if args.json {
+            let v = serde_json::json!({ "path": db.display().to_string(), "traces": 0, "spans": 0, "operations": [] });
+            writeln!(out, "{v}").map_err(|e| e.to_string())?;
+        } else {
+            writeln!(out, "no traces yet in {}", db.display()).map_err(|e| e.to_string())?;
+        }
+        return Ok(0);
+    };
+    let s = reader.stats().map_err(|e| e.to_string())?;
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&s).unwrap_or_default()
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(|e| e.to_string());
+    w(out, format!("store     {}", s.path))?;
+    w(
+        out,
+        format!(
+            "traces    {} ({} with errors)",
+            s.traces, s.traces_with_errors
+        ),
+    )?;
+    w(out, format!("spans     {}", s.spans))?;
+    if let (Some(a), Some(b)) = (s.first_start_ns, s.last_end_ns) {
+        w(out, format!("period    {} .. {} UTC", utc(a), utc(b)))?;
+    }
+    if !s.operations.is_empty() {
+        w(out, String::new())?;
+        w(
+            out,
+            format!(
+                "{:<16} {:<12} {:<24} {:>6} {:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
+                "OPERATION",
+                "PROVIDER",
+                "MODEL",
+                "CALLS",
+                "ERRORS",
+                "IN TOK",
+                "OUT TOK",
+                "COST",
+                "P50",
+                "P95",
+                "P99"
+            ),
+        )?;
+        for o in &s.operations {
+            w(
+                out,
+                format!(
+                    "{:<16} {:<12} {:<24} {:>6} {:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
+                    clip(&o.operation, 16),
+                    clip(&o.provider, 12),
+                    clip(&o.model, 24),
+                    o.calls,
+                    o.errors,
+                    o.input_tokens,
+                    o.output_tokens,
+                    cost(o.cost_usd),
+                    duration((o.p50_ms * 1e6) as i64),
+                    duration((o.p95_ms * 1e6) as i64),
+                    duration((o.p99_ms * 1e6) as i64),
+                ),
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+fn header(t: &TraceSummary) -> String {
+    let mut s = format!(
+        "trace {}  {}  {}  {} spans  {}",
+        t.trace_id,
+        t.root_name.as_deref().unwrap_or("?"),
+        duration(t.duration_ns),
+        t.span_count,
+        t.status
+    );
+    if t.input_tokens + t.output_tokens > 0 {
+        s.push_str(&format!(
+            "  tokens {}",
+            tokens(t.input_tokens, t.output_tokens)
+        ));
+    }
+    if t.cost_usd > 0.0 {
+        s.push_str(&format!("  {}", cost(t.cost_usd)));
+    }
+    if let Some(sess) = &t.session_id {
+        s.push_str(&format!("  session {sess}"));
+    }
+    s
+}
+
+/// Depth-first order, children by start time; spans whose parent is not in the store are roots.
+fn tree_order(spans: &[StoredSpan]) -> Vec<(usize, &StoredSpan)> {
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: std::collections::HashMap<&str, Vec<&StoredSpan>> =
+        std::collections::HashMap::new();
+    let mut roots = Vec::new();
+    for s in spans {
+        match s.parent_span_id.as_deref() {
+            Some(p) if ids.contains(p) && p != s.span_id => children.entry(p).or_default().push(s),
+            _ => roots.push(s),
+        }
+    }
+    let mut out = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, &StoredSpan)> = roots.into_iter().rev().map(|s| (0, s)).collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some((depth, s)) = stack.pop() {
+        if !seen.insert(s.span_id.as_str()) {
+            continue;
+        }
+        out.push((depth, s));
+        if let Some(kids) = children.get(s.span_id.as_str()) {
+            for k in kids.iter().rev() {
+                stack.push((depth + 1, k));
+            }
+        }
+    }
+    out
+}
+
+fn render_tree(ordered: &[(usize, &StoredSpan)]) -> Vec<String> {
+    let mut lines = Vec::with_capacity(ordered.len());
+    for (i, (depth, s)) in ordered.iter().enumerate() {
+        let mut prefix = String::new();
+        for level in 1..=*depth {
+            // Is there a later sibling at this level (same depth, before the subtree ends)?
+            let more = ordered[i + 1..]
+                .iter()
+                .take_while(|(d, _)| *d >= level)
+                .any(|(d, _)| *d == level);
+            if level == *depth {
+                prefix.push_str(if more { "├─ " } else { "└─ " });
+            } else {
+                prefix.push_str(if more { "│  " } else { "   " });
+            }
+        }
+        let label = format!("{prefix}{}", s.name);
+        let mut line = format!("{:<60} {:>10}", clip(&label, 60), duration(s.duration_ns));
+        let details = details(s);
+        if !details.is_empty() {
+            line.push_str("  ");
+            line.push_str(&details);
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+fn details(s: &StoredSpan) -> String {
+    let a = &s.attributes;
+    let get = |k: &str| a.get(k).filter(|v| !v.is_null());
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(p) = get("gen_ai.provider.name").and_then(|v| v.as_str()) {
+        parts.push(p.to_string());
+    }
+    let input = get("gen_ai.usage.input_tokens").and_then(|v| v.as_i64());
+    let output = get("gen_ai.usage.output_tokens").and_then(|v| v.as_i64());
+    if input.is_some() || output.is_some() {
+        parts.push(format!(
+            "tokens {}",
+            tokens(input.unwrap_or(0), output.unwrap_or(0))
+        ));
+    }
+    if let Some(c) = get("fivelens.cost.usd").and_then(|v| v.as_f64()) {
+        parts.push(cost(c));
+    }
+    if s.status == "ERROR" {
+        let kind = get("error.type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("error");
+        let msg = s.status_message.as_deref().unwrap_or("");
+        parts.push(format!(
+            "ERROR {kind}{}{}",
+            if msg.is_empty() { "" } else { ": " },
+            clip(msg, 60)
+        ));
+    }
+    parts.join("  ")
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn duration(ns: i64) -> String {
+    let ns = ns.max(0) as f64;
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.0} µs", ns / 1e3)
+    }
+}
+
+fn tokens(input: i64, output: i64) -> String {
+    if input == 0 && output == 0 {
+        return "-".into();
+    }
+    format!("{input}/{output}")
+}
+
+fn cost(usd: f64) -> String {
+    if usd <= 0.0 {
+        return "-".into();
+    }
+    if usd < 0.01 {
+        format!("${usd:.5}")
+    } else {
+        format!("${usd:.2}")
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC from nanoseconds since the epoch (days-to-civil conversion from
+/// Howard Hinnant's date algorithms).
+fn utc(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(1_795_000_000_000_000_000), "2026-11-18 11:06:40");
+        assert_eq!(utc(951_782_400_000_000_000), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn usage_and_errors() {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        assert_eq!(run(&["--version".into()], &mut out, &mut err), 0);
+        assert!(String::from_utf8_lossy(&out).starts_with("fivelens "));
+        assert_eq!(run(&["bogus".into()], &mut out, &mut err), 1);
+        assert_eq!(
+            run(&["traces".into(), "--nope".into()], &mut out, &mut err),
+            2
+        );
+    }
+
+    #[test]
+    fn empty_store_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("none.db").display().to_string();
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        assert_eq!(
+            run(
+                &["traces".into(), "--db".into(), db.clone()],
+                &mut out,
+                &mut err
+            ),
+            0
+        );
+        assert!(String::from_utf8_lossy(&out).contains("no traces yet"));
+        out.clear();
+        assert_eq!(
+            run(
+                &["traces".into(), "--json".into(), "--db".into(), db],
+                &mut out,
+                &mut err
+            ),
+            0
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["traces"], serde_json::json!([]));
+    }
+}

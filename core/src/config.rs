@@ -1,0 +1,772 @@
+//! The one configuration schema. Every binding passes the user's options through as a map with
+//! these field names (Node converts camelCase); the defaults live here only, and each binding's
+//! test suite checks that its typed surface lists exactly these fields.
+//!
+//! Precedence: an explicit option wins over its environment variable, which wins over the
+//! default. A bad value anywhere is a [`ConfigError`] naming the field (or variable).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// `OTEL_SDK_DISABLED`: `true` turns fivelens into a no-op. Default `false`.
+pub const ENV_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `OTEL_SERVICE_NAME`: the `service.name` resource attribute. Default `unknown_service:<language>`.
+pub const ENV_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// `OTEL_RESOURCE_ATTRIBUTES`: `key=value,...` resource attributes (percent-decoded). Default empty.
+pub const ENV_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL; `/v1/traces` is appended for HTTP. Default unset
+/// (no network export; the local store is used).
+pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`: full URL for traces, used as is. Default unset.
+pub const ENV_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` / `..._TRACES_PROTOCOL`: `http/protobuf` (default), `http/json` or `grpc`.
+pub const ENV_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// Traces-specific protocol variable.
+pub const ENV_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_HEADERS` / `..._TRACES_HEADERS`: `key=value,...`, percent-decoded. Default empty.
+pub const ENV_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Traces-specific headers variable.
+pub const ENV_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// `OTEL_EXPORTER_OTLP_TIMEOUT` / `..._TRACES_TIMEOUT`: per-request timeout in ms. Default 10000.
+pub const ENV_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Traces-specific timeout variable.
+pub const ENV_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_COMPRESSION` / `..._TRACES_COMPRESSION`: `gzip` or `none`. Default `none`.
+pub const ENV_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// Traces-specific compression variable.
+pub const ENV_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// `OTEL_BSP_MAX_QUEUE_SIZE`: span queue capacity. Default 8192.
+pub const ENV_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`: spans handled per batch. Default 512.
+pub const ENV_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+/// `OTEL_BSP_SCHEDULE_DELAY`: ms between timer wake-ups of the processing thread. Default 500.
+pub const ENV_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: largest attribute value in bytes. Default 131072.
+pub const ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`: most attributes per span. Default 128.
+pub const ENV_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// `OTEL_SPAN_EVENT_COUNT_LIMIT`: most events per span. Default 128.
+pub const ENV_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// `OTEL_SPAN_LINK_COUNT_LIMIT`: most links per span. Default 128.
+pub const ENV_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+/// `FIVELENS_CAPTURE_CONTENT`: `false` turns prompt/completion capture off everywhere. Default `true`.
+pub const ENV_CAPTURE_CONTENT: &str = "FIVELENS_CAPTURE_CONTENT";
+/// `FIVELENS_STORE`: `auto` (on when no OTLP endpoint is set), `on` or `off`. Default `auto`.
+pub const ENV_STORE: &str = "FIVELENS_STORE";
+/// `FIVELENS_STORE_PATH`: the SQLite file. Default `$FIVELENS_HOME/fivelens.db`.
+pub const ENV_STORE_PATH: &str = "FIVELENS_STORE_PATH";
+/// `FIVELENS_HOME`: folder of the store and the generated user-hash key. Default
+/// `$XDG_DATA_HOME/fivelens`, else `~/.local/share/fivelens`.
+pub const ENV_HOME: &str = "FIVELENS_HOME";
+/// `FIVELENS_STORE_MAX_AGE_HOURS`: traces older than this are deleted. Default 168 (7 days).
+pub const ENV_STORE_MAX_AGE_HOURS: &str = "FIVELENS_STORE_MAX_AGE_HOURS";
+/// `FIVELENS_STORE_MAX_BYTES`: the store is trimmed (oldest traces first) above this size. Default 512 MiB.
+pub const ENV_STORE_MAX_BYTES: &str = "FIVELENS_STORE_MAX_BYTES";
+/// `FIVELENS_USER_HASH_KEY`: HMAC key for user ids. Default: generated beside the store.
+pub const ENV_USER_HASH_KEY: &str = "FIVELENS_USER_HASH_KEY";
+/// `FIVELENS_LOG_LEVEL`: `off`, `error`, `warn` (default), `info` or `debug` for fivelens's own
+/// diagnostics on stderr.
+pub const ENV_LOG_LEVEL: &str = "FIVELENS_LOG_LEVEL";
+/// `FIVELENS_EXIT_TIMEOUT_MS`: bound on the flush at process exit. Default 2000.
+pub const ENV_EXIT_TIMEOUT_MS: &str = "FIVELENS_EXIT_TIMEOUT_MS";
+
+/// OTLP wire protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Protobuf over HTTP POST (the default).
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    /// JSON over HTTP POST.
+    #[serde(rename = "http/json")]
+    HttpJson,
+    /// gRPC.
+    #[serde(rename = "grpc")]
+    Grpc,
+}
+
+/// Request body compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// None.
+    None,
+    /// gzip.
+    Gzip,
+}
+
+/// Whether spans go to the local SQLite store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreMode {
+    /// On when no OTLP endpoint is configured.
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// The configuration. All fields are optional in every binding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `service.name`; `OTEL_SERVICE_NAME`.
+    pub service_name: Option<String>,
+    /// Extra resource attributes; merged over `OTEL_RESOURCE_ATTRIBUTES`.
+    pub resource_attributes: BTreeMap<String, String>,
+    /// No-op mode; `OTEL_SDK_DISABLED`.
+    pub disabled: bool,
+    /// Capture prompt and completion content (redacted); `FIVELENS_CAPTURE_CONTENT`.
+    pub capture_content: bool,
+    /// OTLP base endpoint; `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub otlp_endpoint: Option<String>,
+    /// OTLP traces endpoint (full URL); `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    pub otlp_traces_endpoint: Option<String>,
+    /// OTLP protocol; `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub otlp_protocol: Protocol,
+    /// Extra request headers; `OTEL_EXPORTER_OTLP_HEADERS`.
+    pub otlp_headers: BTreeMap<String, String>,
+    /// Per-request timeout in ms; `OTEL_EXPORTER_OTLP_TIMEOUT`.
+    pub otlp_timeout_ms: u64,
+    /// Body compression; `OTEL_EXPORTER_OTLP_COMPRESSION`.
+    pub otlp_compression: Compression,
+    /// Local store mode; `FIVELENS_STORE`.
+    pub store: StoreMode,
+    /// Local store file; `FIVELENS_STORE_PATH`.
+    pub store_path: Option<String>,
+    /// Retention by age, hours; `FIVELENS_STORE_MAX_AGE_HOURS`.
+    pub store_max_age_hours: u64,
+    /// Retention by size, bytes; `FIVELENS_STORE_MAX_BYTES`.
+    pub store_max_bytes: u64,
+    /// Span queue capacity; `OTEL_BSP_MAX_QUEUE_SIZE`.
+    pub queue_size: usize,
+    /// Spans per processing batch; `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`.
+    pub batch_size: usize,
+    /// Timer wake-up interval of the processing thread, ms; `OTEL_BSP_SCHEDULE_DELAY`.
+    pub schedule_delay_ms: u64,
+    /// Bound on encoded batches waiting for each network exporter, bytes.
+    pub export_queue_bytes: usize,
+    /// Largest request body (before compression); bigger batches are split.
+    pub max_export_batch_bytes: usize,
+    /// Largest attribute value, bytes; `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`.
+    pub max_attribute_bytes: usize,
+    /// Most attributes per span; `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`.
+    pub max_attributes: usize,
+    /// Most events per span; `OTEL_SPAN_EVENT_COUNT_LIMIT`.
+    pub max_events: usize,
+    /// Most links per span; `OTEL_SPAN_LINK_COUNT_LIMIT`.
+    pub max_links: usize,
+    /// Bound on the flush at process exit, ms; `FIVELENS_EXIT_TIMEOUT_MS`.
+    pub exit_timeout_ms: u64,
+    /// HMAC key for user ids; `FIVELENS_USER_HASH_KEY`.
+    pub user_hash_key: Option<String>,
+    /// Diagnostics level; `FIVELENS_LOG_LEVEL`.
+    pub log_level: String,
+    /// Integrations to enable (names); all importable ones when unset. Read by the bindings.
+    pub integrations: Option<Vec<String>>,
+    /// Keep finished spans in memory for `finished_spans()` (tests of integrations).
+    pub testing: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service_name: None,
+            resource_attributes: BTreeMap::new(),
+            disabled: false,
+            capture_content: true,
+            otlp_endpoint: None,
+            otlp_traces_endpoint: None,
+            otlp_protocol: Protocol::HttpProtobuf,
+            otlp_headers: BTreeMap::new(),
+            otlp_timeout_ms: 10_000,
+            otlp_compression: Compression::None,
+            store: StoreMode::Auto,
+            store_path: None,
+            store_max_age_hours: 168,
+            store_max_bytes: 512 * 1024 * 1024,
+            queue_size: 8192,
+            batch_size: 512,
+            schedule_delay_ms: 500,
+            export_queue_bytes: 32 * 1024 * 1024,
+            max_export_batch_bytes: 4 * 1024 * 1024,
+            max_attribute_bytes: 128 * 1024,
+            max_attributes: 128,
+            max_events: 128,
+            max_links: 128,
+            exit_timeout_ms: 2000,
+            user_hash_key: None,
+            log_level: "warn".to_string(),
+            integrations: None,
+            testing: false,
+        }
+    }
+}
+
+/// A configuration error, naming the field or environment variable at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("fivelens config: `{field}`: {message}")]
+pub struct ConfigError {
+    /// The option (or environment variable) at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The defaults as JSON, for the bindings' parity tests.
+pub fn default_config_json() -> serde_json::Value {
+    serde_json::to_value(Config::default()).unwrap_or(serde_json::Value::Null)
+}
+
+/// The names of every option, in schema order.
+pub fn field_names() -> Vec<String> {
+    match default_config_json() {
+        serde_json::Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from explicit options (a JSON object; `null` fields are ignored)
+    /// over the environment (read through `env`) over the defaults, and validates it.
+    pub fn resolve(
+        options: &serde_json::Value,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        config.apply_env(env)?;
+        let options = match options {
+            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+            serde_json::Value::Object(map) => {
+                // Explicit `None`/`null`/`undefined` means "not given".
+                serde_json::Value::Object(
+                    map.iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    "config",
+                    "must be a mapping of option names to values",
+                ))
+            }
+        };
+        let serde_json::Value::Object(explicit) = &options else {
+            return Err(ConfigError::new("config", "must be a mapping"));
+        };
+        let known = field_names();
+        for key in explicit.keys() {
+            if !known.iter().any(|k| k == key) {
+                let hint = closest(key, &known)
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
+                return Err(ConfigError::new(key, format!("unknown option{hint}")));
+            }
+        }
+        // Overlay explicit values on the env-derived config, one field at a time so that a type
+        // error names its field.
+        let mut merged = match serde_json::to_value(&config) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => {
+                return Err(ConfigError::new(
+                    "config",
+                    "internal: cannot serialise defaults",
+                ))
+            }
+        };
+        for (k, v) in explicit {
+            let v = normalise_option(k, v.clone());
+            let mut probe = merged.clone();
+            probe.insert(k.clone(), v.clone());
+            if let Err(e) = serde_json::from_value::<Config>(serde_json::Value::Object(probe)) {
+                return Err(ConfigError::new(k, describe_serde_error(&e.to_string())));
+            }
+            merged.insert(k.clone(), v);
+        }
+        let config: Config = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| ConfigError::new("config", e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Config::resolve`] over the process environment.
+    pub fn from_options(options: &serde_json::Value) -> Result<Config, ConfigError> {
+        Config::resolve(options, &|name| std::env::var(name).ok())
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get(ENV_SDK_DISABLED) {
+            self.disabled = parse_bool(ENV_SDK_DISABLED, &v)?;
+        }
+        if let Some(v) = get(ENV_SERVICE_NAME) {
+            self.service_name = Some(v);
+        }
+        if let Some(v) = get(ENV_RESOURCE_ATTRIBUTES) {
+            self.resource_attributes = parse_key_values(ENV_RESOURCE_ATTRIBUTES, &v)?;
+        }
+        self.otlp_endpoint = get(ENV_OTLP_ENDPOINT);
+        self.otlp_traces_endpoint = get(ENV_OTLP_TRACES_ENDPOINT);
+        if let Some((name, v)) = first(&get, &[ENV_OTLP_TRACES_PROTOCOL, ENV_OTLP_PROTOCOL]) {
+            self.otlp_protocol = parse_protocol(name, &v)?;
+        }
+        if let Some(v) = get(ENV_OTLP_HEADERS) {
+            self.otlp_headers = parse_key_values(ENV_OTLP_HEADERS, &v)?;
+        }
+        if let Some(v) = get(ENV_OTLP_TRACES_HEADERS) {
+            self.otlp_headers
+                .extend(parse_key_values(ENV_OTLP_TRACES_HEADERS, &v)?);
+        }
+        if let Some((name, v)) = first(&get, &[ENV_OTLP_TRACES_TIMEOUT, ENV_OTLP_TIMEOUT]) {
+            self.otlp_timeout_ms = parse_num(name, &v)?;
+        }
+        if let Some((name, v)) = first(&get, &[ENV_OTLP_TRACES_COMPRESSION, ENV_OTLP_COMPRESSION]) {
+            self.otlp_compression = parse_compression(name, &v)?;
+        }
+        if let Some(v) = get(ENV_BSP_MAX_QUEUE_SIZE) {
+            self.queue_size = parse_num(ENV_BSP_MAX_QUEUE_SIZE, &v)?;
+        }
+        if let Some(v) = get(ENV_BSP_MAX_EXPORT_BATCH_SIZE) {
+            self.batch_size = parse_num(ENV_BSP_MAX_EXPORT_BATCH_SIZE, &v)?;
+        }
+        if let Some(v) = get(ENV_BSP_SCHEDULE_DELAY) {
+            self.schedule_delay_ms = parse_num(ENV_BSP_SCHEDULE_DELAY, &v)?;
+        }
+        if let Some(v) = get(ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT) {
+            self.max_attribute_bytes = parse_num(ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT, &v)?;
+        }
+        if let Some(v) = get(ENV_SPAN_ATTRIBUTE_COUNT_LIMIT) {
+            self.max_attributes = parse_num(ENV_SPAN_ATTRIBUTE_COUNT_LIMIT, &v)?;
+        }
+        if let Some(v) = get(ENV_SPAN_EVENT_COUNT_LIMIT) {
+            self.max_events = parse_num(ENV_SPAN_EVENT_COUNT_LIMIT, &v)?;
+        }
+        if let Some(v) = get(ENV_SPAN_LINK_COUNT_LIMIT) {
+            self.max_links = parse_num(ENV_SPAN_LINK_COUNT_LIMIT, &v)?;
+        }
+        if let Some(v) = get(ENV_CAPTURE_CONTENT) {
+            self.capture_content = parse_bool(ENV_CAPTURE_CONTENT, &v)?;
+        }
+        if let Some(v) = get(ENV_STORE) {
+            self.store = parse_store_mode(ENV_STORE, &v)?;
+        }
+        if let Some(v) = get(ENV_STORE_PATH) {
+            self.store_path = Some(v);
+        }
+        if let Some(v) = get(ENV_STORE_MAX_AGE_HOURS) {
+            self.store_max_age_hours = parse_num(ENV_STORE_MAX_AGE_HOURS, &v)?;
+        }
+        if let Some(v) = get(ENV_STORE_MAX_BYTES) {
+            self.store_max_bytes = parse_num(ENV_STORE_MAX_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_USER_HASH_KEY) {
+            self.user_hash_key = Some(v);
+        }
+        if let Some(v) = get(ENV_LOG_LEVEL) {
+            self.log_level = v.to_ascii_lowercase();
+        }
+        if let Some(v) = get(ENV_EXIT_TIMEOUT_MS) {
+            self.exit_timeout_ms = parse_num(ENV_EXIT_TIMEOUT_MS, &v)?;
+        }
+        Ok(())
+    }
+
+    /// Checks values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.queue_size == 0 {
+            return Err(ConfigError::new("queue_size", "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(ConfigError::new("batch_size", "must be at least 1"));
+        }
+        if self.schedule_delay_ms == 0 {
+            return Err(ConfigError::new("schedule_delay_ms", "must be at least 1"));
+        }
+        if self.max_export_batch_bytes < 1024 {
+            return Err(ConfigError::new(
+                "max_export_batch_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.max_attribute_bytes == 0 {
+            return Err(ConfigError::new(
+                "max_attribute_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.otlp_timeout_ms == 0 {
+            return Err(ConfigError::new("otlp_timeout_ms", "must be at least 1"));
+        }
+        for (field, url) in [
+            ("otlp_endpoint", &self.otlp_endpoint),
+            ("otlp_traces_endpoint", &self.otlp_traces_endpoint),
+        ] {
+            if let Some(url) = url {
+                check_url(field, url)?;
+            }
+        }
+        if !matches!(
+            self.log_level.as_str(),
+            "off" | "error" | "warn" | "info" | "debug"
+        ) {
+            return Err(ConfigError::new(
+                "log_level",
+                "must be one of off, error, warn, info, debug",
+            ));
+        }
+        if let Some(k) = &self.user_hash_key {
+            if k.len() < 8 {
+                return Err(ConfigError::new(
+                    "user_hash_key",
+                    "must be at least 8 characters",
+                ));
+            }
+        }
+        for (k, v) in &self.otlp_headers {
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                return Err(ConfigError::new(
+                    "otlp_headers",
+                    format!("invalid header name {k:?}"),
+                ));
+            }
+            if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+                return Err(ConfigError::new(
+                    "otlp_headers",
+                    format!("invalid value for header {k:?}"),
+                ));
+            }
+        }
+        #[cfg(not(feature = "grpc"))]
+        if self.otlp_protocol == Protocol::Grpc && self.traces_endpoint().is_some() {
+            return Err(ConfigError::new(
+                "otlp_protocol",
+                "grpc is not compiled into this build",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The URL spans are sent to, if any: the traces endpoint as given, or the base endpoint
+    /// (with `/v1/traces` appended for the HTTP protocols).
+    pub fn traces_endpoint(&self) -> Option<String> {
+        if let Some(t) = &self.otlp_traces_endpoint {
+            return Some(t.clone());
+        }
+        let base = self.otlp_endpoint.as_ref()?;
+        Some(match self.otlp_protocol {
+            Protocol::Grpc => base.clone(),
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                format!("{}/v1/traces", base.trim_end_matches('/'))
+            }
+        })
+    }
+
+    /// Whether the local store is on.
+    pub fn store_enabled(&self) -> bool {
+        match self.store {
+            StoreMode::On => true,
+            StoreMode::Off => false,
+            StoreMode::Auto => self.traces_endpoint().is_none(),
+        }
+    }
+
+    /// The store file.
+    pub fn store_file(&self) -> PathBuf {
+        match &self.store_path {
+            Some(p) => PathBuf::from(p),
+            None => default_home().join("fivelens.db"),
+        }
+    }
+
+    /// The span limits.
+    pub fn limits(&self) -> crate::record::Limits {
+        crate::record::Limits {
+            max_attribute_bytes: self.max_attribute_bytes,
+            max_attributes: self.max_attributes,
+            max_events: self.max_events,
+            max_links: self.max_links,
+        }
+    }
+}
+
+/// `$FIVELENS_HOME`, else `$XDG_DATA_HOME/fivelens`, else `~/.local/share/fivelens`.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os(ENV_HOME).filter(|v| !v.is_empty()) {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("fivelens");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".local").join("share").join("fivelens")
+}
+
+/// The default store file (`fivelens` CLI and the pipeline agree on it).
+pub fn default_store_file() -> PathBuf {
+    match std::env::var(ENV_STORE_PATH) {
+        Ok(p) if !p.trim().is_empty() => PathBuf::from(p.trim()),
+        _ => default_home().join("fivelens.db"),
+    }
+}
+
+fn first(
+    get: &dyn Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Option<(&'static str, String)> {
+    names.iter().find_map(|n| get(n).map(|v| (*n, v)))
+}
+
+/// Accepts the spellings users write for enum options (`"GRPC"`, `true` for the store).
+fn normalise_option(key: &str, v: serde_json::Value) -> serde_json::Value {
+    match (key, &v) {
+        ("store", serde_json::Value::Bool(b)) => {
+            serde_json::Value::String(if *b { "on" } else { "off" }.into())
+        }
+        (
+            "otlp_protocol" | "otlp_compression" | "store" | "log_level",
+            serde_json::Value::String(s),
+        ) => serde_json::Value::String(s.trim().to_ascii_lowercase()),
+        _ => v,
+    }
+}
+
+fn describe_serde_error(msg: &str) -> String {
+    // serde says "invalid type: string \"x\", expected u64"; keep that, drop position noise.
+    msg.split(" at line ").next().unwrap_or(msg).to_string()
+}
+
+fn closest<'a>(key: &str, known: &'a [String]) -> Option<&'a String> {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn parse_bool(field: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(
+            field,
+            format!("expected true or false, got {v:?}"),
+        )),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(field: &str, v: &str) -> Result<T, ConfigError> {
+    v.parse::<T>()
+        .map_err(|_| ConfigError::new(field, format!("expected a non-negative integer, got {v:?}")))
+}
+
+fn parse_protocol(field: &str, v: &str) -> Result<Protocol, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Ok(Protocol::HttpJson),
+        "grpc" => Ok(Protocol::Grpc),
+        _ => Err(ConfigError::new(
+            field,
+            format!("expected http/protobuf, http/json or grpc, got {v:?}"),
+        )),
+    }
+}
+
+fn parse_compression(field: &str, v: &str) -> Result<Compression, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "gzip" => Ok(Compression::Gzip),
+        "none" => Ok(Compression::None),
+        _ => Err(ConfigError::new(
+            field,
+            format!("expected gzip or none, got {v:?}"),
+        )),
+    }
+}
+
+fn parse_store_mode(field: &str, v: &str) -> Result<StoreMode, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "auto" => Ok(StoreMode::Auto),
+        "on" | "true" | "1" => Ok(StoreMode::On),
+        "off" | "false" | "0" => Ok(StoreMode::Off),
+        _ => Err(ConfigError::new(
+            field,
+            format!("expected auto, on or off, got {v:?}"),
+        )),
+    }
+}
+
+/// Parses the W3C-baggage-like `key=value,key2=value2` lists of the OTel environment variables
+/// (values percent-decoded).
+pub fn parse_key_values(field: &str, v: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for member in v.split(',') {
+        let member = member.trim();
+        if member.is_empty() {
+            continue;
+        }
+        let Some((k, val)) = member.split_once('=') else {
+            return Err(ConfigError::new(
+                field,
+                format!("expected key=value, got {member:?}"),
+            ));
+        };
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(ConfigError::new(field, format!("empty key in {member:?}")));
+        }
+        let val = percent_decode(val.trim()).ok_or_else(|| {
+            ConfigError::new(field, format!("bad percent-encoding in {member:?}"))
+        })?;
+        out.insert(k.to_string(), val);
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            ConfigError::new(
+                field,
+                format!("must start with http:// or https://, got {url:?}"),
+            )
+        })?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(ConfigError::new(field, format!("has no host: {url:?}")));
+    }
+    if let Some((_, port)) = host.rsplit_once(':') {
+        if !host.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err(ConfigError::new(field, format!("bad port in {url:?}")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let c = Config::resolve(&json!({}), &no_env).unwrap();
+        assert_eq!(c, Config::default());
+        assert!(c.store_enabled());
+        assert_eq!(c.traces_endpoint(), None);
+    }
+
+    #[test]
+    fn explicit_beats_env() {
+        let env = |n: &str| match n {
+            ENV_SERVICE_NAME => Some("from-env".to_string()),
+            ENV_OTLP_ENDPOINT => Some("http://127.0.0.1:4318/".to_string()),
+            ENV_OTLP_HEADERS => Some("a=1,b=x%20y".to_string()),
+            _ => None,
+        };
+        let c = Config::resolve(&json!({"service_name": "explicit"}), &env).unwrap();
+        assert_eq!(c.service_name.as_deref(), Some("explicit"));
+        assert_eq!(
+            c.traces_endpoint().as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        assert_eq!(c.otlp_headers.get("b").map(String::as_str), Some("x y"));
+        assert!(!c.store_enabled());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::resolve(&json!({"queue_size": "big"}), &no_env).unwrap_err();
+        assert_eq!(e.field, "queue_size");
+        let e = Config::resolve(&json!({"queue_sise": 10}), &no_env).unwrap_err();
+        assert_eq!(e.field, "queue_sise");
+        assert!(e.message.contains("queue_size"), "{}", e.message);
+        let e = Config::resolve(&json!({"otlp_endpoint": "localhost:4318"}), &no_env).unwrap_err();
+        assert_eq!(e.field, "otlp_endpoint");
+        let env = |n: &str| (n == ENV_OTLP_TIMEOUT).then(|| "soon".to_string());
+        let e = Config::resolve(&json!({}), &env).unwrap_err();
+        assert_eq!(e.field, ENV_OTLP_TIMEOUT);
+        let e = Config::resolve(&json!({"otlp_protocol": "carrier-pigeon"}), &no_env).unwrap_err();
+        assert_eq!(e.field, "otlp_protocol");
+    }
+
+    #[test]
+    fn nulls_mean_unset_and_spellings_are_forgiven() {
+        let c = Config::resolve(
+            &json!({"service_name": null, "store": false, "otlp_protocol": "GRPC"}),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.service_name, None);
+        assert_eq!(c.store, StoreMode::Off);
+        assert_eq!(c.otlp_protocol, Protocol::Grpc);
+    }
+
+    #[test]
+    fn grpc_endpoint_is_not_suffixed() {
+        let c = Config::resolve(
+            &json!({"otlp_endpoint": "http://127.0.0.1:4317", "otlp_protocol": "grpc"}),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.traces_endpoint().as_deref(),
+            Some("http://127.0.0.1:4317")
+        );
+    }
+}

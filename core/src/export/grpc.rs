@@ -1,0 +1,133 @@
+//! OTLP over gRPC: a tonic client driven by a current-thread tokio runtime that belongs to the
+//! export thread (no shared runtime, nothing that outlives the thread or survives a fork).
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataValue};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::Code;
+
+use super::{ExporterSettings, Outcome, Transport};
+
+pub(super) struct GrpcTransport {
+    settings: ExporterSettings,
+    runtime: Option<tokio::runtime::Runtime>,
+    client: Option<TraceServiceClient<Channel>>,
+}
+
+impl GrpcTransport {
+    pub(super) fn new(settings: ExporterSettings) -> GrpcTransport {
+        GrpcTransport {
+            settings,
+            runtime: None,
+            client: None,
+        }
+    }
+
+    fn ensure(&mut self) -> Result<(), String> {
+        if self.runtime.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the gRPC runtime: {e}"))?;
+            self.runtime = Some(rt);
+        }
+        if self.client.is_none() {
+            let mut endpoint = Endpoint::from_shared(self.settings.endpoint.clone())
+                .map_err(|e| format!("bad gRPC endpoint {}: {e}", self.settings.endpoint))?
+                .timeout(self.settings.timeout)
+                .connect_timeout(self.settings.timeout.min(Duration::from_secs(5)));
+            if self.settings.endpoint.starts_with("https://") {
+                endpoint = endpoint
+                    .tls_config(ClientTlsConfig::new().with_webpki_roots())
+                    .map_err(|e| format!("TLS setup failed: {e}"))?;
+            }
+            // `connect_lazy` needs the runtime entered (it spawns the connection task there).
+            let channel = match &self.runtime {
+                Some(rt) => {
+                    let _guard = rt.enter();
+                    endpoint.connect_lazy()
+                }
+                None => return Err("no runtime".into()),
+            };
+            let mut client = TraceServiceClient::new(channel)
+                .max_encoding_message_size(usize::MAX)
+                .max_decoding_message_size(4 * 1024 * 1024);
+            if self.settings.gzip {
+                client = client.send_compressed(CompressionEncoding::Gzip);
+            }
+            self.client = Some(client);
+        }
+        Ok(())
+    }
+}
+
+impl Transport for GrpcTransport {
+    fn send(&mut self, request: &ExportTraceServiceRequest) -> Outcome {
+        if let Err(reason) = self.ensure() {
+            return Outcome::Retry {
+                after: None,
+                reason,
+            };
+        }
+        let (Some(rt), Some(client)) = (&self.runtime, &mut self.client) else {
+            return Outcome::Retry {
+                after: None,
+                reason: "gRPC client unavailable".into(),
+            };
+        };
+        let mut req = tonic::Request::new(request.clone());
+        for (k, v) in &self.settings.headers {
+            if let (Ok(key), Ok(value)) = (
+                MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                MetadataValue::try_from(v.as_str()),
+            ) {
+                req.metadata_mut().insert(key, value);
+            }
+        }
+        let timeout = self.settings.timeout;
+        let result = rt.block_on(async { tokio::time::timeout(timeout, client.export(req)).await });
+        match result {
+            Err(_) => Outcome::Retry {
+                after: None,
+                reason: "gRPC request timed out".into(),
+            },
+            Ok(Ok(response)) => Outcome::Sent {
+                rejected: response
+                    .into_inner()
+                    .partial_success
+                    .map(|p| p.rejected_spans.max(0) as u64)
+                    .unwrap_or(0),
+            },
+            Ok(Err(status)) => classify(&status),
+        }
+    }
+}
+
+fn classify(status: &tonic::Status) -> Outcome {
+    let message = status.message().to_ascii_lowercase();
+    let too_large = message.contains("too large")
+        || message.contains("larger than max")
+        || message.contains("exceeds");
+    match status.code() {
+        Code::ResourceExhausted | Code::OutOfRange | Code::InvalidArgument if too_large => {
+            Outcome::TooLarge
+        }
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::ResourceExhausted
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => Outcome::Retry {
+            after: None,
+            reason: format!("gRPC {:?}: {}", status.code(), status.message()),
+        },
+        _ => Outcome::Rejected {
+            reason: format!("gRPC {:?}: {}", status.code(), status.message()),
+        },
+    }
+}

@@ -1,0 +1,397 @@
+//! Network export: one thread per exporter, each with its own bounded queue of encoded batches.
+//!
+//! ```text
+//!  processing thread ──push (never blocks; drop+count when full)──> ExportQueue ──> export thread
+//!                                                                                  │ send
+//!                                                  retry with backoff (429/502/503/504/down),
+//!                                                  split on 413, drop+count on other 4xx
+//! ```
+//!
+//! A receiver that is down only ever blocks its own export thread: the batch at the head is
+//! retried with capped backoff while new batches wait in the queue up to its byte bound, so what
+//! was accepted while the receiver was down is delivered when it comes back. Nothing here runs on
+//! the caller's thread.
+
+pub mod encode;
+#[cfg(feature = "grpc")]
+mod grpc;
+mod http;
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use parking_lot::{Condvar, Mutex};
+use prost::Message;
+
+use crate::config::{Config, Protocol};
+use crate::diag::{self, Level};
+use crate::pipeline::Control;
+use crate::stats::{DropReason, Stats};
+
+/// One request waiting to be sent.
+pub struct Batch {
+    /// The request.
+    pub request: ExportTraceServiceRequest,
+    /// Spans in it.
+    pub spans: usize,
+    /// Encoded size in bytes (before compression).
+    pub bytes: usize,
+}
+
+impl Batch {
+    /// Wraps a request, measuring it.
+    pub fn new(request: ExportTraceServiceRequest, spans: usize) -> Batch {
+        let bytes = request.encoded_len();
+        Batch {
+            request,
+            spans,
+            bytes,
+        }
+    }
+}
+
+enum Item {
+    Batch(Batch),
+    /// Flush marker: acknowledged once everything before it has been sent (or given up on).
+    Marker(u64),
+}
+
+struct QueueState {
+    items: VecDeque<Item>,
+    bytes: usize,
+    shutdown_deadline: Option<Instant>,
+}
+
+/// The bounded queue between the processing thread and one export thread.
+///
+/// Lock order: taken after [`crate::pipeline::Control`]'s lock, never before; held only to move
+/// items, never across I/O.
+pub struct ExportQueue {
+    state: Mutex<QueueState>,
+    cv: Condvar,
+    max_bytes: usize,
+    /// Index of this exporter in [`Control`]'s acknowledgement table.
+    pub index: usize,
+    /// Where it sends to (for diagnostics).
+    pub endpoint: String,
+}
+
+impl ExportQueue {
+    /// An empty queue bounded at `max_bytes`.
+    pub fn new(index: usize, endpoint: String, max_bytes: usize) -> ExportQueue {
+        ExportQueue {
+            state: Mutex::new(QueueState {
+                items: VecDeque::new(),
+                bytes: 0,
+                shutdown_deadline: None,
+            }),
+            cv: Condvar::new(),
+            max_bytes,
+            index,
+            endpoint,
+        }
+    }
+
+    /// Offers a batch; when the queue is full the batch is dropped and counted. Never blocks.
+    pub fn push(&self, batch: Batch, stats: &Stats) {
+        let mut st = self.state.lock();
+        if st.bytes + batch.bytes > self.max_bytes && !st.items.is_empty() {
+            drop(st);
+            stats.dropped(DropReason::ExportQueueFull, batch.spans as u64);
+            diag::report(
+                Level::Warn,
+                "export.queue_full",
+                &format!(
+                    "the export queue for {} is full ({} bytes); spans are being dropped until the receiver catches up",
+                    self.endpoint, self.max_bytes
+                ),
+            );
+            return;
+        }
+        st.bytes += batch.bytes;
+        st.items.push_back(Item::Batch(batch));
+        drop(st);
+        self.cv.notify_one();
+    }
+
+    /// Queues a flush marker (always accepted).
+    pub fn push_marker(&self, epoch: u64) {
+        self.state.lock().items.push_back(Item::Marker(epoch));
+        self.cv.notify_one();
+    }
+
+    /// Tells the export thread to finish by `deadline`.
+    pub fn shutdown(&self, deadline: Instant) {
+        self.state.lock().shutdown_deadline = Some(deadline);
+        self.cv.notify_all();
+    }
+
+    /// Bytes waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.state.lock().bytes
+    }
+
+    /// Takes the lock for a fork (see [`crate::fork`]).
+    pub(crate) fn lock_for_fork(&self) {
+        std::mem::forget(self.state.lock());
+    }
+
+    /// Releases the fork lock; in the child, also drops everything queued (the parent sends it).
+    pub(crate) fn unlock_after_fork(&self, in_child: bool) {
+        // SAFETY: paired with `lock_for_fork` in the same fork's prepare handler.
+        unsafe { self.state.force_unlock() };
+        if in_child {
+            let mut st = self.state.lock();
+            st.items.clear();
+            st.bytes = 0;
+        }
+    }
+
+    fn pop(&self, wait: Duration) -> Option<Item> {
+        let mut st = self.state.lock();
+        if st.items.is_empty() && st.shutdown_deadline.is_none() {
+            self.cv.wait_for(&mut st, wait);
+        }
+        let item = st.items.pop_front();
+        if let Some(Item::Batch(b)) = &item {
+            st.bytes = st.bytes.saturating_sub(b.bytes);
+        }
+        item
+    }
+
+    fn push_front(&self, items: Vec<Batch>) {
+        let mut st = self.state.lock();
+        for b in items.into_iter().rev() {
+            st.bytes += b.bytes;
+            st.items.push_front(Item::Batch(b));
+        }
+    }
+
+    fn shutdown_deadline(&self) -> Option<Instant> {
+        self.state.lock().shutdown_deadline
+    }
+
+    fn is_empty(&self) -> bool {
+        self.state.lock().items.is_empty()
+    }
+
+    /// Sleeps up to `d`; a shutdown (or a new batch) wakes it early for one more attempt.
+    fn sleep(&self, d: Duration) {
+        let mut st = self.state.lock();
+        self.cv.wait_for(&mut st, d);
+    }
+
+    fn drain_for_shutdown(&self, stats: &Stats, control: &Control) {
+        let items: Vec<Item> = {
+            let mut st = self.state.lock();
+            st.bytes = 0;
+            st.items.drain(..).collect()
+        };
+        for item in items {
+            match item {
+                Item::Batch(b) => stats.dropped(DropReason::Shutdown, b.spans as u64),
+                Item::Marker(epoch) => control.exporter_ack(self.index, epoch),
+            }
+        }
+    }
+}
+
+/// What one send attempt came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Accepted; the receiver may report some spans as rejected.
+    Sent {
+        /// Spans the receiver said it rejected.
+        rejected: u64,
+    },
+    /// Try again later (down, 429, 502, 503, 504, timeouts).
+    Retry {
+        /// Server-requested delay (`Retry-After`, gRPC retry info).
+        after: Option<Duration>,
+        /// For diagnostics.
+        reason: String,
+    },
+    /// The request was too large for the receiver (HTTP 413): split it.
+    TooLarge,
+    /// Refused for good (other 4xx, 500, 501): drop the batch.
+    Rejected {
+        /// For diagnostics.
+        reason: String,
+    },
+}
+
+/// A wire transport: HTTP/protobuf, HTTP/JSON or gRPC. Built on the export thread, so a forked
+/// child never reuses the parent's connections.
+pub trait Transport {
+    /// Sends one request.
+    fn send(&mut self, request: &ExportTraceServiceRequest) -> Outcome;
+}
+
+/// Settings an export thread needs.
+#[derive(Clone, Debug)]
+pub struct ExporterSettings {
+    /// URL.
+    pub endpoint: String,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// gzip bodies.
+    pub gzip: bool,
+}
+
+impl ExporterSettings {
+    /// From the config, if an endpoint is configured.
+    pub fn from_config(config: &Config) -> Option<ExporterSettings> {
+        Some(ExporterSettings {
+            endpoint: config.traces_endpoint()?,
+            protocol: config.otlp_protocol,
+            headers: config
+                .otlp_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            timeout: Duration::from_millis(config.otlp_timeout_ms),
+            gzip: config.otlp_compression == crate::config::Compression::Gzip,
+        })
+    }
+
+    fn transport(&self) -> Box<dyn Transport> {
+        match self.protocol {
+            #[cfg(feature = "grpc")]
+            Protocol::Grpc => Box::new(grpc::GrpcTransport::new(self.clone())),
+            #[cfg(not(feature = "grpc"))]
+            Protocol::Grpc => Box::new(http::HttpTransport::new(self.clone())),
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                Box::new(http::HttpTransport::new(self.clone()))
+            }
+        }
+    }
+}
+
+const BACKOFF_INITIAL: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+
+/// Runs an export thread until its queue is shut down and drained (or its deadline passes).
+pub fn run(
+    queue: Arc<ExportQueue>,
+    settings: ExporterSettings,
+    stats: Arc<Stats>,
+    control: Arc<Control>,
+) {
+    let mut transport = settings.transport();
+    loop {
+        let deadline = queue.shutdown_deadline();
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                queue.drain_for_shutdown(&stats, &control);
+                break;
+            }
+            if queue.is_empty() {
+                break;
+            }
+        }
+        let Some(item) = queue.pop(Duration::from_millis(500)) else {
+            continue;
+        };
+        match item {
+            Item::Marker(epoch) => control.exporter_ack(queue.index, epoch),
+            Item::Batch(batch) => send_with_retry(&queue, transport.as_mut(), batch, &stats),
+        }
+    }
+    control.exporter_exited(queue.index);
+}
+
+fn send_with_retry(
+    queue: &ExportQueue,
+    transport: &mut dyn Transport,
+    batch: Batch,
+    stats: &Stats,
+) {
+    let mut backoff = BACKOFF_INITIAL;
+    loop {
+        match transport.send(&batch.request) {
+            Outcome::Sent { rejected } => {
+                let rejected = rejected.min(batch.spans as u64);
+                stats
+                    .spans_exported
+                    .fetch_add(batch.spans as u64 - rejected, Ordering::Relaxed);
+                if rejected > 0 {
+                    stats.dropped(DropReason::Rejected, rejected);
+                    diag::report(
+                        Level::Warn,
+                        "export.partial",
+                        &format!("{} reported {rejected} spans as rejected", queue.endpoint),
+                    );
+                }
+                return;
+            }
+            Outcome::TooLarge => {
+                stats.export_failures.fetch_add(1, Ordering::Relaxed);
+                match encode::split(&batch.request) {
+                    Some((a, b)) => {
+                        stats.export_splits.fetch_add(1, Ordering::Relaxed);
+                        let (na, nb) = (encode::span_count(&a), encode::span_count(&b));
+                        queue.push_front(vec![Batch::new(a, na), Batch::new(b, nb)]);
+                    }
+                    None => {
+                        stats.dropped(DropReason::Rejected, batch.spans as u64);
+                        diag::report(
+                            Level::Warn,
+                            "export.too_large",
+                            &format!(
+                                "{} refused a single span of {} bytes as too large; it was dropped (lower max_attribute_bytes)",
+                                queue.endpoint, batch.bytes
+                            ),
+                        );
+                    }
+                }
+                return;
+            }
+            Outcome::Rejected { reason } => {
+                stats.export_failures.fetch_add(1, Ordering::Relaxed);
+                stats.dropped(DropReason::Rejected, batch.spans as u64);
+                diag::report(
+                    Level::Error,
+                    "export.rejected",
+                    &format!(
+                        "{} refused a batch of {} spans: {reason}",
+                        queue.endpoint, batch.spans
+                    ),
+                );
+                return;
+            }
+            Outcome::Retry { after, reason } => {
+                stats.export_failures.fetch_add(1, Ordering::Relaxed);
+                diag::report(
+                    Level::Warn,
+                    "export.retry",
+                    &format!(
+                        "cannot export to {}: {reason}; retrying in the background",
+                        queue.endpoint
+                    ),
+                );
+                let mut wait = after.map(|a| a.min(RETRY_AFTER_MAX)).unwrap_or(backoff);
+                // Jitter keeps many processes from retrying in step.
+                wait = wait.mul_f64(0.8 + 0.4 * fastrand::f64());
+                if let Some(deadline) = queue.shutdown_deadline() {
+                    let now = Instant::now();
+                    if now + wait >= deadline {
+                        // One last immediate try is not worth it: the receiver just failed.
+                        stats.dropped(DropReason::Shutdown, batch.spans as u64);
+                        return;
+                    }
+                }
+                queue.sleep(wait);
+                stats.export_retries.fetch_add(1, Ordering::Relaxed);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! The span pipeline.
+//!
+//! ```text
+//!  caller threads                 processing thread ("fivelens-worker")        export threads
+//!  ──────────────                 ─────────────────────────────────────        ──────────────
+//!  span end ──try push──> [ bounded queue ] ──> finalize (scope attributes)    one per network
+//!   (never blocks;          (model and tool      metrics / redaction /          exporter, each
+//!    drop + count            spans use the        tail sampling (their issues)  with its own
+//!    when full)              last 10%)            local SQLite store            bounded queue
+//!                                                 encode OTLP ──push──────────> send, retry,
+//!                                                                               split on 413
+//! ```
+//!
+//! The processing thread wakes on a timer (`schedule_delay_ms`) or when the queue crosses the
+//! batch threshold, never once per span. `flush` and `shutdown` are bounded by their timeouts.
+//!
+//! Lock order (outermost first): the global pipeline slot ([`crate::global`]), [`Control`]'s
+//! state, each [`ExportQueue`]'s state, then leaves (key interner, user-hash key, diagnostics,
+//! the store gate). No lock is held across I/O except the store gate, which only the processing
+//! thread takes, around one short transaction.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::Config;
+use crate::diag::{self, Level};
+use crate::export::{self, encode, Batch, ExportQueue, ExporterSettings};
+use crate::record::{flags, SpanRecord};
+use crate::resource::{HostInfo, Resource};
+use crate::stats::{DropReason, Stats, StatsSnapshot};
+use crate::store::{Retention, Store, StoreError};
+
+/// Most records kept for `finished_spans()` in testing mode.
+const MEMORY_CAPACITY: usize = 100_000;
+
+/// Flush and shutdown bookkeeping shared by the caller, the processing thread and the export
+/// threads.
+pub struct Control {
+    state: Mutex<ControlState>,
+    cv: Condvar,
+}
+
+struct ControlState {
+    flush_requested: u64,
+    worker_done: u64,
+    exporter_done: Vec<u64>,
+    shutdown_deadline: Option<Instant>,
+    worker_exited: bool,
+    exporter_exited: Vec<bool>,
+}
+
+impl Control {
+    fn new(exporters: usize) -> Control {
+        Control {
+            state: Mutex::new(ControlState {
+                flush_requested: 0,
+                worker_done: 0,
+                exporter_done: vec![0; exporters],
+                shutdown_deadline: None,
+                worker_exited: false,
+                exporter_exited: vec![false; exporters],
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// An export thread has sent (or given up on) everything before flush `epoch`.
+    pub fn exporter_ack(&self, index: usize, epoch: u64) {
+        let mut st = self.state.lock();
+        if let Some(d) = st.exporter_done.get_mut(index) {
+            *d = (*d).max(epoch);
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    /// An export thread has finished.
+    pub fn exporter_exited(&self, index: usize) {
+        let mut st = self.state.lock();
+        if let Some(d) = st.exporter_exited.get_mut(index) {
+            *d = true;
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    fn lock_for_fork(&self) {
+        std::mem::forget(self.state.lock());
+    }
+
+    fn unlock_after_fork(&self) {
+        // SAFETY: paired with `lock_for_fork` in the same fork's prepare handler.
+        unsafe { self.state.force_unlock() };
+    }
+}
+
+/// One running pipeline (there is one per process, in [`crate::global`]).
+pub struct Pipeline {
+    config: Arc<Config>,
+    host: HostInfo,
+    resource: Arc<Resource>,
+    queue: ArrayQueue<Box<SpanRecord>>,
+    normal_limit: usize,
+    wake_threshold: usize,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    control: Arc<Control>,
+    worker: Mutex<Option<Thread>>,
+    wake_pending: AtomicBool,
+    running: AtomicBool,
+    exporters: Vec<Arc<ExportQueue>>,
+    memory: Option<Arc<Mutex<Vec<SpanRecord>>>>,
+    store_path: Option<std::path::PathBuf>,
+    /// The fork generation this pipeline was built in.
+    pub generation: u64,
+    started_ns: u64,
+}
+
+/// Why a pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The local store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A thread could not be spawned.
+    #[error("cannot start the {0} thread: {1}")]
+    Thread(&'static str, std::io::Error),
+}
+
+impl Pipeline {
+    /// Builds and starts a pipeline: opens the store, spawns the processing thread and one export
+    /// thread per network exporter.
+    pub fn start(
+        config: Arc<Config>,
+        host: HostInfo,
+        open_store: bool,
+    ) -> Result<Arc<Pipeline>, StartError> {
+        let resource = Arc::new(Resource::build(&config, &host));
+        let store = if config.store_enabled() && open_store {
+            let retention = Retention {
+                max_age: Duration::from_secs(config.store_max_age_hours.saturating_mul(3600)),
+                max_bytes: config.store_max_bytes,
+            };
+            Some(Store::open(&config.store_file(), retention)?)
+        } else {
+            None
+        };
+        let settings: Vec<ExporterSettings> =
+            ExporterSettings::from_config(&config).into_iter().collect();
+        let exporters: Vec<Arc<ExportQueue>> = settings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Arc::new(ExportQueue::new(
+                    i,
+                    s.endpoint.clone(),
+                    config.export_queue_bytes,
+                ))
+            })
+            .collect();
+        let capacity = config.queue_size.max(1);
+        let pipeline = Arc::new(Pipeline {
+            host,
+            queue: ArrayQueue::new(capacity),
+            // Ordinary spans may fill 90% of the queue; the rest is kept for model and tool calls.
+            normal_limit: (capacity - capacity / 10).max(1),
+            wake_threshold: config.batch_size.min(capacity).max(1),
+            stats: Arc::new(Stats::default()),
+            control: Arc::new(Control::new(exporters.len())),
+            worker: Mutex::new(None),
+            wake_pending: AtomicBool::new(false),
+            running: AtomicBool::new(true),
+            exporters: exporters.clone(),
+            memory: config.testing.then(|| Arc::new(Mutex::new(Vec::new()))),
+            store_path: store.as_ref().map(|s| s.path().to_path_buf()),
+            generation: crate::fork::generation(),
+            started_ns: crate::record::now_ns(),
+            resource,
+            config,
+        });
+        for (queue, s) in exporters.into_iter().zip(settings) {
+            let stats = pipeline.stats.clone();
+            let control = pipeline.control.clone();
+            std::thread::Builder::new()
+                .name("fivelens-export".into())
+                .spawn(move || export::run(queue, s, stats, control))
+                .map_err(|e| StartError::Thread("export", e))?;
+        }
+        let processor = Processor::new(&pipeline, store);
+        let worker_pipeline = pipeline.clone();
+        let handle = std::thread::Builder::new()
+            .name("fivelens-worker".into())
+            .spawn(move || worker_pipeline.run_worker(processor))
+            .map_err(|e| StartError::Thread("processing", e))?;
+        *pipeline.worker.lock() = Some(handle.thread().clone());
+        Ok(pipeline)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// What the binding said about its host.
+    pub fn host(&self) -> &HostInfo {
+        &self.host
+    }
+
+    /// Hands a finished span to the pipeline. Never blocks: when the queue is full the span is
+    /// dropped and counted (model and tool spans may use the reserve the others cannot).
+    pub fn submit(&self, record: Box<SpanRecord>) {
+        self.stats.spans_ended.fetch_add(1, Ordering::Relaxed);
+        if !self.running.load(Ordering::Relaxed) {
+            self.stats.dropped(DropReason::NotRunning, 1);
+            return;
+        }
+        let priority = record.flags & flags::PRIORITY != 0;
+        let len = self.queue.len();
+        if (!priority && len >= self.normal_limit) || self.queue.push(record).is_err() {
+            self.stats.dropped(DropReason::QueueFull, 1);
+            diag::report(
+                Level::Warn,
+                "queue.full",
+                &format!(
+                    "the span queue is full ({} spans): spans are being dropped; raise queue_size or check the exporter",
+                    self.queue.capacity()
+                ),
+            );
+            self.wake();
+            return;
+        }
+        if len + 1 >= self.wake_threshold {
+            self.wake();
+        }
+    }
+
+    /// Counts a span started (bindings call this when they open a recording span).
+    pub fn note_started(&self) {
+        self.stats.spans_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            if let Some(t) = self.worker.lock().as_ref() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// Waits until every span ended before the call has been stored and sent (or given up on),
+    /// at most `timeout`. Returns whether it completed.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let epoch = {
+            let mut st = self.control.state.lock();
+            if st.worker_exited {
+                return self.queue.is_empty();
+            }
+            st.flush_requested += 1;
+            st.flush_requested
+        };
+        self.wake();
+        let mut st = self.control.state.lock();
+        loop {
+            let exporters_done = st
+                .exporter_done
+                .iter()
+                .zip(st.exporter_exited.iter())
+                .all(|(done, exited)| *done >= epoch || *exited);
+            if st.worker_done >= epoch && exporters_done {
+                return true;
+            }
+            if st.worker_exited {
+                return false;
+            }
+            if self.control.cv.wait_until(&mut st, deadline).timed_out() {
+                return false;
+            }
+        }
+    }
+
+    /// Stops accepting spans, then processes and sends what is queued, within `timeout`.
+    /// Returns whether everything finished in time.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.running.store(false, Ordering::Relaxed);
+        {
+            let mut st = self.control.state.lock();
+            if st.shutdown_deadline.is_none() {
+                st.shutdown_deadline = Some(deadline);
+            }
+        }
+        self.wake();
+        let mut st = self.control.state.lock();
+        loop {
+            if st.worker_exited && st.exporter_exited.iter().all(|e| *e) {
+                return true;
+            }
+            if self.control.cv.wait_until(&mut st, deadline).timed_out() {
+                return false;
+            }
+        }
+    }
+
+    /// Whether it still accepts spans.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Counters plus queue depths.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut s = self.stats.snapshot();
+        s.queue_depth = self.queue.len() as u64;
+        s.export_queue_bytes = self.exporters.iter().map(|e| e.queued_bytes() as u64).sum();
+        s
+    }
+
+    /// A JSON description for `status()`.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "running": self.is_running(),
+            "service_name": self.resource.service_name(),
+            "store": self.store_path.as_ref().map(|p| p.display().to_string()),
+            "exporters": self.exporters.iter().map(|e| serde_json::json!({
+                "endpoint": e.endpoint,
+                "protocol": self.config.otlp_protocol,
+                "queued_bytes": e.queued_bytes(),
+            })).collect::<Vec<_>>(),
+            "queue_capacity": self.queue.capacity(),
+            "started_ns": self.started_ns,
+            "resource": self.resource.to_json(),
+            "capture_content": self.config.capture_content,
+        })
+    }
+
+    /// Records kept in testing mode (oldest first), without removing them.
+    pub fn finished_spans(&self) -> Vec<SpanRecord> {
+        self.memory
+            .as_ref()
+            .map(|m| m.lock().clone())
+            .unwrap_or_default()
+    }
+
+    /// Empties the testing-mode record list.
+    pub fn clear_finished_spans(&self) {
+        if let Some(m) = &self.memory {
+            m.lock().clear();
+        }
+    }
+
+    /// Drops every queued record without processing it (a forked child's copy of its parent's
+    /// queue, which the parent sends).
+    pub(crate) fn discard_queue(&self) {
+        while self.queue.pop().is_some() {}
+    }
+
+    pub(crate) fn lock_for_fork(&self) {
+        self.control.lock_for_fork();
+        for e in &self.exporters {
+            e.lock_for_fork();
+        }
+    }
+
+    pub(crate) fn unlock_after_fork(&self, in_child: bool) {
+        for e in self.exporters.iter().rev() {
+            e.unlock_after_fork(in_child);
+        }
+        self.control.unlock_after_fork();
+    }
+
+    fn run_worker(self: Arc<Self>, mut processor: Processor) {
+        let delay = Duration::from_millis(self.config.schedule_delay_ms);
+        let batch_size = self.config.batch_size.max(1);
+        let mut batch: Vec<Box<SpanRecord>> = Vec::with_capacity(batch_size);
+        let mut done = 0u64;
+        loop {
+            self.wake_pending.store(false, Ordering::Release);
+            let (requested, shutdown) = {
+                let st = self.control.state.lock();
+                (st.flush_requested, st.shutdown_deadline)
+            };
+            loop {
+                while batch.len() < batch_size {
+                    match self.queue.pop() {
+                        Some(r) => batch.push(r),
+                        None => break,
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                self.stats
+                    .spans_processed
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                processor.process(&mut batch);
+                batch.clear();
+            }
+            processor.tick();
+            if requested > done {
+                for e in &self.exporters {
+                    e.push_marker(requested);
+                }
+                done = requested;
+                self.control.state.lock().worker_done = requested;
+                self.control.cv.notify_all();
+            }
+            if let Some(deadline) = shutdown {
+                for e in &self.exporters {
+                    e.shutdown(deadline);
+                }
+                drop(processor);
+                self.control.state.lock().worker_exited = true;
+                self.control.cv.notify_all();
+                return;
+            }
+            if self.queue.len() < self.wake_threshold {
+                std::thread::park_timeout(delay);
+            }
+        }
+    }
+}
+
+/// What the processing thread does with each batch.
+struct Processor {
+    store: Option<Store>,
+    exporters: Vec<Arc<ExportQueue>>,
+    memory: Option<Arc<Mutex<Vec<SpanRecord>>>>,
+    resource: Arc<Resource>,
+    resource_json: String,
+    service_name: String,
+    stats: Arc<Stats>,
+    max_batch_bytes: usize,
+}
+
+impl Processor {
+    fn new(p: &Pipeline, store: Option<Store>) -> Processor {
+        Processor {
+            store,
+            exporters: p.exporters.clone(),
+            memory: p.memory.clone(),
+            resource_json: p.resource.to_json().to_string(),
+            service_name: p.resource.service_name(),
+            resource: p.resource.clone(),
+            stats: p.stats.clone(),
+            max_batch_bytes: p.config.max_export_batch_bytes,
+        }
+    }
+
+    fn process(&mut self, batch: &mut [Box<SpanRecord>]) {
+        for r in batch.iter_mut() {
+            r.finalize();
+        }
+        let refs: Vec<&SpanRecord> = batch.iter().map(|b| &**b).collect();
+        if let Some(store) = &mut self.store {
+            match store.write(&refs, &self.service_name, &self.resource_json) {
+                Ok(n) => {
+                    self.stats
+                        .spans_stored
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    diag::report(
+                        Level::Error,
+                        "store.write",
+                        &format!("cannot write spans: {e}"),
+                    );
+                }
+            }
+        }
+        if !self.exporters.is_empty() {
+            let exportable: Vec<&SpanRecord> = refs
+                .iter()
+                .copied()
+                .filter(|r| r.flags & flags::STORE_ONLY == 0)
+                .collect();
+            if !exportable.is_empty() {
+                let mut requests =
+                    encode::requests(&exportable, &self.resource, self.max_batch_bytes);
+                let last = self.exporters.len() - 1;
+                for (i, e) in self.exporters.iter().enumerate() {
+                    if i == last {
+                        for (req, n) in requests.drain(..) {
+                            e.push(Batch::new(req, n), &self.stats);
+                        }
+                    } else {
+                        for (req, n) in &requests {
+                            e.push(Batch::new(req.clone(), *n), &self.stats);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(m) = &self.memory {
+            let mut m = m.lock();
+            for r in refs {
+                if m.len() >= MEMORY_CAPACITY {
+                    m.remove(0);
+                }
+                m.push(r.clone());
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Some(store) = &mut self.store {
+            match store.maybe_apply_retention() {
+                Ok(n) if n > 0 => diag::report(
+                    Level::Info,
+                    "store.retention",
+                    &format!(
+                        "retention removed {n} traces from {}",
+                        store.path().display()
+                    ),
+                ),
+                Ok(_) => {}
+                Err(e) => diag::report(
+                    Level::Warn,
+                    "store.retention",
+                    &format!("retention failed: {e}"),
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,1102 @@
+//! The embedded local store: one SQLite file in WAL mode that several processes may write at
+//! once, read by the `fivelens` command (and, later, a local UI).
+//!
+//! Schema (version 1). Ids are lowercase hex; times are nanoseconds since the Unix epoch;
+//! `attributes` is a JSON object, `events` and `links` JSON arrays.
+//!
+//! ```text
+//! spans   one row per span; the GenAI columns (operation, model, tokens, cost, error) are
+//!         copies of attributes, kept as columns so that summaries need no JSON parsing
+//! traces  one row per trace, aggregated as spans arrive (spans of one trace may come from
+//!         several processes)
+//! meta    key/value: schema_version
+//! ```
+//!
+//! Only the processing thread writes, so nothing here is on the caller's path.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::record::{SpanRecord, Status};
+use crate::semconv;
+use crate::value::Value;
+
+/// Schema version written in `meta`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spans (
+    id INTEGER PRIMARY KEY,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_span_id TEXT,
+    parent_remote INTEGER NOT NULL DEFAULT 0,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    duration_ns INTEGER NOT NULL,
+    status_code INTEGER NOT NULL,
+    status_message TEXT,
+    service_name TEXT,
+    scope_name TEXT,
+    operation TEXT,
+    provider TEXT,
+    model TEXT,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cost_usd REAL,
+    error_type TEXT,
+    session_id TEXT,
+    user_hash TEXT,
+    attributes TEXT NOT NULL,
+    events TEXT,
+    links TEXT,
+    resource TEXT,
+    UNIQUE (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE TABLE IF NOT EXISTS traces (
+    trace_id TEXT PRIMARY KEY,
+    root_span_id TEXT,
+    root_name TEXT,
+    root_rank INTEGER NOT NULL DEFAULT 0,
+    service_name TEXT,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL,
+    span_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    session_id TEXT,
+    user_hash TEXT
+);
+CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
+";
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("local store {path}: {source}")]
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: rusqlite::Error,
+    },
+    /// Filesystem failure.
+    #[error("local store {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer fivelens.
+    #[error("local store {path}: schema version {found} is newer than this fivelens understands ({SCHEMA_VERSION})")]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Version found.
+        found: i64,
+    },
+}
+
+/// Creates `dir` (and parents) readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Retention settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// Delete traces that ended longer ago than this.
+    pub max_age: Duration,
+    /// Trim the oldest traces while the live data is larger than this.
+    pub max_bytes: u64,
+}
+
+/// Held while the writer has a connection open. A fork must not happen while a connection is
+/// open: the child would inherit SQLite's per-process lock bookkeeping for the file (its inode
+/// table and shared-memory node), believe it holds locks it does not, and could corrupt the
+/// store. So the writer opens a connection per batch under this gate, and the fork prepare
+/// handler takes the gate (see [`crate::fork`]).
+pub(crate) static STORE_GATE: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// The writer side, owned by the processing thread. It opens a connection per batch (see
+/// [`STORE_GATE`] for why); a batch is one transaction.
+pub struct Store {
+    path: PathBuf,
+    retention: Retention,
+    last_retention: Option<Instant>,
+}
+
+const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
+
+impl Store {
+    /// Opens (creating with owner-only permissions when missing) the store at `path` and checks
+    /// that it is usable.
+    pub fn open(path: &Path, retention: Retention) -> Result<Store, StoreError> {
+        let _gate = STORE_GATE.lock();
+        let conn = open_connection(path, true)?;
+        migrate(&conn, path)?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            retention,
+            last_retention: None,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_conn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _gate = STORE_GATE.lock();
+        let mut conn = open_connection(&self.path, true)?;
+        f(self, &mut conn)
+    }
+
+    /// Writes finished, finalized records in one transaction; returns how many were new (a
+    /// span already stored, from a retried batch, is not counted twice).
+    pub fn write(
+        &mut self,
+        records: &[&SpanRecord],
+        service_name: &str,
+        resource_json: &str,
+    ) -> Result<usize, StoreError> {
+        self.with_conn(|store, conn| {
+            write_records(conn, &store.path, records, service_name, resource_json)
+        })
+    }
+
+    /// Applies retention when it is due (every few minutes, and on the first call).
+    pub fn maybe_apply_retention(&mut self) -> Result<u64, StoreError> {
+        if self
+            .last_retention
+            .is_some_and(|t| t.elapsed() < RETENTION_INTERVAL)
+        {
+            return Ok(0);
+        }
+        self.last_retention = Some(Instant::now());
+        self.apply_retention(crate::record::now_ns())
+    }
+
+    /// Deletes traces older than the age bound, then the oldest traces while over the size
+    /// bound; returns the number of traces deleted.
+    pub fn apply_retention(&mut self, now_ns: u64) -> Result<u64, StoreError> {
+        let retention = self.retention;
+        self.with_conn(|store, conn| apply_retention(conn, &store.path, retention, now_ns))
+    }
+
+    #[cfg(test)]
+    fn used_bytes(&mut self) -> Result<u64, StoreError> {
+        self.with_conn(|store, conn| used_bytes(conn, &store.path))
+    }
+}
+
+fn write_records(
+    conn: &mut Connection,
+    path: &Path,
+    records: &[&SpanRecord],
+    service_name: &str,
+    resource_json: &str,
+) -> Result<usize, StoreError> {
+    let err = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tx = conn.transaction().map_err(err)?;
+    let mut traces: FxHashMap<String, TraceAgg> = FxHashMap::default();
+    let mut inserted = 0usize;
+    {
+        let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, parent_remote, name, kind,
+                        start_ns, end_ns, duration_ns, status_code, status_message, service_name, scope_name,
+                        operation, provider, model, input_tokens, output_tokens, cost_usd, error_type,
+                        session_id, user_hash, attributes, events, links, resource)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                        ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                )
+                .map_err(err)?;
+        for r in records {
+            let trace_id = r.trace_id.to_hex();
+            let parent = r
+                .parent_span_id
+                .is_valid()
+                .then(|| r.parent_span_id.to_hex());
+            let input_tokens = int_attr(r, semconv::GEN_AI_USAGE_INPUT_TOKENS);
+            let output_tokens = int_attr(r, semconv::GEN_AI_USAGE_OUTPUT_TOKENS);
+            let cost = float_attr(r, semconv::FIVELENS_COST_USD);
+            let status_message = match &r.status {
+                Status::Error(m) => Some(m.to_string()),
+                _ => None,
+            };
+            let attributes = serde_json::Value::Object(
+                r.attributes
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.to_json()))
+                    .collect(),
+            )
+            .to_string();
+            let events = (!r.events.is_empty()).then(|| {
+                    serde_json::Value::Array(
+                        r.events
+                            .iter()
+                            .map(|e| {
+                                serde_json::json!({
+                                    "name": e.name.as_ref(),
+                                    "time_ns": e.time_ns,
+                                    "attributes": serde_json::Value::Object(e.attributes.iter().map(|(k, v)| (k.as_str().to_string(), v.to_json())).collect()),
+                                })
+                            })
+                            .collect(),
+                    )
+                    .to_string()
+                });
+            let links = (!r.links.is_empty()).then(|| {
+                    serde_json::Value::Array(
+                        r.links
+                            .iter()
+                            .map(|l| {
+                                serde_json::json!({
+                                    "trace_id": l.trace_id.to_hex(),
+                                    "span_id": l.span_id.to_hex(),
+                                    "attributes": serde_json::Value::Object(l.attributes.iter().map(|(k, v)| (k.as_str().to_string(), v.to_json())).collect()),
+                                })
+                            })
+                            .collect(),
+                    )
+                    .to_string()
+                });
+            let changed = insert
+                .execute(params![
+                    trace_id,
+                    r.span_id.to_hex(),
+                    parent,
+                    r.parent_remote as i64,
+                    r.name.as_ref(),
+                    r.kind.as_str(),
+                    r.start_ns as i64,
+                    r.end_ns as i64,
+                    r.end_ns.saturating_sub(r.start_ns) as i64,
+                    r.status.code(),
+                    status_message,
+                    service_name,
+                    r.instrumentation
+                        .as_ref()
+                        .map(|k| k.as_str())
+                        .unwrap_or("fivelens"),
+                    str_attr(r, semconv::GEN_AI_OPERATION_NAME),
+                    str_attr(r, semconv::GEN_AI_PROVIDER_NAME),
+                    str_attr(r, semconv::GEN_AI_REQUEST_MODEL),
+                    input_tokens,
+                    output_tokens,
+                    cost,
+                    str_attr(r, semconv::ERROR_TYPE),
+                    str_attr(r, semconv::SESSION_ID),
+                    str_attr(r, semconv::USER_HASH),
+                    attributes,
+                    events,
+                    links,
+                    resource_json,
+                ])
+                .map_err(err)?;
+            if changed == 0 {
+                continue;
+            }
+            inserted += 1;
+            let agg = traces.entry(trace_id).or_insert_with(|| TraceAgg {
+                start_ns: r.start_ns,
+                end_ns: r.end_ns,
+                ..TraceAgg::default()
+            });
+            agg.add(r, input_tokens, output_tokens, cost);
+        }
+        let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO traces (trace_id, root_span_id, root_name, root_rank, service_name, start_ns, end_ns,
+                        span_count, error_count, input_tokens, output_tokens, cost_usd, session_id, user_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                     ON CONFLICT (trace_id) DO UPDATE SET
+                        root_span_id = CASE WHEN excluded.root_rank > traces.root_rank THEN excluded.root_span_id ELSE traces.root_span_id END,
+                        root_name = CASE WHEN excluded.root_rank > traces.root_rank THEN excluded.root_name ELSE traces.root_name END,
+                        service_name = CASE WHEN excluded.root_rank > traces.root_rank THEN excluded.service_name ELSE traces.service_name END,
+                        root_rank = max(traces.root_rank, excluded.root_rank),
+                        start_ns = min(traces.start_ns, excluded.start_ns),
+                        end_ns = max(traces.end_ns, excluded.end_ns),
+                        span_count = traces.span_count + excluded.span_count,
+                        error_count = traces.error_count + excluded.error_count,
+                        input_tokens = traces.input_tokens + excluded.input_tokens,
+                        output_tokens = traces.output_tokens + excluded.output_tokens,
+                        cost_usd = traces.cost_usd + excluded.cost_usd,
+                        session_id = coalesce(traces.session_id, excluded.session_id),
+                        user_hash = coalesce(traces.user_hash, excluded.user_hash)",
+                )
+                .map_err(err)?;
+        for (trace_id, a) in &traces {
+            upsert
+                .execute(params![
+                    trace_id,
+                    a.root_span_id,
+                    a.root_name,
+                    a.root_rank,
+                    service_name,
+                    a.start_ns as i64,
+                    a.end_ns as i64,
+                    a.spans,
+                    a.errors,
+                    a.input_tokens,
+                    a.output_tokens,
+                    a.cost,
+                    a.session_id,
+                    a.user_hash,
+                ])
+                .map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)?;
+    Ok(inserted)
+}
+
+fn apply_retention(
+    conn: &mut Connection,
+    path: &Path,
+    retention: Retention,
+    now_ns: u64,
+) -> Result<u64, StoreError> {
+    let sql = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos() as u64) as i64;
+    let mut deleted = delete_where(conn, path, "end_ns < ?1", cutoff)?;
+    for _ in 0..1000 {
+        if used_bytes(conn, path)? <= retention.max_bytes {
+            break;
+        }
+        // The oldest 5% (at least one trace) per round.
+        let total: i64 = conn
+            .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
+            .map_err(sql)?;
+        if total == 0 {
+            break;
+        }
+        let n = (total / 20).max(1);
+        let boundary: i64 = conn
+            .query_row(
+                "SELECT start_ns FROM traces ORDER BY start_ns LIMIT 1 OFFSET ?1",
+                params![n - 1],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let d = delete_where(conn, path, "start_ns <= ?1", boundary)?;
+        deleted += d;
+        if d == 0 {
+            break;
+        }
+    }
+    if deleted > 0 {
+        conn.execute_batch("PRAGMA incremental_vacuum;")
+            .map_err(sql)?;
+    }
+    Ok(deleted)
+}
+
+fn delete_where(
+    conn: &mut Connection,
+    path: &Path,
+    condition: &str,
+    value: i64,
+) -> Result<u64, StoreError> {
+    let err = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tx = conn.transaction().map_err(err)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE {condition})"
+        ),
+        params![value],
+    )
+    .map_err(err)?;
+    let n = tx
+        .execute(
+            &format!("DELETE FROM traces WHERE {condition}"),
+            params![value],
+        )
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(n as u64)
+}
+
+fn used_bytes(conn: &Connection, path: &Path) -> Result<u64, StoreError> {
+    let sql = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(sql)?;
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(sql)?;
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .map_err(sql)?;
+    Ok(((pages - free).max(0) * page_size) as u64)
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    conn.execute_batch(SCHEMA).map_err(sql)?;
+    let found: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    match found.and_then(|v| v.parse::<i64>().ok()) {
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: v,
+        }),
+        Some(_) => Ok(()),
+        None => {
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )
+            .map_err(sql)?;
+            Ok(())
+        }
+    }
+}
+
+#[derive(Default)]
+struct TraceAgg {
+    root_span_id: Option<String>,
+    root_name: Option<String>,
+    root_rank: i64,
+    start_ns: u64,
+    end_ns: u64,
+    spans: i64,
+    errors: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost: f64,
+    session_id: Option<String>,
+    user_hash: Option<String>,
+}
+
+impl TraceAgg {
+    fn add(&mut self, r: &SpanRecord, input: Option<i64>, output: Option<i64>, cost: Option<f64>) {
+        // A span without a parent is the trace's root (rank 2); one whose parent is in another
+        // process is this process's entry point (rank 1), shown until the real root arrives.
+        let rank = if !r.parent_span_id.is_valid() {
+            2
+        } else if r.parent_remote {
+            1
+        } else {
+            0
+        };
+        if rank > self.root_rank
+            || (rank == self.root_rank && rank > 0 && r.start_ns < self.start_ns)
+        {
+            self.root_rank = rank;
+            self.root_span_id = Some(r.span_id.to_hex());
+            self.root_name = Some(r.name.to_string());
+        }
+        self.start_ns = self.start_ns.min(r.start_ns);
+        self.end_ns = self.end_ns.max(r.end_ns);
+        self.spans += 1;
+        if matches!(r.status, Status::Error(_)) {
+            self.errors += 1;
+        }
+        self.input_tokens += input.unwrap_or(0);
+        self.output_tokens += output.unwrap_or(0);
+        self.cost += cost.unwrap_or(0.0);
+        if self.session_id.is_none() {
+            self.session_id = str_attr(r, semconv::SESSION_ID).map(str::to_string);
+        }
+        if self.user_hash.is_none() {
+            self.user_hash = str_attr(r, semconv::USER_HASH).map(str::to_string);
+        }
+    }
+}
+
+fn str_attr<'a>(r: &'a SpanRecord, key: &str) -> Option<&'a str> {
+    match r.attribute(key) {
+        Some(Value::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn int_attr(r: &SpanRecord, key: &str) -> Option<i64> {
+    match r.attribute(key) {
+        Some(Value::I64(i)) => Some(*i),
+        Some(Value::F64(f)) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn float_attr(r: &SpanRecord, key: &str) -> Option<f64> {
+    match r.attribute(key) {
+        Some(Value::F64(f)) => Some(*f),
+        Some(Value::I64(i)) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let io = |e| StoreError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    if create {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir).map_err(io)?;
+        }
+        if !path.exists() {
+            // Create the file ourselves so that it is owner-only from the first byte; SQLite
+            // gives the -wal and -shm files the same permissions.
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            opts.open(path).map_err(io)?;
+        }
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let sql = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
+    // auto_vacuum must be chosen before the first table exists; harmless afterwards.
+    conn.execute_batch(
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+    )
+    .map_err(sql)?;
+    Ok(conn)
+}
+
+// ---- reading, for the CLI -------------------------------------------------------------------
+
+/// One row of `fivelens traces`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TraceSummary {
+    /// Trace id.
+    pub trace_id: String,
+    /// Root span name (or this process's entry point while the root is elsewhere).
+    pub root_name: Option<String>,
+    /// `service.name` of the root.
+    pub service_name: Option<String>,
+    /// Start, ns since the epoch.
+    pub start_ns: i64,
+    /// End, ns since the epoch.
+    pub end_ns: i64,
+    /// Duration, ns.
+    pub duration_ns: i64,
+    /// Spans stored.
+    pub span_count: i64,
+    /// Spans with status ERROR.
+    pub error_count: i64,
+    /// `OK` or `ERROR`.
+    pub status: String,
+    /// Input tokens over the trace.
+    pub input_tokens: i64,
+    /// Output tokens over the trace.
+    pub output_tokens: i64,
+    /// Cost in USD over the trace.
+    pub cost_usd: f64,
+    /// Session id.
+    pub session_id: Option<String>,
+}
+
+/// One span as read back.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StoredSpan {
+    /// Trace id.
+    pub trace_id: String,
+    /// Span id.
+    pub span_id: String,
+    /// Parent span id.
+    pub parent_span_id: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Start.
+    pub start_ns: i64,
+    /// End.
+    pub end_ns: i64,
+    /// Duration.
+    pub duration_ns: i64,
+    /// `UNSET`, `OK`, `ERROR`.
+    pub status: String,
+    /// Error description.
+    pub status_message: Option<String>,
+    /// Service.
+    pub service_name: Option<String>,
+    /// Instrumentation scope.
+    pub scope_name: Option<String>,
+    /// Attributes.
+    pub attributes: serde_json::Value,
+    /// Events.
+    pub events: serde_json::Value,
+    /// Links.
+    pub links: serde_json::Value,
+}
+
+/// Read access to a store file.
+pub struct Reader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Reader {
+    /// Opens an existing store; `Ok(None)` when there is no file yet.
+    pub fn open(path: &Path) -> Result<Option<Reader>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = open_connection(path, false)?;
+        conn.execute_batch(SCHEMA).map_err(|e| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Ok(Some(Reader {
+            conn,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        }
+    }
+
+    /// The most recent traces, newest first.
+    pub fn traces(&self, limit: usize) -> Result<Vec<TraceSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT trace_id, root_name, service_name, start_ns, end_ns, span_count, error_count,
+                        input_tokens, output_tokens, cost_usd, session_id
+                 FROM traces ORDER BY start_ns DESC LIMIT ?1",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                let start: i64 = r.get(3)?;
+                let end: i64 = r.get(4)?;
+                let errors: i64 = r.get(6)?;
+                Ok(TraceSummary {
+                    trace_id: r.get(0)?,
+                    root_name: r.get(1)?,
+                    service_name: r.get(2)?,
+                    start_ns: start,
+                    end_ns: end,
+                    duration_ns: end - start,
+                    span_count: r.get(5)?,
+                    error_count: errors,
+                    status: if errors > 0 { "ERROR" } else { "OK" }.to_string(),
+                    input_tokens: r.get(7)?,
+                    output_tokens: r.get(8)?,
+                    cost_usd: r.get(9)?,
+                    session_id: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Resolves a trace id or a unique prefix of at least 4 hex digits.
+    pub fn resolve_trace_id(&self, id_or_prefix: &str) -> Result<Vec<String>, StoreError> {
+        let p = id_or_prefix.trim().to_ascii_lowercase();
+        if p.len() < 4 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT trace_id FROM traces WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 5")
+            .map_err(|e| self.sql(e))?;
+        let upper = format!("{p}g");
+        let rows = stmt
+            .query_map(params![p, upper], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The summary of one trace.
+    pub fn trace(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
+        Ok(self
+            .traces_where("trace_id = ?1", trace_id)?
+            .into_iter()
+            .next())
+    }
+
+    fn traces_where(&self, cond: &str, v: &str) -> Result<Vec<TraceSummary>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT trace_id, root_name, service_name, start_ns, end_ns, span_count, error_count,
+                        input_tokens, output_tokens, cost_usd, session_id FROM traces WHERE {cond}"
+            ))
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![v], |r| {
+                let start: i64 = r.get(3)?;
+                let end: i64 = r.get(4)?;
+                let errors: i64 = r.get(6)?;
+                Ok(TraceSummary {
+                    trace_id: r.get(0)?,
+                    root_name: r.get(1)?,
+                    service_name: r.get(2)?,
+                    start_ns: start,
+                    end_ns: end,
+                    duration_ns: end - start,
+                    span_count: r.get(5)?,
+                    error_count: errors,
+                    status: if errors > 0 { "ERROR" } else { "OK" }.to_string(),
+                    input_tokens: r.get(7)?,
+                    output_tokens: r.get(8)?,
+                    cost_usd: r.get(9)?,
+                    session_id: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// All spans of a trace, by start time.
+    pub fn spans(&self, trace_id: &str) -> Result<Vec<StoredSpan>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, status_code,
+                        status_message, service_name, scope_name, attributes, events, links
+                 FROM spans WHERE trace_id = ?1 ORDER BY start_ns, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![trace_id], |r| {
+                let parse = |s: Option<String>, empty: serde_json::Value| {
+                    s.and_then(|s| serde_json::from_str(&s).ok())
+                        .unwrap_or(empty)
+                };
+                let code: i64 = r.get(8)?;
+                Ok(StoredSpan {
+                    trace_id: r.get(0)?,
+                    span_id: r.get(1)?,
+                    parent_span_id: r.get(2)?,
+                    name: r.get(3)?,
+                    kind: r.get(4)?,
+                    start_ns: r.get(5)?,
+                    end_ns: r.get(6)?,
+                    duration_ns: r.get(7)?,
+                    status: match code {
+                        1 => "OK",
+                        2 => "ERROR",
+                        _ => "UNSET",
+                    }
+                    .to_string(),
+                    status_message: r.get(9)?,
+                    service_name: r.get(10)?,
+                    scope_name: r.get(11)?,
+                    attributes: parse(r.get(12)?, serde_json::json!({})),
+                    events: parse(r.get(13)?, serde_json::json!([])),
+                    links: parse(r.get(14)?, serde_json::json!([])),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Totals and per-model figures over the store.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let (traces, errors): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(error_count > 0), 0) FROM traces",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sql(e))?;
+        let (spans, first, last): (i64, Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT count(*), min(start_ns), max(end_ns) FROM spans",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT coalesce(operation, ''), coalesce(provider, ''), coalesce(model, ''), count(*),
+                        sum(status_code = 2), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
+                        coalesce(sum(cost_usd), 0), group_concat(duration_ns)
+                 FROM spans WHERE operation IS NOT NULL
+                 GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let durations: Option<String> = r.get(8)?;
+                let mut d: Vec<i64> = durations
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.parse().ok())
+                    .collect();
+                d.sort_unstable();
+                Ok(OperationStats {
+                    operation: r.get(0)?,
+                    provider: r.get(1)?,
+                    model: r.get(2)?,
+                    calls: r.get(3)?,
+                    errors: r.get(4)?,
+                    input_tokens: r.get(5)?,
+                    output_tokens: r.get(6)?,
+                    cost_usd: r.get(7)?,
+                    p50_ms: percentile(&d, 0.50),
+                    p95_ms: percentile(&d, 0.95),
+                    p99_ms: percentile(&d, 0.99),
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        let operations = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(StoreStats {
+            path: self.path.display().to_string(),
+            traces,
+            traces_with_errors: errors,
+            spans,
+            first_start_ns: first,
+            last_end_ns: last,
+            operations,
+        })
+    }
+}
+
+fn percentile(sorted: &[i64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)] as f64 / 1e6
+}
+
+/// `fivelens stats` figures.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StoreStats {
+    /// The store file.
+    pub path: String,
+    /// Traces stored.
+    pub traces: i64,
+    /// Traces with at least one error span.
+    pub traces_with_errors: i64,
+    /// Spans stored.
+    pub spans: i64,
+    /// Earliest span start.
+    pub first_start_ns: Option<i64>,
+    /// Latest span end.
+    pub last_end_ns: Option<i64>,
+    /// Per GenAI operation, provider and model.
+    pub operations: Vec<OperationStats>,
+}
+
+/// Figures for one (operation, provider, model).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OperationStats {
+    /// `gen_ai.operation.name`.
+    pub operation: String,
+    /// `gen_ai.provider.name`.
+    pub provider: String,
+    /// `gen_ai.request.model`.
+    pub model: String,
+    /// Spans.
+    pub calls: i64,
+    /// Spans with status ERROR.
+    pub errors: i64,
+    /// Input tokens.
+    pub input_tokens: i64,
+    /// Output tokens.
+    pub output_tokens: i64,
+    /// USD.
+    pub cost_usd: f64,
+    /// Median duration, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+    use crate::record::{Parent, SpanKind};
+
+    fn retention() -> Retention {
+        Retention {
+            max_age: Duration::from_secs(3600),
+            max_bytes: u64::MAX,
+        }
+    }
+
+    fn finished(name: &str, parent: Option<&SpanRecord>) -> SpanRecord {
+        let p = parent.map(|p| Parent {
+            trace_id: p.trace_id,
+            span_id: p.span_id,
+            remote: false,
+            flags: 1,
+        });
+        let mut r = SpanRecord::start(name, SpanKind::Internal, p);
+        r.end_at(None);
+        r.finalize();
+        r
+    }
+
+    #[test]
+    fn write_and_read_back_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("t.db");
+        let mut store = Store::open(&path, retention()).unwrap();
+        let root = finished("root", None);
+        let mut child = finished("chat gpt-4o", Some(&root));
+        child.set_attribute(
+            Key::new(semconv::GEN_AI_OPERATION_NAME),
+            Value::from("chat"),
+        );
+        child.set_attribute(
+            Key::new(semconv::GEN_AI_USAGE_INPUT_TOKENS),
+            Value::from(12i64),
+        );
+        child.status = Status::Error("boom".into());
+        assert_eq!(store.write(&[&child, &root], "svc", "{}").unwrap(), 2);
+        // The same spans again (a retried batch) change nothing.
+        assert_eq!(store.write(&[&child], "svc", "{}").unwrap(), 0);
+
+        let reader = Reader::open(&path).unwrap().unwrap();
+        let traces = reader.traces(10).unwrap();
+        assert_eq!(traces.len(), 1);
+        assert_eq!(traces[0].root_name.as_deref(), Some("root"));
+        assert_eq!(traces[0].span_count, 2);
+        assert_eq!(traces[0].error_count, 1);
+        assert_eq!(traces[0].input_tokens, 12);
+        let spans = reader.spans(&root.trace_id.to_hex()).unwrap();
+        assert_eq!(spans.len(), 2);
+        let c = spans.iter().find(|s| s.name == "chat gpt-4o").unwrap();
+        assert_eq!(
+            c.parent_span_id.as_deref(),
+            Some(root.span_id.to_hex().as_str())
+        );
+        assert_eq!(c.attributes["gen_ai.operation.name"], "chat");
+        let prefix = &root.trace_id.to_hex()[..8];
+        assert_eq!(
+            reader.resolve_trace_id(prefix).unwrap(),
+            vec![root.trace_id.to_hex()]
+        );
+        let stats = reader.stats().unwrap();
+        assert_eq!(stats.operations[0].operation, "chat");
+        assert_eq!(stats.operations[0].errors, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private").join("t.db");
+        let _store = Store::open(&path, retention()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dmode, 0o700);
+    }
+
+    #[test]
+    fn retention_by_age_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut store = Store::open(&path, retention()).unwrap();
+        let mut old = finished("old", None);
+        old.start_ns -= 7200 * 1_000_000_000;
+        old.end_ns -= 7200 * 1_000_000_000;
+        let fresh = finished("fresh", None);
+        store.write(&[&old, &fresh], "svc", "{}").unwrap();
+        assert_eq!(store.apply_retention(crate::record::now_ns()).unwrap(), 1);
+        let reader = Reader::open(&path).unwrap().unwrap();
+        let names: Vec<_> = reader
+            .traces(10)
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| t.root_name)
+            .collect();
+        assert_eq!(names, vec!["fresh".to_string()]);
+
+        // Size: many traces with big attributes, then a tight bound.
+        let mut batch = Vec::new();
+        for i in 0..200 {
+            let mut r = SpanRecord::start(&format!("t{i}"), SpanKind::Internal, None);
+            r.start_ns += i as u64;
+            r.set_attribute(Key::new("blob"), Value::from("x".repeat(4000)));
+            r.end_at(None);
+            r.finalize();
+            batch.push(r);
+        }
+        let refs: Vec<&SpanRecord> = batch.iter().collect();
+        store.write(&refs, "svc", "{}").unwrap();
+        store.retention.max_bytes = 300 * 1024;
+        assert!(store.apply_retention(crate::record::now_ns()).unwrap() > 0);
+        assert!(store.used_bytes().unwrap() <= 300 * 1024);
+        let left = reader.traces(1000).unwrap();
+        assert!(!left.is_empty());
+        // The newest survive.
+        assert!(left.iter().any(|t| t.root_name.as_deref() == Some("t199")));
+    }
+}
