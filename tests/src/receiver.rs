@@ -1,0 +1,510 @@
+//! A loopback OTLP receiver for tests: HTTP (protobuf and JSON, gzip or not) and gRPC, decoding
+//! with the same `opentelemetry-proto` types a collector uses, with faults on demand.
+//!
+//! Control endpoints (HTTP, same port):
+//! - `GET /spans`: everything received so far, flattened (JSON array, see [`ReceivedSpan`])
+//! - `DELETE /spans`: forget it
+//! - `POST /control`: `{"status": 503}` answer every export with that status;
+//!   `{"fail_next": 3, "status": 503}` only the next three; `{"max_body": 2048}` answer 413 to
+//!   bigger bodies; `{"delay_ms": 500}` answer late; `{}` back to normal
+//! - `GET /stats`: request counts by status
+//! - `GET /headers`: the headers of the last export request
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::read::GzDecoder;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use parking_lot::Mutex;
+use prost::Message;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// One received span, flattened with its resource and scope.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReceivedSpan {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Hex span id.
+    pub span_id: String,
+    /// Hex parent span id, empty for roots.
+    pub parent_span_id: String,
+    /// Name.
+    pub name: String,
+    /// OTLP kind number.
+    pub kind: i32,
+    /// Start.
+    pub start_time_unix_nano: u64,
+    /// End.
+    pub end_time_unix_nano: u64,
+    /// Attributes as JSON.
+    pub attributes: BTreeMap<String, Value>,
+    /// Events: `{name, time_unix_nano, attributes}`.
+    pub events: Vec<Value>,
+    /// Links: `{trace_id, span_id, attributes}`.
+    pub links: Vec<Value>,
+    /// Status code number.
+    pub status_code: i32,
+    /// Status message.
+    pub status_message: String,
+    /// Resource attributes.
+    pub resource: BTreeMap<String, Value>,
+    /// Instrumentation scope name.
+    pub scope: String,
+    /// OTLP flags.
+    pub flags: u32,
+    /// `http/protobuf`, `http/json` or `grpc`.
+    pub transport: String,
+}
+
+#[derive(Default)]
+struct Faults {
+    status: Option<u16>,
+    fail_next: Option<u32>,
+    max_body: Option<usize>,
+    delay: Option<Duration>,
+}
+
+/// Shared state of a receiver.
+#[derive(Default)]
+pub struct State {
+    spans: Mutex<Vec<ReceivedSpan>>,
+    faults: Mutex<Faults>,
+    counts: Mutex<BTreeMap<String, u64>>,
+    headers: Mutex<BTreeMap<String, String>>,
+}
+
+impl State {
+    /// Spans received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        self.spans.lock().clone()
+    }
+    /// Forgets received spans.
+    pub fn clear(&self) {
+        self.spans.lock().clear();
+    }
+    /// Answers every export with `status` (`None`: back to normal).
+    pub fn set_status(&self, status: Option<u16>) {
+        self.faults.lock().status = status;
+    }
+    /// Fails the next `n` exports with `status`.
+    pub fn fail_next(&self, n: u32, status: u16) {
+        let mut f = self.faults.lock();
+        f.fail_next = Some(n);
+        f.status = Some(status);
+    }
+    /// Answers 413 to bodies larger than `bytes`.
+    pub fn set_max_body(&self, bytes: Option<usize>) {
+        self.faults.lock().max_body = bytes;
+    }
+    /// Answers after `delay`.
+    pub fn set_delay(&self, delay: Option<Duration>) {
+        self.faults.lock().delay = delay;
+    }
+    /// Request counts by outcome (`200`, `413`, `503`, `grpc`...).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().clone()
+    }
+    /// Headers of the last export request (lowercase names).
+    pub fn last_headers(&self) -> BTreeMap<String, String> {
+        self.headers.lock().clone()
+    }
+    fn count(&self, what: &str) {
+        *self.counts.lock().entry(what.to_string()).or_default() += 1;
+    }
+
+    fn control(&self, body: &Value) {
+        let mut f = self.faults.lock();
+        *f = Faults::default();
+        f.status = body.get("status").and_then(Value::as_u64).map(|v| v as u16);
+        f.fail_next = body
+            .get("fail_next")
+            .and_then(Value::as_u64)
+            .map(|v| v as u32);
+        f.max_body = body
+            .get("max_body")
+            .and_then(Value::as_u64)
+            .map(|v| v as usize);
+        f.delay = body
+            .get("delay_ms")
+            .and_then(Value::as_u64)
+            .map(Duration::from_millis);
+    }
+
+    /// Decides the fault for one export of `len` bytes, if any.
+    fn fault(&self, len: usize) -> Option<u16> {
+        let (delay, answer) = {
+            let mut f = self.faults.lock();
+            let delay = f.delay;
+            let answer = if f.max_body.is_some_and(|m| len > m) {
+                Some(413)
+            } else {
+                match (f.status, f.fail_next) {
+                    (Some(s), None) => Some(s),
+                    (Some(s), Some(n)) if n > 0 => {
+                        f.fail_next = Some(n - 1);
+                        Some(s)
+                    }
+                    (Some(_), Some(_)) => {
+                        f.status = None;
+                        f.fail_next = None;
+                        None
+                    }
+                    _ => None,
+                }
+            };
+            (delay, answer)
+        };
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
+        answer
+    }
+
+    fn accept(&self, req: &ExportTraceServiceRequest, transport: &str) {
+        let mut out = self.spans.lock();
+        for rs in &req.resource_spans {
+            let resource = rs
+                .resource
+                .as_ref()
+                .map(|r| attrs(&r.attributes))
+                .unwrap_or_default();
+            for ss in &rs.scope_spans {
+                let scope = ss
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                for s in &ss.spans {
+                    out.push(ReceivedSpan {
+                        trace_id: hex(&s.trace_id),
+                        span_id: hex(&s.span_id),
+                        parent_span_id: hex(&s.parent_span_id),
+                        name: s.name.clone(),
+                        kind: s.kind,
+                        start_time_unix_nano: s.start_time_unix_nano,
+                        end_time_unix_nano: s.end_time_unix_nano,
+                        attributes: attrs(&s.attributes),
+                        events: s
+                            .events
+                            .iter()
+                            .map(|e| json!({"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attrs(&e.attributes)}))
+                            .collect(),
+                        links: s
+                            .links
+                            .iter()
+                            .map(|l| json!({"trace_id": hex(&l.trace_id), "span_id": hex(&l.span_id), "attributes": attrs(&l.attributes)}))
+                            .collect(),
+                        status_code: s.status.as_ref().map(|st| st.code).unwrap_or(0),
+                        status_message: s.status.as_ref().map(|st| st.message.clone()).unwrap_or_default(),
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        flags: s.flags,
+                        transport: transport.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, Value> {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), any(kv.value.as_ref())))
+        .collect()
+}
+
+fn any(v: Option<&AnyValue>) -> Value {
+    use any_value::Value as V;
+    match v.and_then(|v| v.value.as_ref()) {
+        None => Value::Null,
+        Some(V::StringValue(s)) => json!(s),
+        Some(V::BoolValue(b)) => json!(b),
+        Some(V::IntValue(i)) => json!(i),
+        Some(V::DoubleValue(d)) => json!(d),
+        Some(V::ArrayValue(a)) => Value::Array(a.values.iter().map(|x| any(Some(x))).collect()),
+        Some(V::KvlistValue(kv)) => Value::Object(attrs(&kv.values).into_iter().collect()),
+        Some(V::BytesValue(b)) => json!(hex(b)),
+        Some(_) => Value::Null,
+    }
+}
+
+/// A running HTTP receiver (and, optionally, a gRPC one).
+pub struct Receiver {
+    /// Shared state.
+    pub state: Arc<State>,
+    /// HTTP address.
+    pub addr: SocketAddr,
+    /// gRPC address, when started.
+    pub grpc_addr: Option<SocketAddr>,
+    server: Arc<tiny_http::Server>,
+    grpc_shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Starts an HTTP receiver on `127.0.0.1:port` (0 for any free port).
+    pub fn start(port: u16) -> std::io::Result<Receiver> {
+        Receiver::start_with(port, None)
+    }
+
+    /// Starts HTTP on `port` and, when `grpc_port` is given, gRPC on it (0 for any).
+    pub fn start_with(port: u16, grpc_port: Option<u16>) -> std::io::Result<Receiver> {
+        let server = tiny_http::Server::http(("127.0.0.1", port))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("no ip address"))?;
+        let server = Arc::new(server);
+        let state = Arc::new(State::default());
+        let mut threads = Vec::new();
+        for _ in 0..4 {
+            let server = server.clone();
+            let state = state.clone();
+            threads.push(std::thread::spawn(move || serve_http(&server, &state)));
+        }
+        let (grpc_addr, grpc_shutdown) = match grpc_port {
+            Some(p) => {
+                let (a, tx) = start_grpc(p, state.clone())?;
+                (Some(a), Some(tx))
+            }
+            None => (None, None),
+        };
+        Ok(Receiver {
+            state,
+            addr,
+            grpc_addr,
+            server,
+            grpc_shutdown,
+            threads,
+        })
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops listening (the port refuses connections afterwards).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.server.unblock();
+        for _ in 0..self.threads.len() {
+            self.server.unblock();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(tx) = self.grpc_shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits until at least `n` spans arrived, up to `timeout`; returns what arrived.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedSpan> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let spans = self.state.spans();
+            if spans.len() >= n || std::time::Instant::now() >= deadline {
+                return spans;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn serve_http(server: &tiny_http::Server, state: &State) {
+    while let Ok(mut req) = server.recv() {
+        let url = req.url().to_string();
+        let method = req.method().clone();
+        let mut body = Vec::new();
+        if req.as_reader().read_to_end(&mut body).is_err() {
+            let _ = req.respond(tiny_http::Response::empty(400));
+            continue;
+        }
+        let header = |name: &str| {
+            req.headers()
+                .iter()
+                .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                .map(|h| h.value.as_str().to_string())
+        };
+        let gzip = header("content-encoding").is_some_and(|v| v.contains("gzip"));
+        if url == "/v1/traces" {
+            *state.headers.lock() = req
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_ascii_lowercase(),
+                        h.value.as_str().to_string(),
+                    )
+                })
+                .collect();
+        }
+        let json_body = header("content-type").is_some_and(|v| v.contains("json"));
+        let (status, payload, ctype) = match (method, url.as_str()) {
+            (tiny_http::Method::Get, "/spans") => (
+                200,
+                serde_json::to_vec(&state.spans()).unwrap_or_default(),
+                "application/json",
+            ),
+            (tiny_http::Method::Delete, "/spans") => {
+                state.clear();
+                (200, b"{}".to_vec(), "application/json")
+            }
+            (tiny_http::Method::Get, "/headers") => (
+                200,
+                serde_json::to_vec(&state.last_headers()).unwrap_or_default(),
+                "application/json",
+            ),
+            (tiny_http::Method::Get, "/stats") => (
+                200,
+                serde_json::to_vec(&state.counts()).unwrap_or_default(),
+                "application/json",
+            ),
+            (tiny_http::Method::Post, "/control") => {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(json!({}));
+                state.control(&v);
+                (200, b"{}".to_vec(), "application/json")
+            }
+            (tiny_http::Method::Post, "/v1/traces") => {
+                let raw = if gzip {
+                    let mut out = Vec::new();
+                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
+                        Ok(_) => out,
+                        Err(_) => {
+                            let _ = req.respond(tiny_http::Response::empty(400));
+                            continue;
+                        }
+                    }
+                } else {
+                    body
+                };
+                if let Some(code) = state.fault(raw.len()) {
+                    state.count(&code.to_string());
+                    (code, Vec::new(), "text/plain")
+                } else {
+                    let decoded = if json_body {
+                        serde_json::from_slice::<ExportTraceServiceRequest>(&raw)
+                            .map_err(|e| e.to_string())
+                    } else {
+                        ExportTraceServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
+                    };
+                    match decoded {
+                        Ok(r) => {
+                            state.accept(
+                                &r,
+                                if json_body {
+                                    "http/json"
+                                } else {
+                                    "http/protobuf"
+                                },
+                            );
+                            state.count("200");
+                            if json_body {
+                                (200, b"{}".to_vec(), "application/json")
+                            } else {
+                                (
+                                    200,
+                                    ExportTraceServiceResponse::default().encode_to_vec(),
+                                    "application/x-protobuf",
+                                )
+                            }
+                        }
+                        Err(e) => {
+                            state.count("400");
+                            (400, e.into_bytes(), "text/plain")
+                        }
+                    }
+                }
+            }
+            _ => (404, Vec::new(), "text/plain"),
+        };
+        let mut resp = tiny_http::Response::from_data(payload).with_status_code(status);
+        if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], ctype.as_bytes()) {
+            resp = resp.with_header(h);
+        }
+        let _ = req.respond(resp);
+    }
+}
+
+struct GrpcService(Arc<State>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceService
+    for GrpcService
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let req = request.into_inner();
+        if let Some(code) = self.0.fault(req.encoded_len()) {
+            self.0.count(&format!("grpc-{code}"));
+            return Err(match code {
+                413 => tonic::Status::resource_exhausted("message too large"),
+                429 | 503 => tonic::Status::unavailable("receiver unavailable"),
+                _ => tonic::Status::invalid_argument("rejected"),
+            });
+        }
+        self.0.accept(&req, "grpc");
+        self.0.count("grpc");
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn start_grpc(
+    port: u16,
+    state: Arc<State>,
+) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+    let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
+                return;
+            };
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let service = TraceServiceServer::new(GrpcService(state))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                .max_decoding_message_size(4 * 1024 * 1024);
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    });
+    Ok((addr, tx))
+}
