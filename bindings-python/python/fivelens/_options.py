@@ -1,0 +1,66 @@
+"""The options ``instrument()`` takes: the core's configuration schema, field for field (a test
+checks that they match). Every option falls back to its environment variable, then its default;
+the README's configuration table lists both."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+
+class Options(TypedDict, total=False):
+    service_name: str | None
+    """``service.name``; ``OTEL_SERVICE_NAME``. Default ``unknown_service:python``."""
+    resource_attributes: dict[str, str]
+    """Extra resource attributes, over ``OTEL_RESOURCE_ATTRIBUTES``."""
+    disabled: bool
+    """No-op mode; ``OTEL_SDK_DISABLED``. Default ``False``."""
+    capture_content: bool
+    """Capture prompt and completion content (redacted); ``FIVELENS_CAPTURE_CONTENT``. Default ``True``."""
+    otlp_endpoint: str | None
+    """OTLP base URL; ``OTEL_EXPORTER_OTLP_ENDPOINT``. Default none (local store only)."""
+    otlp_traces_endpoint: str | None
+    """OTLP traces URL, used as is; ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``."""
+    otlp_protocol: Literal["http/protobuf", "http/json", "grpc"]
+    """``OTEL_EXPORTER_OTLP_PROTOCOL``. Default ``http/protobuf``."""
+    otlp_headers: dict[str, str]
+    """Extra request headers; ``OTEL_EXPORTER_OTLP_HEADERS``."""
+    otlp_timeout_ms: int
+    """Per-request timeout; ``OTEL_EXPORTER_OTLP_TIMEOUT``. Default 10000."""
+    otlp_compression: Literal["none", "gzip"]
+    """``OTEL_EXPORTER_OTLP_COMPRESSION``. Default ``none``."""
+    store: Literal["auto", "on", "off"] | bool
+    """Local SQLite store: ``auto`` is on when no endpoint is set; ``FIVELENS_STORE``."""
+    store_path: str | None
+    """The store file; ``FIVELENS_STORE_PATH``. Default ``$FIVELENS_HOME/fivelens.db``."""
+    store_max_age_hours: int
+    """Retention by age; ``FIVELENS_STORE_MAX_AGE_HOURS``. Default 168."""
+    store_max_bytes: int
+    """Retention by size; ``FIVELENS_STORE_MAX_BYTES``. Default 512 MiB."""
+    queue_size: int
+    """Span queue capacity; ``OTEL_BSP_MAX_QUEUE_SIZE``. Default 8192."""
+    batch_size: int
+    """Spans per processing batch; ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``. Default 512."""
+    schedule_delay_ms: int
+    """Timer wake-up of the processing thread; ``OTEL_BSP_SCHEDULE_DELAY``. Default 500."""
+    export_queue_bytes: int
+    """Bound on encoded batches waiting per exporter. Default 32 MiB."""
+    max_export_batch_bytes: int
+    """Largest request body; bigger batches are split. Default 4 MiB."""
+    max_attribute_bytes: int
+    """Largest attribute value; ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``. Default 131072."""
+    max_attributes: int
+    """Most attributes per span; ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT``. Default 128."""
+    max_events: int
+    """Most events per span; ``OTEL_SPAN_EVENT_COUNT_LIMIT``. Default 128."""
+    max_links: int
+    """Most links per span; ``OTEL_SPAN_LINK_COUNT_LIMIT``. Default 128."""
+    exit_timeout_ms: int
+    """Bound on the flush at exit; ``FIVELENS_EXIT_TIMEOUT_MS``. Default 2000."""
+    user_hash_key: str | None
+    """HMAC key for user ids; ``FIVELENS_USER_HASH_KEY``. Default: generated beside the store."""
+    log_level: Literal["off", "error", "warn", "info", "debug"]
+    """fivelens's own diagnostics on stderr; ``FIVELENS_LOG_LEVEL``. Default ``warn``."""
+    integrations: list[str] | None
+    """Integrations to enable; all importable ones when unset."""
+    testing: bool
+    """Keep finished spans in memory (``fivelens._native.finished_spans()``), for tests."""

@@ -1,0 +1,210 @@
+//! Python values to core values, and back. Never raises for an attribute value: unknown types
+//! become `<module.TypeName>`, never an unbounded `str()` of an object we do not know (which can
+//! run a database query or render a whole dataframe).
+
+use fivelens_core::value::Value;
+use fivelens_core::{Key, SpanKind};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+/// Deepest nesting converted when a dict or list becomes JSON text.
+const MAX_DEPTH: usize = 8;
+
+/// Text of a Python string; lone surrogates and other unencodable code points are replaced.
+pub fn text(s: &Bound<'_, PyString>) -> String {
+    match s.to_str() {
+        Ok(t) => t.to_owned(),
+        Err(_) => s.to_string_lossy().into_owned(),
+    }
+}
+
+/// `<module.QualName>` of an object's type, computed without calling into the object.
+pub fn type_label(obj: &Bound<'_, PyAny>) -> String {
+    let ty = obj.get_type();
+    let name = ty
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into());
+    match ty.module().map(|m| m.to_string()) {
+        Ok(m) if m != "builtins" => format!("<{m}.{name}>"),
+        _ => format!("<{name}>"),
+    }
+}
+
+/// Converts an attribute value. `None` for Python `None` (the attribute is skipped).
+pub fn value(obj: &Bound<'_, PyAny>) -> Option<Value> {
+    if obj.is_none() {
+        return None;
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Some(Value::Str(text(s).into_boxed_str()));
+    }
+    // bool before int: bool is a subclass of int.
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Some(Value::Bool(b.is_true()));
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return Some(match i.extract::<i64>() {
+            Ok(v) => Value::I64(v),
+            // Too big for 64 bits: keep the digits.
+            Err(_) => Value::Str(
+                i.str()
+                    .map(|s| text(&s))
+                    .unwrap_or_default()
+                    .into_boxed_str(),
+            ),
+        });
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Some(Value::F64(f.value()));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return Some(sequence(obj));
+    }
+    if obj.is_instance_of::<PyDict>() {
+        return Some(Value::Str(json(obj, 0).to_string().into_boxed_str()));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Some(Value::Str(
+            format!("<bytes: {} bytes>", b.as_bytes().len()).into_boxed_str(),
+        ));
+    }
+    Some(Value::Str(type_label(obj).into_boxed_str()))
+}
+
+fn sequence(obj: &Bound<'_, PyAny>) -> Value {
+    let items: Vec<Bound<'_, PyAny>> = match obj.try_iter() {
+        Ok(it) => it.filter_map(Result::ok).collect(),
+        Err(_) => return Value::Str(type_label(obj).into_boxed_str()),
+    };
+    if items.iter().all(|i| i.is_instance_of::<PyString>()) {
+        return Value::StrArray(
+            items
+                .iter()
+                .filter_map(|i| i.cast::<PyString>().ok().map(|s| text(s).into_boxed_str()))
+                .collect(),
+        );
+    }
+    if items.iter().all(|i| i.is_instance_of::<PyBool>()) {
+        return Value::BoolArray(
+            items
+                .iter()
+                .map(|i| i.is_truthy().unwrap_or(false))
+                .collect(),
+        );
+    }
+    if items
+        .iter()
+        .all(|i| i.is_instance_of::<PyInt>() && !i.is_instance_of::<PyBool>())
+    {
+        let ints: Option<Vec<i64>> = items.iter().map(|i| i.extract::<i64>().ok()).collect();
+        if let Some(ints) = ints {
+            return Value::I64Array(ints.into());
+        }
+    }
+    if items.iter().all(|i| i.is_instance_of::<PyFloat>()) {
+        return Value::F64Array(
+            items
+                .iter()
+                .filter_map(|i| i.extract::<f64>().ok())
+                .collect(),
+        );
+    }
+    Value::Str(json(obj, 0).to_string().into_boxed_str())
+}
+
+/// A Python value as JSON: containers recursively (to a bounded depth), anything unknown as its
+/// type label.
+pub fn json(obj: &Bound<'_, PyAny>, depth: usize) -> serde_json::Value {
+    use serde_json::Value as J;
+    if obj.is_none() {
+        return J::Null;
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return J::String(text(s));
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return J::Bool(b.is_true());
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return match i.extract::<i64>() {
+            Ok(v) => J::from(v),
+            Err(_) => J::String(i.str().map(|s| text(&s)).unwrap_or_default()),
+        };
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(J::Number)
+            .unwrap_or_else(|| J::String(f.value().to_string()));
+    }
+    if depth >= MAX_DEPTH {
+        return J::String(type_label(obj));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let key = match k.cast::<PyString>() {
+                Ok(s) => text(s),
+                Err(_) if k.is_instance_of::<PyInt>() || k.is_instance_of::<PyFloat>() => {
+                    k.str().map(|s| text(&s)).unwrap_or_default()
+                }
+                Err(_) => type_label(&k),
+            };
+            map.insert(key, json(&v, depth + 1));
+        }
+        return J::Object(map);
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return match obj.try_iter() {
+            Ok(it) => J::Array(
+                it.filter_map(Result::ok)
+                    .map(|v| json(&v, depth + 1))
+                    .collect(),
+            ),
+            Err(_) => J::String(type_label(obj)),
+        };
+    }
+    J::String(type_label(obj))
+}
+
+/// Converts a mapping of attributes (keys must be strings; other keys are skipped).
+pub fn attributes(dict: Option<&Bound<'_, PyDict>>, out: &mut Vec<(Key, Value)>) {
+    let Some(dict) = dict else { return };
+    for (k, v) in dict.iter() {
+        let Ok(k) = k.cast::<PyString>() else {
+            continue;
+        };
+        let key = match k.to_str() {
+            Ok(s) => Key::new(s),
+            Err(_) => Key::new(&k.to_string_lossy()),
+        };
+        if let Some(v) = value(&v) {
+            out.push((key, v));
+        }
+    }
+}
+
+/// A span kind from `None`, a name (`"client"`), or an object with an integer `value` (the
+/// OpenTelemetry `SpanKind` enum, where 0 is internal).
+pub fn span_kind(obj: Option<&Bound<'_, PyAny>>) -> PyResult<SpanKind> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(SpanKind::Internal);
+    };
+    if let Ok(s) = obj.cast::<PyString>() {
+        let t = text(s);
+        return SpanKind::parse(&t).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "kind: expected internal, server, client, producer or consumer, got {t:?}"
+            ))
+        });
+    }
+    if let Ok(v) = obj.getattr("value").and_then(|v| v.extract::<i64>()) {
+        // opentelemetry.trace.SpanKind: INTERNAL=0, SERVER=1, CLIENT=2, PRODUCER=3, CONSUMER=4.
+        return Ok(SpanKind::from_otlp(v + 1));
+    }
+    Err(PyValueError::new_err(format!(
+        "kind: unsupported value {}",
+        type_label(obj)
+    )))
+}

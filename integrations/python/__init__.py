@@ -1,0 +1,26 @@
+"""Integrations that ``fivelens.instrument()`` enables when their framework is importable.
+
+Each module exposes ``instrument()`` (returning ``None`` when enabled, or a string saying why it
+skipped itself, e.g. an unsupported version) and ``uninstrument()``. Integrations use only the
+public ``fivelens`` API; a failure inside one is counted and reported, never raised into the app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Integration:
+    name: str
+    """The name users pass in ``instrument(integrations=[...])``."""
+    module: str
+    """The module with ``instrument()`` / ``uninstrument()``."""
+    requires: tuple[str, ...]
+    """Importable modules the framework needs; missing ones mean "skipped"."""
+
+
+REGISTRY: tuple[Integration, ...] = (
+    Integration("threads", "fivelens.integrations.threads", ("threading", "concurrent.futures")),
+    Integration("opentelemetry", "fivelens._otel", ("opentelemetry.trace",)),
+)
