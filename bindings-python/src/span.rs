@@ -308,10 +308,7 @@ fn start(py: Python<'_>, args: &StartArgs, resolved: Resolved, start_ns: Option<
     }
 }
 
-fn links(
-    py: Python<'_>,
-    links: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Vec<LinkSpec>> {
+fn links(py: Python<'_>, links: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<LinkSpec>> {
     let mut out = Vec::new();
     let Some(links) = links.filter(|l| !l.is_none()) else {
         return Ok(out);

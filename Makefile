@@ -1,0 +1,99 @@
+# fivelens: one Makefile for the Rust core, the Python wheel and the Node addon.
+#
+#   make demo    an instrumented example agent on the embedded store, then its trace and stats
+#   make test    everything: lints, Rust, Python and Node tests (what CI runs)
+#   make dist    the wheel and the npm tarball under dist/
+#   make bench   benchmarks against the peers (see benches/README.md)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+export CARGO_TARGET_DIR ?= $(ROOT)/target
+export PYO3_PYTHON := $(PY)
+RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
+
+.PHONY: all setup test lint test-rust test-python test-node demo dist bench python-dev python-release node-dev node-release receiver types fmt clean
+
+all: test
+
+# ---- set-up -------------------------------------------------------------------------------
+
+$(VENV)/.installed: bindings-python/requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r bindings-python/requirements-dev.txt
+	touch $@
+
+bindings-node/node_modules/.installed: bindings-node/package.json bindings-node/package-lock.json
+	cd bindings-node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed bindings-node/node_modules/.installed
+
+python-dev: $(VENV)/.installed
+	cd bindings-python && $(VENV)/bin/maturin develop --quiet
+
+python-release: $(VENV)/.installed
+	cd bindings-python && $(VENV)/bin/maturin develop --quiet --release
+
+node-dev: bindings-node/node_modules/.installed
+	cd bindings-node && cargo build --quiet -p fivelens-node && node scripts/copy-addon.js debug
+
+node-release: bindings-node/node_modules/.installed
+	cd bindings-node && cargo build --quiet -p fivelens-node --release && node scripts/copy-addon.js release
+
+receiver:
+	cargo build --quiet -p fivelens-tests --bin otlp-receiver
+
+# ---- checks ---------------------------------------------------------------------------------
+
+test: lint test-rust test-python test-node
+
+lint: $(VENV)/.installed bindings-node/node_modules/.installed
+	cargo fmt --all -- --check
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/typos
+	$(MAKE) --no-print-directory types
+	git diff --exit-code -- bindings-node/types || (echo "bindings-node/types is stale: run make types and commit" && exit 1)
+
+types: bindings-node/node_modules/.installed
+	cd bindings-node && rm -rf types && npx tsc -p tsconfig.json
+
+test-rust:
+	cargo test --quiet --workspace --exclude fivelens-python --exclude fivelens-node
+
+test-python: python-dev receiver
+	$(VENV)/bin/mypy --strict bindings-python/python/fivelens
+	cd bindings-python && $(PY) -m mypy.stubtest fivelens._native
+	cd bindings-python && FIVELENS_OTLP_RECEIVER=$(RECEIVER) $(PY) -m pytest -q -p no:cacheprovider tests
+
+test-node: node-dev receiver
+	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/
+
+# ---- demo, packages, benchmarks ---------------------------------------------------------------
+
+demo: python-release
+	$(PY) examples/agent.py
+
+dist: $(VENV)/.installed node-release
+	rm -rf dist && mkdir -p dist
+	cd bindings-python && $(VENV)/bin/maturin build --quiet --release --out $(ROOT)/dist
+	rm -rf $(CARGO_TARGET_DIR)/npm-stage && mkdir -p $(CARGO_TARGET_DIR)/npm-stage
+	cd bindings-node && cp -rL package.json index.js index.mjs lib bin types *.node README.md $(CARGO_TARGET_DIR)/npm-stage/
+	cd $(CARGO_TARGET_DIR)/npm-stage && npm pack --silent --pack-destination $(ROOT)/dist >/dev/null
+	ls -l dist
+
+bench: python-release node-release
+	$(MAKE) --no-print-directory -C benches run
+
+fmt: $(VENV)/.installed
+	cargo fmt --all
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf dist $(CARGO_TARGET_DIR)/npm-stage bindings-node/*.node

@@ -1,0 +1,27 @@
+'use strict'
+// fivelens for Node.js: `require('fivelens')`. The ESM entry (index.mjs) re-exports this
+// module, so CommonJS and ESM apps share one state (see lib/state.js).
+const api = require('./lib/api')
+const { state } = require('./lib/state')
+
+/** Test support: spans kept when instrumented with `testing: true`, and the core's defaults. */
+const testing = {
+  /** @returns {any[]} */
+  finishedSpans() {
+    const st = state()
+    if (!st.native) return []
+    require('./lib/span').handOver()
+    return JSON.parse(st.native.finishedSpans())
+  },
+  clearFinishedSpans() {
+    const st = state()
+    if (st.native) st.native.clearFinishedSpans()
+  },
+  /** @returns {Record<string, any>} */
+  defaultConfig() {
+    const st = state()
+    return st.native ? JSON.parse(st.native.defaultConfig()) : {}
+  },
+}
+
+module.exports = { ...api, testing }

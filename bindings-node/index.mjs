@@ -1,0 +1,21 @@
+// ESM entry: the same module as `require('fivelens')`, so both share one state.
+import fivelens from './index.js'
+
+export const {
+  instrument,
+  shutdown,
+  flush,
+  withSpan,
+  startSpan,
+  withContext,
+  currentSpan,
+  inject,
+  extract,
+  bindContext,
+  status,
+  spanProcessor,
+  Span,
+  RemoteContext,
+  testing,
+} = fivelens
+export default fivelens

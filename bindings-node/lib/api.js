@@ -1,0 +1,454 @@
+'use strict'
+// The public API: instrument(), withSpan(), withContext(), flush(), shutdown() and friends.
+
+const { isMainThread } = require('node:worker_threads')
+const { state } = require('./state')
+const native = require('./native')
+const { Span, Scope, handOver, kindNumber, convert } = require('./span')
+const { store } = require('./context')
+const otel = require('./otel')
+
+/**
+ * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
+ * the two match). Each falls back to its environment variable, then its default; see the
+ * configuration table in the README.
+ * @typedef {object} InstrumentOptions
+ * @property {string} [serviceName] `service.name`; `OTEL_SERVICE_NAME`
+ * @property {Record<string, string>} [resourceAttributes] over `OTEL_RESOURCE_ATTRIBUTES`
+ * @property {boolean} [disabled] no-op mode; `OTEL_SDK_DISABLED`
+ * @property {boolean} [captureContent] capture prompt/completion content (redacted); default true
+ * @property {string} [otlpEndpoint] `OTEL_EXPORTER_OTLP_ENDPOINT`; default none (local store)
+ * @property {string} [otlpTracesEndpoint] `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used as is
+ * @property {'http/protobuf' | 'http/json' | 'grpc'} [otlpProtocol] `OTEL_EXPORTER_OTLP_PROTOCOL`
+ * @property {Record<string, string>} [otlpHeaders] `OTEL_EXPORTER_OTLP_HEADERS`
+ * @property {number} [otlpTimeoutMs] `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10000
+ * @property {'none' | 'gzip'} [otlpCompression] `OTEL_EXPORTER_OTLP_COMPRESSION`
+ * @property {'auto' | 'on' | 'off' | boolean} [store] local SQLite store; `FIVELENS_STORE`
+ * @property {string} [storePath] `FIVELENS_STORE_PATH`; default `$FIVELENS_HOME/fivelens.db`
+ * @property {number} [storeMaxAgeHours] retention by age; default 168
+ * @property {number} [storeMaxBytes] retention by size; default 512 MiB
+ * @property {number} [queueSize] span queue capacity; `OTEL_BSP_MAX_QUEUE_SIZE`
+ * @property {number} [batchSize] spans per batch; `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
+ * @property {number} [scheduleDelayMs] processing timer; `OTEL_BSP_SCHEDULE_DELAY`
+ * @property {number} [exportQueueBytes] bound on batches waiting per exporter
+ * @property {number} [maxExportBatchBytes] largest request body before splitting
+ * @property {number} [maxAttributeBytes] `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`
+ * @property {number} [maxAttributes] `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`
+ * @property {number} [maxEvents] `OTEL_SPAN_EVENT_COUNT_LIMIT`
+ * @property {number} [maxLinks] `OTEL_SPAN_LINK_COUNT_LIMIT`
+ * @property {number} [exitTimeoutMs] bound on the flush at exit; `FIVELENS_EXIT_TIMEOUT_MS`
+ * @property {string} [userHashKey] HMAC key for user ids; `FIVELENS_USER_HASH_KEY`
+ * @property {'off' | 'error' | 'warn' | 'info' | 'debug'} [logLevel] `FIVELENS_LOG_LEVEL`
+ * @property {string[]} [integrations] integrations to enable; all importable ones when unset
+ * @property {boolean} [testing] keep finished spans in memory (for tests)
+ */
+
+/**
+ * What `instrument()` did.
+ * @typedef {object} InstrumentReport
+ * @property {boolean} recording
+ * @property {string[]} enabled
+ * @property {Record<string, string>} skipped
+ * @property {Record<string, string>} failed
+ * @property {Record<string, any>} config the resolved configuration (snake_case, as the core has it)
+ */
+
+/**
+ * Options for `withSpan` and `startSpan`.
+ * @typedef {object} SpanOptions
+ * @property {'internal' | 'server' | 'client' | 'producer' | 'consumer' | number} [kind]
+ * @property {Span | RemoteContext | string | Record<string, string>} [parent] explicit parent (a span, `extract()`'s result, a traceparent or headers)
+ * @property {Array<Span | RemoteContext | string>} [links]
+ * @property {Record<string, any>} [attributes]
+ * @property {number | Date} [startTime]
+ */
+
+/** A parent read from a carrier by `extract()`; pass it as `parent`. */
+class RemoteContext {
+  /**
+   * @param {string} traceId
+   * @param {string} spanId
+   * @param {boolean} sampled
+   * @param {string | undefined} traceState
+   * @param {Record<string, any> | null} scope
+   */
+  constructor(traceId, spanId, sampled, traceState, scope) {
+    this.traceId = traceId
+    this.spanId = spanId
+    this.sampled = sampled
+    this.traceState = traceState
+    this.scope = scope
+  }
+  /** Whether a valid `traceparent` was found. */
+  isValid() {
+    return this.traceId !== ''
+  }
+  spanContext() {
+    return { traceId: this.traceId, spanId: this.spanId, traceFlags: this.sampled ? 1 : 0, isRemote: true }
+  }
+}
+
+function ensureNative() {
+  const st = state()
+  if (!st.nativeLoaded) {
+    st.nativeLoaded = true
+    st.native = native.load()
+  }
+  return st.native
+}
+
+/** @param {string} s */
+const snake = (s) => s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
+
+/**
+ * Configure fivelens and instrument what is importable. Idempotent: later calls return the
+ * first report (call `shutdown()` first to reconfigure). A bad option throws an Error naming it.
+ * @param {InstrumentOptions} [options]
+ * @returns {InstrumentReport}
+ */
+function instrument(options = {}) {
+  const st = state()
+  if (st.report && st.recording) {
+    if (options && Object.keys(options).length && JSON.stringify(options) !== JSON.stringify(st.report.options)) {
+      process.emitWarning('fivelens.instrument() was already called; the new options are ignored (call shutdown() first)', {
+        code: 'FIVELENS_ALREADY_INSTRUMENTED',
+      })
+    }
+    return st.report.public
+  }
+  const addon = ensureNative()
+  if (!addon) {
+    /** @type {InstrumentReport} */
+    const report = { recording: false, enabled: [], skipped: { native: 'the native addon could not be loaded' }, failed: {}, config: {} }
+    return report
+  }
+  /** @type {Record<string, any>} */
+  const snakeOptions = {}
+  for (const [k, v] of Object.entries(options || {})) snakeOptions[snake(k)] = v
+  const runtime = [
+    ['process.runtime.name', 'nodejs'],
+    ['process.runtime.version', process.versions.node],
+  ]
+  const config = JSON.parse(addon.configure(JSON.stringify(snakeOptions), JSON.stringify(runtime)))
+  st.config = config
+  st.maxAttributeBytes = config.max_attribute_bytes
+  st.recording = addon.isRecording()
+  /** @type {InstrumentReport} */
+  const report = { recording: st.recording, enabled: [], skipped: {}, failed: {}, config }
+  if (st.recording) {
+    installExitHooks()
+    enableIntegrations(report, config.integrations)
+  }
+  addon.setInstrumentReport(JSON.stringify({ recording: report.recording, enabled: report.enabled, skipped: report.skipped, failed: report.failed }))
+  st.report = { public: report, options }
+  return report
+}
+
+/**
+ * @param {InstrumentReport} report
+ * @param {string[] | null} wanted
+ */
+function enableIntegrations(report, wanted) {
+  const integrations = [{ name: 'opentelemetry', enable: enableOtel }]
+  const names = integrations.map((i) => i.name)
+  if (wanted) {
+    const unknown = wanted.filter((w) => !names.includes(w))
+    if (unknown.length) report.failed.integrations = `unknown integration(s): ${unknown.join(', ')}`
+  }
+  for (const integration of integrations) {
+    if (wanted && !wanted.includes(integration.name)) {
+      report.skipped[integration.name] = 'not requested'
+      continue
+    }
+    try {
+      const skipped = integration.enable()
+      if (skipped) report.skipped[integration.name] = skipped
+      else report.enabled.push(integration.name)
+    } catch (e) {
+      report.failed[integration.name] = String(e)
+      state().native.reportInternalError('integration', `enabling ${integration.name} failed: ${e}`)
+    }
+  }
+}
+
+function enableOtel() {
+  const st = state()
+  if (st.otel) return undefined
+  const bridge = otel.install()
+  if (!bridge) return '@opentelemetry/api is not installed'
+  st.otel = bridge
+  return undefined
+}
+
+function installExitHooks() {
+  const st = state()
+  if (st.hooksInstalled) return
+  st.hooksInstalled = true
+  process.on('beforeExit', () => {
+    // beforeExit fires again once our flush settles; only flush when there is something new.
+    if (st.buffer.length === 0 && st.ended === st.lastFlushedEnded) return
+    st.lastFlushedEnded = st.ended
+    flush(exitTimeout()).catch(() => {})
+  })
+  process.on('exit', () => {
+    if (!st.native || !st.recording) return
+    try {
+      handOver()
+      // Nothing asynchronous runs in 'exit': a bounded, blocking drain.
+      if (isMainThread) st.native.shutdownSync(exitTimeout())
+      else st.native.flushSync(exitTimeout())
+    } catch {}
+  })
+}
+
+function exitTimeout() {
+  const c = state().config
+  return c ? Number(c.exit_timeout_ms) : 2000
+}
+
+/**
+ * Waits until every span ended so far is stored and sent, at most `timeoutMs`.
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>} whether it completed in time
+ */
+function flush(timeoutMs = 5000) {
+  const st = state()
+  if (!st.native) return Promise.resolve(true)
+  handOver()
+  return st.native.flush(timeoutMs)
+}
+
+/**
+ * Drains what is queued (at most `timeoutMs`) and stops recording; `instrument()` may be called
+ * again afterwards.
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>}
+ */
+function shutdown(timeoutMs = 5000) {
+  const st = state()
+  if (!st.native) return Promise.resolve(true)
+  handOver()
+  st.recording = false
+  st.report = null
+  return st.native.shutdown(timeoutMs)
+}
+
+/**
+ * The parent a new span gets: an explicit one, or the active span.
+ * @param {any} explicit
+ */
+function resolveParent(explicit) {
+  const s = store()
+  if (explicit === undefined || explicit === null) {
+    return { parent: otel.parentOf(s.activeSpan()), scope: s.activeScope() }
+  }
+  if (explicit instanceof Span) return { parent: otel.parentOf(explicit), scope: explicit._scope || s.activeScope() }
+  if (explicit instanceof RemoteContext) {
+    const scope = explicit.scope ? new Scope(explicit.scope, null) : s.activeScope()
+    return { parent: explicit.isValid() ? otel.parentOf(explicit) : null, scope }
+  }
+  if (typeof explicit === 'string') return resolveParent(extract({ traceparent: explicit }))
+  if (typeof explicit === 'object' && typeof explicit.spanContext === 'function') {
+    return { parent: otel.parentOf(explicit), scope: s.activeScope() }
+  }
+  if (typeof explicit === 'object') return resolveParent(extract(explicit))
+  throw new TypeError('fivelens: parent must be a Span, a RemoteContext, a traceparent string or a headers object')
+}
+
+/**
+ * Starts a span without making it active; end it with `span.end()`.
+ * @param {string} name
+ * @param {SpanOptions & {instrumentation?: string}} [options]
+ * @returns {Span}
+ */
+function startSpan(name, options = {}) {
+  if (typeof name !== 'string') throw new TypeError(`fivelens: span name must be a string, got ${typeof name}`)
+  const { parent, scope } = resolveParent(options.parent)
+  const span = new Span(name, kindNumber(options.kind), parent, scope, state().recording, options.instrumentation)
+  if (options.startTime !== undefined) span._start = require('./ids').toEpochMs(options.startTime) ?? span._start
+  if (options.attributes) span.setAttributes(options.attributes)
+  for (const l of options.links || []) {
+    const p = resolveParent(l).parent
+    if (p) span.addLink({ context: p })
+  }
+  return span
+}
+
+/**
+ * Runs `fn` inside a new span, child of the active one: `withSpan(name, fn)`,
+ * `withSpan(name, attributes, fn)` or `withSpan(name, attributes, options, fn)`. The span ends
+ * when `fn` returns or its promise settles; an exception or rejection sets status ERROR,
+ * `error.type` and an `exception` event, and is passed on unchanged.
+ * @template T
+ * @param {string} name
+ * @param {Record<string, any> | ((span: Span) => T)} [attributes]
+ * @param {SpanOptions | ((span: Span) => T)} [options]
+ * @param {(span: Span) => T} [fn]
+ * @returns {T}
+ */
+function withSpan(name, attributes, options, fn) {
+  if (typeof attributes === 'function') {
+    fn = /** @type {any} */ (attributes)
+    attributes = undefined
+    options = undefined
+  } else if (typeof options === 'function') {
+    fn = /** @type {any} */ (options)
+    options = undefined
+  }
+  if (typeof fn !== 'function') throw new TypeError('fivelens: withSpan needs a function to run')
+  /** @type {SpanOptions} */
+  const opts = /** @type {any} */ (options) || {}
+  const span = startSpan(name, opts)
+  if (attributes) span.setAttributes(attributes)
+  return store().runWithSpan(span, run, undefined, [span, fn])
+}
+
+/**
+ * @param {Span} span
+ * @param {Function} fn
+ */
+function run(span, fn) {
+  let result
+  try {
+    result = fn(span)
+  } catch (e) {
+    span.recordException(e)
+    span.end()
+    throw e
+  }
+  if (result !== null && typeof result === 'object' && typeof (/** @type {any} */ (result).then) === 'function') {
+    return /** @type {any} */ (result).then(
+      (/** @type {any} */ value) => {
+        span.end()
+        return value
+      },
+      (/** @type {any} */ error) => {
+        span.recordException(error)
+        span.end()
+        throw error
+      },
+    )
+  }
+  span.end()
+  return result
+}
+
+/**
+ * Trace-scoped attributes: stamped on every span started inside `fn` (however deep, across
+ * awaits and callbacks) and carried to downstream fivelens services by `inject()`. `userId` is
+ * recorded only as a keyed hash (`user.hash`).
+ * @template T
+ * @param {{sessionId?: string, userId?: string, tenant?: string, tags?: string[], [key: string]: any}} attributes
+ * @param {() => T} fn
+ * @returns {T}
+ */
+function withContext(attributes, fn) {
+  if (typeof fn !== 'function') throw new TypeError('fivelens: withContext needs a function to run')
+  const { sessionId, userId, tenant, tags, ...more } = attributes || {}
+  /** @type {Record<string, any>} */
+  const attrs = {}
+  if (sessionId !== undefined && sessionId !== null) attrs['session.id'] = String(sessionId)
+  if (userId !== undefined && userId !== null) {
+    const addon = state().native
+    if (addon) attrs['user.hash'] = addon.hashUserId(String(userId))
+  }
+  if (tenant !== undefined && tenant !== null) attrs['fivelens.tenant'] = String(tenant)
+  if (tags !== undefined && tags !== null) attrs['fivelens.tags'] = (Array.isArray(tags) ? tags : [tags]).map(String)
+  Object.assign(attrs, convert(more))
+  const s = store()
+  return s.runWithScope(new Scope(attrs, s.activeScope()), fn)
+}
+
+/** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
+function currentSpan() {
+  return store().activeSpan()
+}
+
+/**
+ * Writes `traceparent`, `tracestate` and `fivelens-context` for the active span (or `span`)
+ * into `carrier`, and returns it.
+ * @param {Record<string, string>} [carrier]
+ * @param {Span} [span]
+ * @returns {Record<string, string>}
+ */
+function inject(carrier = {}, span) {
+  const s = store()
+  const target = span ?? s.activeSpan()
+  const parent = otel.parentOf(target)
+  if (parent) {
+    carrier.traceparent = `00-${parent.traceId}-${parent.spanId}-${parent.sampled ? '01' : '00'}`
+    if (parent.traceState) carrier.tracestate = parent.traceState
+  }
+  const scope = span ? span._scope : s.activeScope()
+  const addon = state().native
+  if (scope && addon) {
+    const wire = addon.encodeScope(JSON.stringify(scope.attributes))
+    if (wire) carrier['fivelens-context'] = wire
+  }
+  return carrier
+}
+
+/**
+ * Reads `traceparent`, `tracestate` and `fivelens-context` from headers (or MCP `_meta`); a
+ * missing or malformed `traceparent` gives a context that starts a new trace.
+ * @param {Record<string, any>} carrier
+ * @returns {RemoteContext}
+ */
+function extract(carrier) {
+  const addon = ensureNative()
+  if (!addon || !carrier || typeof carrier !== 'object') return new RemoteContext('', '', true, undefined, null)
+  /** @type {Record<string, any>} */
+  const headers = {}
+  for (const [k, v] of Object.entries(carrier)) if (typeof v === 'string' || Array.isArray(v)) headers[k] = v
+  const p = JSON.parse(addon.parseCarrier(JSON.stringify(headers)))
+  return new RemoteContext(p.traceId, p.spanId, p.sampled, p.traceState ?? undefined, p.scope ?? null)
+}
+
+/**
+ * Returns `fn` bound to the active span and context, wherever it is called later.
+ * @template {Function} F
+ * @param {F} fn
+ * @returns {F}
+ */
+function bindContext(fn) {
+  return /** @type {F} */ (store().bind(fn))
+}
+
+/**
+ * fivelens's own statistics: spans started, ended, exported, dropped by reason, export failures,
+ * queue depth, what instrument() enabled and skipped.
+ * @returns {Record<string, any>}
+ */
+function status() {
+  const st = state()
+  if (!st.native) return { recording: false, native: false }
+  const s = JSON.parse(st.native.status())
+  s.buffered = st.buffer.length
+  return s
+}
+
+/**
+ * The span processor to pass to your own OpenTelemetry SDK provider, so that its spans inside
+ * fivelens traces are recorded too (in the local store; your pipeline exports them):
+ * `new NodeTracerProvider({ spanProcessors: [fivelens.spanProcessor()] })`.
+ */
+function spanProcessor() {
+  return new otel.FivelensSpanProcessor()
+}
+
+module.exports = {
+  instrument,
+  shutdown,
+  flush,
+  withSpan,
+  startSpan,
+  withContext,
+  currentSpan,
+  inject,
+  extract,
+  bindContext,
+  status,
+  spanProcessor,
+  Span,
+  RemoteContext,
+}

@@ -1,0 +1,318 @@
+/**
+ * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
+ * the two match). Each falls back to its environment variable, then its default; see the
+ * configuration table in the README.
+ */
+export type InstrumentOptions = {
+    /**
+     * `service.name`; `OTEL_SERVICE_NAME`
+     */
+    serviceName?: string | undefined;
+    /**
+     * over `OTEL_RESOURCE_ATTRIBUTES`
+     */
+    resourceAttributes?: Record<string, string> | undefined;
+    /**
+     * no-op mode; `OTEL_SDK_DISABLED`
+     */
+    disabled?: boolean | undefined;
+    /**
+     * capture prompt/completion content (redacted); default true
+     */
+    captureContent?: boolean | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_ENDPOINT`; default none (local store)
+     */
+    otlpEndpoint?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used as is
+     */
+    otlpTracesEndpoint?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_PROTOCOL`
+     */
+    otlpProtocol?: "http/protobuf" | "http/json" | "grpc" | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_HEADERS`
+     */
+    otlpHeaders?: Record<string, string> | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10000
+     */
+    otlpTimeoutMs?: number | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_COMPRESSION`
+     */
+    otlpCompression?: "none" | "gzip" | undefined;
+    /**
+     * local SQLite store; `FIVELENS_STORE`
+     */
+    store?: boolean | "auto" | "on" | "off" | undefined;
+    /**
+     * `FIVELENS_STORE_PATH`; default `$FIVELENS_HOME/fivelens.db`
+     */
+    storePath?: string | undefined;
+    /**
+     * retention by age; default 168
+     */
+    storeMaxAgeHours?: number | undefined;
+    /**
+     * retention by size; default 512 MiB
+     */
+    storeMaxBytes?: number | undefined;
+    /**
+     * span queue capacity; `OTEL_BSP_MAX_QUEUE_SIZE`
+     */
+    queueSize?: number | undefined;
+    /**
+     * spans per batch; `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
+     */
+    batchSize?: number | undefined;
+    /**
+     * processing timer; `OTEL_BSP_SCHEDULE_DELAY`
+     */
+    scheduleDelayMs?: number | undefined;
+    /**
+     * bound on batches waiting per exporter
+     */
+    exportQueueBytes?: number | undefined;
+    /**
+     * largest request body before splitting
+     */
+    maxExportBatchBytes?: number | undefined;
+    /**
+     * `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`
+     */
+    maxAttributeBytes?: number | undefined;
+    /**
+     * `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`
+     */
+    maxAttributes?: number | undefined;
+    /**
+     * `OTEL_SPAN_EVENT_COUNT_LIMIT`
+     */
+    maxEvents?: number | undefined;
+    /**
+     * `OTEL_SPAN_LINK_COUNT_LIMIT`
+     */
+    maxLinks?: number | undefined;
+    /**
+     * bound on the flush at exit; `FIVELENS_EXIT_TIMEOUT_MS`
+     */
+    exitTimeoutMs?: number | undefined;
+    /**
+     * HMAC key for user ids; `FIVELENS_USER_HASH_KEY`
+     */
+    userHashKey?: string | undefined;
+    /**
+     * `FIVELENS_LOG_LEVEL`
+     */
+    logLevel?: "off" | "error" | "warn" | "info" | "debug" | undefined;
+    /**
+     * integrations to enable; all importable ones when unset
+     */
+    integrations?: string[] | undefined;
+    /**
+     * keep finished spans in memory (for tests)
+     */
+    testing?: boolean | undefined;
+};
+/**
+ * What `instrument()` did.
+ */
+export type InstrumentReport = {
+    recording: boolean;
+    enabled: string[];
+    skipped: Record<string, string>;
+    failed: Record<string, string>;
+    /**
+     * the resolved configuration (snake_case, as the core has it)
+     */
+    config: Record<string, any>;
+};
+/**
+ * Options for `withSpan` and `startSpan`.
+ */
+export type SpanOptions = {
+    kind?: number | "internal" | "server" | "client" | "producer" | "consumer" | undefined;
+    /**
+     * explicit parent (a span, `extract()`'s result, a traceparent or headers)
+     */
+    parent?: string | Span | Record<string, string> | RemoteContext | undefined;
+    links?: (string | Span | RemoteContext)[] | undefined;
+    attributes?: Record<string, any> | undefined;
+    startTime?: number | Date | undefined;
+};
+/**
+ * Configure fivelens and instrument what is importable. Idempotent: later calls return the
+ * first report (call `shutdown()` first to reconfigure). A bad option throws an Error naming it.
+ * @param {InstrumentOptions} [options]
+ * @returns {InstrumentReport}
+ */
+export function instrument(options?: InstrumentOptions): InstrumentReport;
+/**
+ * Drains what is queued (at most `timeoutMs`) and stops recording; `instrument()` may be called
+ * again afterwards.
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>}
+ */
+export function shutdown(timeoutMs?: number): Promise<boolean>;
+/**
+ * Waits until every span ended so far is stored and sent, at most `timeoutMs`.
+ * @param {number} [timeoutMs]
+ * @returns {Promise<boolean>} whether it completed in time
+ */
+export function flush(timeoutMs?: number): Promise<boolean>;
+/**
+ * Runs `fn` inside a new span, child of the active one: `withSpan(name, fn)`,
+ * `withSpan(name, attributes, fn)` or `withSpan(name, attributes, options, fn)`. The span ends
+ * when `fn` returns or its promise settles; an exception or rejection sets status ERROR,
+ * `error.type` and an `exception` event, and is passed on unchanged.
+ * @template T
+ * @param {string} name
+ * @param {Record<string, any> | ((span: Span) => T)} [attributes]
+ * @param {SpanOptions | ((span: Span) => T)} [options]
+ * @param {(span: Span) => T} [fn]
+ * @returns {T}
+ */
+export function withSpan<T>(name: string, attributes?: Record<string, any> | ((span: Span) => T), options?: SpanOptions | ((span: Span) => T), fn?: (span: Span) => T): T;
+/**
+ * Starts a span without making it active; end it with `span.end()`.
+ * @param {string} name
+ * @param {SpanOptions & {instrumentation?: string}} [options]
+ * @returns {Span}
+ */
+export function startSpan(name: string, options?: SpanOptions & {
+    instrumentation?: string;
+}): Span;
+/**
+ * Trace-scoped attributes: stamped on every span started inside `fn` (however deep, across
+ * awaits and callbacks) and carried to downstream fivelens services by `inject()`. `userId` is
+ * recorded only as a keyed hash (`user.hash`).
+ * @template T
+ * @param {{sessionId?: string, userId?: string, tenant?: string, tags?: string[], [key: string]: any}} attributes
+ * @param {() => T} fn
+ * @returns {T}
+ */
+export function withContext<T>(attributes: {
+    sessionId?: string;
+    userId?: string;
+    tenant?: string;
+    tags?: string[];
+    [key: string]: any;
+}, fn: () => T): T;
+/** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
+export function currentSpan(): any;
+/**
+ * Writes `traceparent`, `tracestate` and `fivelens-context` for the active span (or `span`)
+ * into `carrier`, and returns it.
+ * @param {Record<string, string>} [carrier]
+ * @param {Span} [span]
+ * @returns {Record<string, string>}
+ */
+export function inject(carrier?: Record<string, string>, span?: Span): Record<string, string>;
+/**
+ * Reads `traceparent`, `tracestate` and `fivelens-context` from headers (or MCP `_meta`); a
+ * missing or malformed `traceparent` gives a context that starts a new trace.
+ * @param {Record<string, any>} carrier
+ * @returns {RemoteContext}
+ */
+export function extract(carrier: Record<string, any>): RemoteContext;
+/**
+ * Returns `fn` bound to the active span and context, wherever it is called later.
+ * @template {Function} F
+ * @param {F} fn
+ * @returns {F}
+ */
+export function bindContext<F extends Function>(fn: F): F;
+/**
+ * fivelens's own statistics: spans started, ended, exported, dropped by reason, export failures,
+ * queue depth, what instrument() enabled and skipped.
+ * @returns {Record<string, any>}
+ */
+export function status(): Record<string, any>;
+/**
+ * The span processor to pass to your own OpenTelemetry SDK provider, so that its spans inside
+ * fivelens traces are recorded too (in the local store; your pipeline exports them):
+ * `new NodeTracerProvider({ spanProcessors: [fivelens.spanProcessor()] })`.
+ */
+export function spanProcessor(): otel.FivelensSpanProcessor;
+import { Span } from "./span";
+/**
+ * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
+ * the two match). Each falls back to its environment variable, then its default; see the
+ * configuration table in the README.
+ * @typedef {object} InstrumentOptions
+ * @property {string} [serviceName] `service.name`; `OTEL_SERVICE_NAME`
+ * @property {Record<string, string>} [resourceAttributes] over `OTEL_RESOURCE_ATTRIBUTES`
+ * @property {boolean} [disabled] no-op mode; `OTEL_SDK_DISABLED`
+ * @property {boolean} [captureContent] capture prompt/completion content (redacted); default true
+ * @property {string} [otlpEndpoint] `OTEL_EXPORTER_OTLP_ENDPOINT`; default none (local store)
+ * @property {string} [otlpTracesEndpoint] `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used as is
+ * @property {'http/protobuf' | 'http/json' | 'grpc'} [otlpProtocol] `OTEL_EXPORTER_OTLP_PROTOCOL`
+ * @property {Record<string, string>} [otlpHeaders] `OTEL_EXPORTER_OTLP_HEADERS`
+ * @property {number} [otlpTimeoutMs] `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10000
+ * @property {'none' | 'gzip'} [otlpCompression] `OTEL_EXPORTER_OTLP_COMPRESSION`
+ * @property {'auto' | 'on' | 'off' | boolean} [store] local SQLite store; `FIVELENS_STORE`
+ * @property {string} [storePath] `FIVELENS_STORE_PATH`; default `$FIVELENS_HOME/fivelens.db`
+ * @property {number} [storeMaxAgeHours] retention by age; default 168
+ * @property {number} [storeMaxBytes] retention by size; default 512 MiB
+ * @property {number} [queueSize] span queue capacity; `OTEL_BSP_MAX_QUEUE_SIZE`
+ * @property {number} [batchSize] spans per batch; `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`
+ * @property {number} [scheduleDelayMs] processing timer; `OTEL_BSP_SCHEDULE_DELAY`
+ * @property {number} [exportQueueBytes] bound on batches waiting per exporter
+ * @property {number} [maxExportBatchBytes] largest request body before splitting
+ * @property {number} [maxAttributeBytes] `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`
+ * @property {number} [maxAttributes] `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`
+ * @property {number} [maxEvents] `OTEL_SPAN_EVENT_COUNT_LIMIT`
+ * @property {number} [maxLinks] `OTEL_SPAN_LINK_COUNT_LIMIT`
+ * @property {number} [exitTimeoutMs] bound on the flush at exit; `FIVELENS_EXIT_TIMEOUT_MS`
+ * @property {string} [userHashKey] HMAC key for user ids; `FIVELENS_USER_HASH_KEY`
+ * @property {'off' | 'error' | 'warn' | 'info' | 'debug'} [logLevel] `FIVELENS_LOG_LEVEL`
+ * @property {string[]} [integrations] integrations to enable; all importable ones when unset
+ * @property {boolean} [testing] keep finished spans in memory (for tests)
+ */
+/**
+ * What `instrument()` did.
+ * @typedef {object} InstrumentReport
+ * @property {boolean} recording
+ * @property {string[]} enabled
+ * @property {Record<string, string>} skipped
+ * @property {Record<string, string>} failed
+ * @property {Record<string, any>} config the resolved configuration (snake_case, as the core has it)
+ */
+/**
+ * Options for `withSpan` and `startSpan`.
+ * @typedef {object} SpanOptions
+ * @property {'internal' | 'server' | 'client' | 'producer' | 'consumer' | number} [kind]
+ * @property {Span | RemoteContext | string | Record<string, string>} [parent] explicit parent (a span, `extract()`'s result, a traceparent or headers)
+ * @property {Array<Span | RemoteContext | string>} [links]
+ * @property {Record<string, any>} [attributes]
+ * @property {number | Date} [startTime]
+ */
+/** A parent read from a carrier by `extract()`; pass it as `parent`. */
+export class RemoteContext {
+    /**
+     * @param {string} traceId
+     * @param {string} spanId
+     * @param {boolean} sampled
+     * @param {string | undefined} traceState
+     * @param {Record<string, any> | null} scope
+     */
+    constructor(traceId: string, spanId: string, sampled: boolean, traceState: string | undefined, scope: Record<string, any> | null);
+    traceId: string;
+    spanId: string;
+    sampled: boolean;
+    traceState: string | undefined;
+    scope: Record<string, any> | null;
+    /** Whether a valid `traceparent` was found. */
+    isValid(): boolean;
+    spanContext(): {
+        traceId: string;
+        spanId: string;
+        traceFlags: number;
+        isRemote: boolean;
+    };
+}
+import otel = require("./otel");
+export { Span };
