@@ -10,7 +10,10 @@ SHELL := /bin/bash
 ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
-export CARGO_TARGET_DIR ?= $(ROOT)/target
+ifeq ($(strip $(CARGO_TARGET_DIR)),)
+CARGO_TARGET_DIR := $(ROOT)/target
+endif
+export CARGO_TARGET_DIR
 export PYO3_PYTHON := $(PY)
 RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
 
