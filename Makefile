@@ -90,8 +90,21 @@ dist: $(VENV)/.installed node-release
 	cd $(CARGO_TARGET_DIR)/npm-stage && npm pack --silent --pack-destination $(ROOT)/dist >/dev/null
 	ls -l dist
 
+BENCH_PLAIN := $(CARGO_TARGET_DIR)/bench-venv-plain
+BENCH_OUT := benches/results
+
+# The comparisons run the peers (the OpenTelemetry Python and JS SDKs) in the same run on this
+# machine; fivelens is also measured in a venv without opentelemetry-api. Results: benches/results/.
 bench: python-release node-release
-	$(MAKE) --no-print-directory -C benches run
+	cargo build --quiet --release -p fivelens-tests --bin otlp-receiver
+	rm -rf $(CARGO_TARGET_DIR)/bench-wheel && cd bindings-python && $(VENV)/bin/maturin build --quiet --release --out $(CARGO_TARGET_DIR)/bench-wheel
+	test -x $(BENCH_PLAIN)/bin/python || python3 -m venv $(BENCH_PLAIN)
+	$(BENCH_PLAIN)/bin/python -m pip install --quiet --force-reinstall $(CARGO_TARGET_DIR)/bench-wheel/*.whl
+	mkdir -p $(BENCH_OUT)
+	$(PY) benches/python/span_overhead.py --plain-python $(BENCH_PLAIN)/bin/python --json $(BENCH_OUT)/python_span.json
+	$(PY) benches/python/collector_down.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/collector_down.json
+	node benches/node/span_overhead.js --json $(BENCH_OUT)/node_span.json
+	cargo bench --quiet -p fivelens-benches -- --noplot
 
 fmt: $(VENV)/.installed
 	cargo fmt --all
