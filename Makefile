@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR
 export PYO3_PYTHON := $(PY)
 RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
 
-.PHONY: all setup test lint test-rust test-python test-node demo dist bench python-dev python-release node-dev node-release receiver types fmt clean
+.PHONY: all setup test lint test-rust test-python test-node demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
 
 all: test
 
@@ -82,9 +82,19 @@ test-node: node-dev receiver
 demo: python-release
 	$(PY) examples/agent.py
 
-dist: $(VENV)/.installed node-release
+# maturin does not follow the symlink that puts integrations/python inside the package, so wheels
+# are built from a staged copy with the links resolved (maturin develop uses the sources as they
+# are, and Python follows the link).
+PY_STAGE := $(CARGO_TARGET_DIR)/py-stage
+py-stage:
+	rm -rf $(PY_STAGE) && mkdir -p $(PY_STAGE)
+	cp -rL bindings-python/pyproject.toml bindings-python/README.md bindings-python/python $(PY_STAGE)/
+	find $(PY_STAGE) -name __pycache__ -type d -prune -exec rm -rf {} +
+	sed -i 's|^manifest-path = .*|manifest-path = "$(ROOT)/bindings-python/Cargo.toml"|' $(PY_STAGE)/pyproject.toml
+
+dist: $(VENV)/.installed node-release py-stage
 	rm -rf dist && mkdir -p dist
-	cd bindings-python && $(VENV)/bin/maturin build --quiet --release --out $(ROOT)/dist
+	cd $(PY_STAGE) && $(VENV)/bin/maturin build --quiet --release --out $(ROOT)/dist
 	rm -rf $(CARGO_TARGET_DIR)/npm-stage && mkdir -p $(CARGO_TARGET_DIR)/npm-stage
 	cd bindings-node && cp -rL package.json index.js index.mjs lib bin types *.node README.md $(CARGO_TARGET_DIR)/npm-stage/
 	cd $(CARGO_TARGET_DIR)/npm-stage && npm pack --silent --pack-destination $(ROOT)/dist >/dev/null
@@ -95,9 +105,15 @@ BENCH_OUT := benches/results
 
 # The comparisons run the peers (the OpenTelemetry Python and JS SDKs) in the same run on this
 # machine; fivelens is also measured in a venv without opentelemetry-api. Results: benches/results/.
+# The packages as a user meets them: the wheel in a new virtualenv, the tarball in a new folder,
+# both offline, traces read back with the `fivelens` command and at an OTLP receiver.
+dist-check: dist receiver
+	$(PY) tests/dist_check.py dist $(RECEIVER)
+
 bench: python-release node-release
 	cargo build --quiet --release -p fivelens-tests --bin otlp-receiver
-	rm -rf $(CARGO_TARGET_DIR)/bench-wheel && cd bindings-python && $(VENV)/bin/maturin build --quiet --release --out $(CARGO_TARGET_DIR)/bench-wheel
+	$(MAKE) --no-print-directory py-stage
+	rm -rf $(CARGO_TARGET_DIR)/bench-wheel && cd $(PY_STAGE) && $(VENV)/bin/maturin build --quiet --release --out $(CARGO_TARGET_DIR)/bench-wheel
 	test -x $(BENCH_PLAIN)/bin/python || python3 -m venv $(BENCH_PLAIN)
 	$(BENCH_PLAIN)/bin/python -m pip install --quiet --force-reinstall $(CARGO_TARGET_DIR)/bench-wheel/*.whl
 	mkdir -p $(BENCH_OUT)

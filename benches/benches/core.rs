@@ -15,7 +15,7 @@ use fivelens_core::resource::Resource;
 use fivelens_core::store::{Retention, Store};
 use fivelens_core::{HostInfo, Key, Value};
 
-fn record() -> Box<SpanRecord> {
+fn record() -> SpanRecord {
     let mut r = SpanRecord::start("op", SpanKind::Internal, None);
     for (k, v) in [("a", "x"), ("b", "y"), ("g", "z"), ("h", "w")] {
         r.set_attribute(Key::new(k), Value::from(v));
@@ -24,11 +24,17 @@ fn record() -> Box<SpanRecord> {
     r.set_attribute(Key::new("d"), Value::I64(2));
     r.set_attribute(Key::new("e"), Value::Bool(true));
     r.set_attribute(Key::new("f"), Value::F64(1.5));
-    Box::new(r)
+    r
 }
 
 fn spans(c: &mut Criterion) {
-    let config = Arc::new(Config::resolve(&serde_json::json!({"store": "off", "queue_size": 1 << 20}), &|_| None).unwrap());
+    let config = Arc::new(
+        Config::resolve(
+            &serde_json::json!({"store": "off", "queue_size": 1 << 20}),
+            &|_| None,
+        )
+        .unwrap(),
+    );
     let pipeline = Pipeline::start(config, HostInfo::default(), false).unwrap();
     let mut g = c.benchmark_group("span");
     g.throughput(Throughput::Elements(1));
@@ -48,14 +54,16 @@ fn encoding(c: &mut Criterion) {
         .map(|_| {
             let mut r = record();
             r.end_at(None);
-            *r
+            r
         })
         .collect();
     let refs: Vec<&SpanRecord> = records.iter().collect();
     let resource = Resource::default();
     let mut g = c.benchmark_group("export");
     g.throughput(Throughput::Elements(512));
-    g.bench_function("encode 512 spans to OTLP", |b| b.iter(|| encode::requests(&refs, &resource, usize::MAX)));
+    g.bench_function("encode 512 spans to OTLP", |b| {
+        b.iter(|| encode::requests(&refs, &resource, usize::MAX))
+    });
     g.finish();
 }
 
@@ -80,7 +88,7 @@ fn store(c: &mut Criterion) {
                         let mut r = record();
                         r.end_at(None);
                         r.finalize();
-                        *r
+                        r
                     })
                     .collect::<Vec<_>>()
             },

@@ -9,6 +9,7 @@ use fivelens_core::ids::{SpanId, TraceId};
 use fivelens_core::propagation;
 use fivelens_core::record::{flags, Parent, SpanKind, SpanRecord, Status};
 use fivelens_core::scope::TraceScope;
+use fivelens_core::value::ValueRef;
 use fivelens_core::{global, HostInfo, Key, Value};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -64,10 +65,35 @@ fn attrs(map: &Attrs) -> Vec<(Key, Value)> {
         .collect()
 }
 
+/// Sets a JSON attribute value on a record without an intermediate owned value for scalars.
+fn set_json(
+    r: &mut SpanRecord,
+    key: &str,
+    v: &serde_json::Value,
+    limits: &fivelens_core::record::Limits,
+) {
+    use serde_json::Value as J;
+    let key = Key::new(key);
+    match v {
+        J::String(s) => r.set_str(key, s, limits),
+        J::Bool(b) => r.set_attribute_ref(key, ValueRef::Bool(*b), limits),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => r.set_attribute_ref(key, ValueRef::I64(i), limits),
+            None => r.set_attribute_ref(key, ValueRef::F64(n.as_f64().unwrap_or(f64::NAN)), limits),
+        },
+        J::Null => {}
+        other => {
+            if let Some(value) = Value::from_json(other) {
+                r.set_attribute_ref(key, ValueRef::from(&value), limits);
+            }
+        }
+    }
+}
+
 fn record(
     s: JsSpan,
     scopes: &std::collections::HashMap<u32, Arc<TraceScope>>,
-) -> Option<Box<SpanRecord>> {
+) -> Option<SpanRecord> {
     let trace_id = TraceId::from_hex(&s.0)?;
     let span_id = SpanId::from_hex(&s.1)?;
     let parent = SpanId::from_hex(&s.2).map(|p| Parent {
@@ -76,14 +102,14 @@ fn record(
         remote: s.3 == 1,
         flags: u8::from(s.15 & 2 != 0),
     });
-    let mut r = SpanRecord::start(&s.4, SpanKind::from_otlp(i64::from(s.5)), parent);
+    let mut r = SpanRecord::template(&s.4, SpanKind::from_otlp(i64::from(s.5)));
+    r.begin(parent, Some(ms_to_ns(s.6)));
     r.trace_id = trace_id;
     r.span_id = span_id;
-    r.start_ns = ms_to_ns(s.6);
     r.trace_state = s.16.map(String::into_boxed_str);
     let limits = fivelens_core::record::Limits::current();
-    for (k, v) in attrs(&s.10) {
-        r.set_attribute_with(k, v, &limits);
+    for (k, v) in &s.10 {
+        set_json(&mut r, k, v, &limits);
     }
     for (name, t, a) in s.11.unwrap_or_default() {
         r.add_event(&name, Some(ms_to_ns(t)), attrs(&a));
@@ -110,7 +136,7 @@ fn record(
         r.truncated.push(Key::new(&k));
     }
     r.end_at(Some(ms_to_ns(s.7).max(r.start_ns)));
-    Some(Box::new(r))
+    Some(r)
 }
 
 /// Hands a batch of finished spans (JSON) to the pipeline. Malformed spans are counted as
@@ -325,7 +351,7 @@ pub fn finished_spans() -> String {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "name": r.name.as_ref(),
+                "name": r.name(),
                 "traceId": r.trace_id.to_hex(),
                 "spanId": r.span_id.to_hex(),
                 "parentSpanId": if r.parent_span_id.is_valid() { r.parent_span_id.to_hex() } else { String::new() },
@@ -334,7 +360,7 @@ pub fn finished_spans() -> String {
                 "endTime": r.end_ns,
                 "status": match &r.status { Status::Unset => "unset", Status::Ok => "ok", Status::Error(_) => "error" },
                 "statusMessage": match &r.status { Status::Error(m) => Some(m.to_string()), _ => None },
-                "attributes": serde_json::Value::Object(r.attributes.iter().map(|(k, v)| (k.as_str().to_string(), v.to_json())).collect()),
+                "attributes": serde_json::Value::Object(r.payload.iter().map(|(k, v)| (k.as_str().to_string(), v.to_json())).collect()),
                 "events": r.events.iter().map(|e| serde_json::json!({
                     "name": e.name.as_ref(),
                     "time": e.time_ns,

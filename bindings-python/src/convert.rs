@@ -2,8 +2,9 @@
 //! become `<module.TypeName>`, never an unbounded `str()` of an object we do not know (which can
 //! run a database query or render a whole dataframe).
 
-use fivelens_core::value::Value;
-use fivelens_core::{Key, SpanKind};
+use fivelens_core::record::Limits;
+use fivelens_core::value::{Value, ValueRef};
+use fivelens_core::{Key, SpanKind, SpanRecord};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -166,6 +167,50 @@ pub fn json(obj: &Bound<'_, PyAny>, depth: usize) -> serde_json::Value {
         };
     }
     J::String(type_label(obj))
+}
+
+/// An attribute key from a Python string.
+pub fn key(k: &Bound<'_, PyString>) -> Key {
+    match k.to_str() {
+        Ok(s) => Key::new(s),
+        Err(_) => Key::new(&k.to_string_lossy()),
+    }
+}
+
+/// Sets one attribute on a record, converting the value straight into the record's buffer
+/// (strings are copied once, from Python's own UTF-8; no intermediate allocation).
+pub fn set_attribute(record: &mut SpanRecord, key: Key, obj: &Bound<'_, PyAny>, limits: &Limits) {
+    if let Ok(s) = obj.cast::<PyString>() {
+        match s.to_str() {
+            Ok(t) => record.set_str(key, t, limits),
+            Err(_) => record.set_str(key, &s.to_string_lossy(), limits),
+        }
+        return;
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return record.set_attribute_ref(key, ValueRef::Bool(b.is_true()), limits);
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return record.set_attribute_ref(key, ValueRef::F64(f.value()), limits);
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        if let Ok(v) = i.extract::<i64>() {
+            return record.set_attribute_ref(key, ValueRef::I64(v), limits);
+        }
+    }
+    if let Some(v) = value(obj) {
+        record.set_attribute_ref(key, ValueRef::from(&v), limits);
+    }
+}
+
+/// Sets every attribute of a mapping on a record (keys must be strings; others are skipped).
+pub fn set_attributes(record: &mut SpanRecord, dict: Option<&Bound<'_, PyDict>>, limits: &Limits) {
+    let Some(dict) = dict else { return };
+    for (k, v) in dict.iter() {
+        if let Ok(k) = k.cast::<PyString>() {
+            set_attribute(record, key(k), &v, limits);
+        }
+    }
 }
 
 /// Converts a mapping of attributes (keys must be strings; other keys are skipped).

@@ -151,7 +151,7 @@ fn finished_spans(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let out = PyList::empty(py);
     for r in spans {
         let d = PyDict::new(py);
-        d.set_item("name", r.name.as_ref())?;
+        d.set_item("name", r.name())?;
         d.set_item("trace_id", r.trace_id.to_hex())?;
         d.set_item("span_id", r.span_id.to_hex())?;
         d.set_item(
@@ -177,8 +177,8 @@ fn finished_spans(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             d.set_item("status_message", m.as_ref())?;
         }
         let attrs = PyDict::new(py);
-        for (k, v) in &r.attributes {
-            attrs.set_item(k.as_str(), value_to_py(py, v)?)?;
+        for (k, v) in r.payload.iter() {
+            attrs.set_item(k.as_str(), value_to_py(py, &v.to_owned())?)?;
         }
         d.set_item("attributes", attrs)?;
         let events = PyList::empty(py);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use fivelens_core::propagation::{self, Incoming};
 use fivelens_core::record::{Parent, Status};
 use fivelens_core::scope::{self, TraceScope};
-use fivelens_core::{global, Key, SpanId, SpanKind, SpanRecord, TraceId, Value};
+use fivelens_core::{global, Key, SpanId, SpanRecord, TraceId, Value};
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -96,7 +96,7 @@ pub struct PySpan {
     span_id: SpanId,
     sampled: bool,
     trace_state: Option<Box<str>>,
-    record: Mutex<Option<Box<SpanRecord>>>,
+    record: Mutex<Option<SpanRecord>>,
     scope: Option<Arc<TraceScope>>,
     /// For a `context(...)` frame: the span it sits in (None at the root).
     owner: Option<Py<PySpan>>,
@@ -262,38 +262,20 @@ type LinkSpec = (TraceId, SpanId, Vec<(Key, Value)>);
 /// A span opened by a `SpanScope` and the token that restores the previous current span.
 type OpenEntry = (Py<PySpan>, Py<PyAny>);
 
-struct StartArgs {
-    name: String,
-    kind: SpanKind,
-    attributes: Vec<(Key, Value)>,
-    links: Vec<LinkSpec>,
-    instrumentation: Option<Key>,
-}
-
-fn start(py: Python<'_>, args: &StartArgs, resolved: Resolved, start_ns: Option<u64>) -> PySpan {
-    let recording = global::is_recording();
-    let mut record = SpanRecord::start(&args.name, args.kind, resolved.parent);
-    if let Some(ns) = start_ns {
-        record.start_ns = ns;
-    }
+/// Starts a span from `template` (name, kind, attributes, links and instrumentation already set;
+/// cloning it copies inline data only, no allocation for a typical span).
+fn start(template: &SpanRecord, resolved: Resolved, start_ns: Option<u64>) -> PySpan {
+    let mut record = template.clone();
+    record.begin(resolved.parent, start_ns);
     let (trace_id, span_id, sampled) = (record.trace_id, record.span_id, record.trace_flags() == 1);
-    let record = if recording {
+    let record = if global::is_recording() {
         global::note_started();
-        let limits = fivelens_core::record::Limits::current();
-        for (k, v) in &args.attributes {
-            record.set_attribute_with(k.clone(), v.clone(), &limits);
-        }
-        for (t, s, attrs) in &args.links {
-            record.add_link(*t, *s, attrs.clone());
-        }
         record.trace_state = resolved.trace_state.clone();
         record.scope = resolved.scope.clone();
-        record.instrumentation = args.instrumentation.clone();
-        Some(Box::new(record))
+        Some(record)
     } else {
         None
     };
-    let _ = py;
     PySpan {
         trace_id,
         span_id,
@@ -344,7 +326,7 @@ fn ns(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
 /// context manager (and decorator) that runs its block inside a new span.
 #[pyclass(frozen, module = "fivelens._native", name = "SpanScope")]
 pub struct SpanScope {
-    args: StartArgs,
+    template: SpanRecord,
     parent: Option<Py<PyAny>>,
     open: Mutex<SmallVec<[OpenEntry; 1]>>,
 }
@@ -362,7 +344,7 @@ impl SpanScope {
             }
             None => resolve_current(py)?,
         };
-        let span = Py::new(py, start(py, &self.args, resolved, None))?;
+        let span = Py::new(py, start(&self.template, resolved, None))?;
         let token = current_var(py)?.set.bind(py).call1((&span,))?.unbind();
         Ok((span, token))
     }
@@ -425,7 +407,7 @@ impl SpanScope {
             Some(p) => explicit_parent(py, p.bind(py))?,
             None => resolve_current(py)?,
         };
-        Py::new(py, start(py, &self.args, resolved, None))
+        Py::new(py, start(&self.template, resolved, None))
     }
 
     /// `@span(...)` on a function, coroutine function, generator or async generator.
@@ -438,7 +420,7 @@ impl SpanScope {
     /// The span name.
     #[getter]
     fn name(&self) -> &str {
-        &self.args.name
+        self.template.name()
     }
 }
 
@@ -617,12 +599,9 @@ impl PySpan {
         if let Some(o) = &self.owner {
             return o.get().set_attributes(attributes);
         }
-        let mut kv = Vec::new();
-        convert::attributes(attributes.cast::<PyDict>().ok(), &mut kv);
         if let Some(r) = self.record.lock().as_mut() {
-            for (k, v) in kv {
-                r.set_attribute(k, v);
-            }
+            let limits = fivelens_core::record::Limits::current();
+            convert::set_attributes(r, attributes.cast::<PyDict>().ok(), &limits);
         }
     }
 
@@ -694,7 +673,7 @@ impl PySpan {
     /// Renames the span.
     fn update_name(&self, name: &str) {
         if let Some(r) = self.record.lock().as_mut() {
-            r.name = name.into();
+            r.set_name(name);
         }
     }
 
@@ -770,7 +749,7 @@ impl PySpan {
             .record
             .lock()
             .as_ref()
-            .map(|r| r.name.to_string())
+            .map(|r| r.name().to_string())
             .unwrap_or_default();
         format!(
             "<fivelens.Span {name:?} trace_id={} span_id={}>",
@@ -803,16 +782,17 @@ pub fn span(
     _instrumentation: Option<&str>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<SpanScope> {
-    let args = start_args(py, name, kind, links, attributes, _instrumentation, kwargs)?;
     Ok(SpanScope {
-        args,
+        template: template(py, name, kind, links, attributes, _instrumentation, kwargs)?,
         parent: parent.filter(|p| !p.is_none(py)),
         open: Mutex::new(SmallVec::new()),
     })
 }
 
+/// Builds the template record of a span: name, kind, attributes (converted straight into the
+/// record's buffer), links and instrumentation scope.
 #[allow(clippy::too_many_arguments)]
-fn start_args(
+fn template(
     py: Python<'_>,
     name: &Bound<'_, PyAny>,
     kind: Option<&Bound<'_, PyAny>>,
@@ -820,26 +800,27 @@ fn start_args(
     attributes: Option<&Bound<'_, PyDict>>,
     instrumentation: Option<&str>,
     kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<StartArgs> {
-    let name = match name.cast::<PyString>() {
-        Ok(s) => convert::text(s),
-        Err(_) => {
-            return Err(PyTypeError::new_err(format!(
-                "name: expected a string, got {}",
-                convert::type_label(name)
-            )))
-        }
+) -> PyResult<SpanRecord> {
+    let name = name.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "name: expected a string, got {}",
+            convert::type_label(name)
+        ))
+    })?;
+    let mut record = match name.to_str() {
+        Ok(n) => SpanRecord::template(n, convert::span_kind(kind)?),
+        Err(_) => SpanRecord::template(&name.to_string_lossy(), convert::span_kind(kind)?),
     };
-    let mut attrs = Vec::new();
-    convert::attributes(attributes, &mut attrs);
-    convert::attributes(kwargs, &mut attrs);
-    Ok(StartArgs {
-        name,
-        kind: convert::span_kind(kind)?,
-        attributes: attrs,
-        links: links(py, links_arg)?,
-        instrumentation: instrumentation.map(Key::new),
-    })
+    // Attributes go into the template even when not recording yet: decorators are often
+    // applied at import time, before `instrument()` runs.
+    let limits = fivelens_core::record::Limits::current();
+    convert::set_attributes(&mut record, attributes, &limits);
+    convert::set_attributes(&mut record, kwargs, &limits);
+    for (t, s, attrs) in links(py, links_arg)? {
+        record.add_link(t, s, attrs);
+    }
+    record.instrumentation = instrumentation.map(Key::new);
+    Ok(record)
 }
 
 /// Starts a span that is not made current (integrations that build a tree from their own run
@@ -858,7 +839,7 @@ pub fn start_span(
     _instrumentation: Option<&str>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PySpan> {
-    let args = start_args(py, name, kind, links, attributes, _instrumentation, kwargs)?;
+    let template = template(py, name, kind, links, attributes, _instrumentation, kwargs)?;
     let resolved = match parent.filter(|p| !p.is_none()) {
         Some(p) => {
             let mut r = explicit_parent(py, p)?;
@@ -869,7 +850,7 @@ pub fn start_span(
         }
         None => resolve_current(py)?,
     };
-    Ok(start(py, &args, resolved, ns(start_time)?))
+    Ok(start(&template, resolved, ns(start_time)?))
 }
 
 /// The current span, or `None`.
@@ -1138,11 +1119,11 @@ pub fn _record_foreign(
     r.span_id = SpanId(span_id);
     r.start_ns = start_time;
     r.flags |= fivelens_core::record::flags::STORE_ONLY;
-    let mut kv = Vec::new();
-    convert::attributes(attributes, &mut kv);
-    for (k, v) in kv {
-        r.set_attribute(k, v);
-    }
+    convert::set_attributes(
+        &mut r,
+        attributes,
+        &fivelens_core::record::Limits::current(),
+    );
     r.set_attribute(
         Key::new(fivelens_core::semconv::FIVELENS_OTEL_FOREIGN),
         Value::Bool(true),
@@ -1166,6 +1147,6 @@ pub fn _record_foreign(
     r.instrumentation = scope.map(Key::new);
     global::note_started();
     r.end_at(Some(end_time));
-    global::submit(Box::new(r));
+    global::submit(r);
     Ok(())
 }

@@ -338,3 +338,13 @@ def test_defaults_equal_the_core_defaults(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("FIVELENS_USER_HASH_KEY")
     resolved = fivelens.instrument().config
     assert resolved == _native.default_config()
+
+
+def test_decorators_applied_before_instrument_keep_their_attributes() -> None:
+    @fivelens.span("early_decorated", layer="import-time")
+    def work() -> int:
+        return 1
+
+    start()
+    assert work() == 1
+    assert span_tree(finished())["early_decorated"]["attributes"]["layer"] == "import-time"

@@ -140,7 +140,19 @@ fn rebuild_after_fork(generation: u64) -> Option<Arc<Pipeline>> {
 }
 
 /// Hands a finished span to the pipeline (never blocks).
-pub fn submit(record: Box<SpanRecord>) {
+pub fn submit(record: SpanRecord) {
+    {
+        // The common case under the read lock, without cloning the Arc.
+        let slot = SLOT.read();
+        match &*slot {
+            Some(p) if p.generation == crate::fork::generation() => return p.submit(record),
+            None => {
+                ENDED_WITHOUT_PIPELINE.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Some(_) => {}
+        }
+    }
     match current() {
         Some(p) => p.submit(record),
         None => {

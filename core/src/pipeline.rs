@@ -104,7 +104,7 @@ pub struct Pipeline {
     config: Arc<Config>,
     host: HostInfo,
     resource: Arc<Resource>,
-    queue: ArrayQueue<Box<SpanRecord>>,
+    queue: ArrayQueue<SpanRecord>,
     normal_limit: usize,
     wake_threshold: usize,
     /// Counters.
@@ -213,7 +213,7 @@ impl Pipeline {
 
     /// Hands a finished span to the pipeline. Never blocks: when the queue is full the span is
     /// dropped and counted (model and tool spans may use the reserve the others cannot).
-    pub fn submit(&self, record: Box<SpanRecord>) {
+    pub fn submit(&self, record: SpanRecord) {
         self.stats.spans_ended.fetch_add(1, Ordering::Relaxed);
         if !self.running.load(Ordering::Relaxed) {
             self.stats.dropped(DropReason::NotRunning, 1);
@@ -376,7 +376,7 @@ impl Pipeline {
     fn run_worker(self: Arc<Self>, mut processor: Processor) {
         let delay = Duration::from_millis(self.config.schedule_delay_ms);
         let batch_size = self.config.batch_size.max(1);
-        let mut batch: Vec<Box<SpanRecord>> = Vec::with_capacity(batch_size);
+        let mut batch: Vec<SpanRecord> = Vec::with_capacity(batch_size);
         let mut done = 0u64;
         loop {
             self.wake_pending.store(false, Ordering::Release);
@@ -451,11 +451,11 @@ impl Processor {
         }
     }
 
-    fn process(&mut self, batch: &mut [Box<SpanRecord>]) {
+    fn process(&mut self, batch: &mut [SpanRecord]) {
         for r in batch.iter_mut() {
             r.finalize();
         }
-        let refs: Vec<&SpanRecord> = batch.iter().map(|b| &**b).collect();
+        let refs: Vec<&SpanRecord> = batch.iter().collect();
         if let Some(store) = &mut self.store {
             match store.write(&refs, &self.service_name, &self.resource_json) {
                 Ok(n) => {

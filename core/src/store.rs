@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::record::{SpanRecord, Status};
 use crate::semconv;
-use crate::value::Value;
+use crate::value::ValueRef;
 
 /// Schema version written in `meta`.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -255,7 +255,7 @@ fn write_records(
                 _ => None,
             };
             let attributes = serde_json::Value::Object(
-                r.attributes
+                r.payload
                     .iter()
                     .map(|(k, v)| (k.as_str().to_string(), v.to_json()))
                     .collect(),
@@ -297,7 +297,7 @@ fn write_records(
                     r.span_id.to_hex(),
                     parent,
                     r.parent_remote as i64,
-                    r.name.as_ref(),
+                    r.name(),
                     r.kind.as_str(),
                     r.start_ns as i64,
                     r.end_ns as i64,
@@ -533,7 +533,7 @@ impl TraceAgg {
         {
             self.root_rank = rank;
             self.root_span_id = Some(r.span_id.to_hex());
-            self.root_name = Some(r.name.to_string());
+            self.root_name = Some(r.name().to_string());
         }
         self.start_ns = self.start_ns.min(r.start_ns);
         self.end_ns = self.end_ns.max(r.end_ns);
@@ -555,23 +555,23 @@ impl TraceAgg {
 
 fn str_attr<'a>(r: &'a SpanRecord, key: &str) -> Option<&'a str> {
     match r.attribute(key) {
-        Some(Value::Str(s)) => Some(s),
+        Some(ValueRef::Str(s)) => Some(s),
         _ => None,
     }
 }
 
 fn int_attr(r: &SpanRecord, key: &str) -> Option<i64> {
     match r.attribute(key) {
-        Some(Value::I64(i)) => Some(*i),
-        Some(Value::F64(f)) => Some(*f as i64),
+        Some(ValueRef::I64(i)) => Some(i),
+        Some(ValueRef::F64(f)) => Some(f as i64),
         _ => None,
     }
 }
 
 fn float_attr(r: &SpanRecord, key: &str) -> Option<f64> {
     match r.attribute(key) {
-        Some(Value::F64(f)) => Some(*f),
-        Some(Value::I64(i)) => Some(*i as f64),
+        Some(ValueRef::F64(f)) => Some(f),
+        Some(ValueRef::I64(i)) => Some(i as f64),
         _ => None,
     }
 }
@@ -976,6 +976,7 @@ mod tests {
     use super::*;
     use crate::key::Key;
     use crate::record::{Parent, SpanKind};
+    use crate::value::Value;
 
     fn retention() -> Retention {
         Retention {

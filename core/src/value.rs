@@ -27,6 +27,66 @@ pub enum Value {
 /// One attribute.
 pub type KeyValue = (Key, Value);
 
+/// A borrowed view of an attribute value, as a span record stores it (its text lives in the
+/// record's own buffer).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// UTF-8 text.
+    Str(&'a str),
+    /// Boolean.
+    Bool(bool),
+    /// Signed 64-bit integer.
+    I64(i64),
+    /// Double.
+    F64(f64),
+    /// An array (kept as an owned [`Value`]).
+    Array(&'a Value),
+}
+
+impl ValueRef<'_> {
+    /// An owned copy.
+    pub fn to_owned(&self) -> Value {
+        match *self {
+            ValueRef::Str(s) => Value::Str(s.into()),
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(i) => Value::I64(i),
+            ValueRef::F64(f) => Value::F64(f),
+            ValueRef::Array(v) => v.clone(),
+        }
+    }
+
+    /// The value as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        match *self {
+            ValueRef::Str(s) => serde_json::Value::String(s.to_string()),
+            ValueRef::Bool(b) => serde_json::Value::Bool(b),
+            ValueRef::I64(i) => serde_json::Value::from(i),
+            ValueRef::F64(f) => Value::F64(f).to_json(),
+            ValueRef::Array(v) => v.to_json(),
+        }
+    }
+
+    /// The text, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ValueRef::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::I64(i) => ValueRef::I64(*i),
+            Value::F64(f) => ValueRef::F64(*f),
+            other => ValueRef::Array(other),
+        }
+    }
+}
+
 impl Value {
     /// Approximate heap size of the value in bytes (what the size limits count).
     pub fn byte_len(&self) -> usize {

@@ -34,7 +34,7 @@ fn host() -> HostInfo {
     }
 }
 
-fn span(name: &str, parent: Option<&SpanRecord>) -> Box<SpanRecord> {
+fn span(name: &str, parent: Option<&SpanRecord>) -> SpanRecord {
     let p = parent.map(|p| Parent {
         trace_id: p.trace_id,
         span_id: p.span_id,
@@ -43,10 +43,10 @@ fn span(name: &str, parent: Option<&SpanRecord>) -> Box<SpanRecord> {
     });
     let mut r = SpanRecord::start(name, SpanKind::Internal, p);
     r.set_attribute(Key::new("test.index"), Value::from(name));
-    Box::new(r)
+    r
 }
 
-fn ended(mut r: Box<SpanRecord>) -> Box<SpanRecord> {
+fn ended(mut r: SpanRecord) -> SpanRecord {
     r.end_at(None);
     r
 }

@@ -11,7 +11,7 @@ use prost::Message;
 use crate::record::SpanRecord;
 use crate::resource::Resource;
 use crate::semconv;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// The instrumentation scope name of spans that name none.
 pub const DEFAULT_SCOPE: &str = "fivelens";
@@ -52,6 +52,24 @@ fn key_values<'a>(attrs: impl Iterator<Item = &'a crate::value::KeyValue>) -> Ve
         .collect()
 }
 
+fn any_value_ref(v: ValueRef<'_>) -> AnyValue {
+    match v {
+        ValueRef::Str(s) => AnyValue {
+            value: Some(any_value::Value::StringValue(s.to_string())),
+        },
+        ValueRef::Bool(b) => AnyValue {
+            value: Some(any_value::Value::BoolValue(b)),
+        },
+        ValueRef::I64(i) => AnyValue {
+            value: Some(any_value::Value::IntValue(i)),
+        },
+        ValueRef::F64(f) => AnyValue {
+            value: Some(any_value::Value::DoubleValue(f)),
+        },
+        ValueRef::Array(a) => any_value(a),
+    }
+}
+
 /// Converts one finished record (already finalized: scope attributes stamped).
 pub fn span(r: &SpanRecord) -> Span {
     let mut flags = u32::from(r.trace_flags()) | FLAG_HAS_IS_REMOTE;
@@ -68,11 +86,19 @@ pub fn span(r: &SpanRecord) -> Span {
             Vec::new()
         },
         flags,
-        name: r.name.to_string(),
+        name: r.name().to_string(),
         kind: r.kind as i32,
         start_time_unix_nano: r.start_ns,
         end_time_unix_nano: r.end_ns,
-        attributes: key_values(r.attributes.iter()),
+        attributes: r
+            .payload
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.as_str().to_string(),
+                value: Some(any_value_ref(v)),
+                ..Default::default()
+            })
+            .collect(),
         dropped_attributes_count: r.dropped_attributes,
         events: r
             .events
