@@ -55,6 +55,12 @@ pub fn set_level(level: &str) {
 
 /// Reports a problem of kind `kind` (a static tag that groups repeats).
 pub fn report(level: Level, kind: &'static str, message: &str) {
+    report_with(level, kind, || message.to_string());
+}
+
+/// Like [`report`], building the message only when it will be shown (for hot failure paths:
+/// a full queue drops many spans, and repeats are suppressed).
+pub fn report_with(level: Level, kind: &'static str, message: impl FnOnce() -> String) {
     let now = Instant::now();
     let line = {
         let mut guard = STATE.lock();
@@ -71,16 +77,17 @@ pub fn report(level: Level, kind: &'static str, message: &str) {
                         suppressed: 0,
                     },
                 );
-                Some(message.to_string())
+                Some(message())
             }
             Some(seen) if now.duration_since(seen.last_print) >= REPEAT_INTERVAL => {
                 let n = seen.suppressed;
                 seen.last_print = now;
                 seen.suppressed = 0;
+                let message = message();
                 Some(if n > 0 {
                     format!("{message} (repeated {n} times since the last report)")
                 } else {
-                    message.to_string()
+                    message
                 })
             }
             Some(seen) => {

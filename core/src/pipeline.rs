@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
 use parking_lot::{Condvar, Mutex};
+use prost::Message;
 
 use crate::config::Config;
 use crate::diag::{self, Level};
@@ -223,14 +224,12 @@ impl Pipeline {
         let len = self.queue.len();
         if (!priority && len >= self.normal_limit) || self.queue.push(record).is_err() {
             self.stats.dropped(DropReason::QueueFull, 1);
-            diag::report(
-                Level::Warn,
-                "queue.full",
-                &format!(
+            diag::report_with(Level::Warn, "queue.full", || {
+                format!(
                     "the span queue is full ({} spans): spans are being dropped; raise queue_size or check the exporter",
                     self.queue.capacity()
-                ),
-            );
+                )
+            });
             self.wake();
             return;
         }
@@ -480,17 +479,19 @@ impl Processor {
                 .filter(|r| r.flags & flags::STORE_ONLY == 0)
                 .collect();
             if !exportable.is_empty() {
-                let mut requests =
-                    encode::requests(&exportable, &self.resource, self.max_batch_bytes);
-                let last = self.exporters.len() - 1;
-                for (i, e) in self.exporters.iter().enumerate() {
-                    if i == last {
-                        for (req, n) in requests.drain(..) {
-                            e.push(Batch::new(req, n), &self.stats);
-                        }
-                    } else {
-                        for (req, n) in &requests {
-                            e.push(Batch::new(req.clone(), *n), &self.stats);
+                if self.exporters.iter().all(|e| e.is_full()) {
+                    // Every receiver is behind: do not spend the encoding on spans that would
+                    // be dropped anyway.
+                    for e in &self.exporters {
+                        e.refuse(exportable.len(), &self.stats);
+                    }
+                } else {
+                    let requests =
+                        encode::requests(&exportable, &self.resource, self.max_batch_bytes);
+                    for (req, n) in requests {
+                        let body = Arc::new(req.encode_to_vec());
+                        for e in &self.exporters {
+                            e.push(Batch::encoded(body.clone(), n), &self.stats);
                         }
                     }
                 }

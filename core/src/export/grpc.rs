@@ -1,21 +1,68 @@
 //! OTLP over gRPC: a tonic client driven by a current-thread tokio runtime that belongs to the
 //! export thread (no shared runtime, nothing that outlives the thread or survives a fork).
+//!
+//! Batches are queued already encoded, so the request body is sent as is through a pass-through
+//! codec to the `TraceService/Export` method (the generated client would want the message
+//! decoded again just to encode it once more).
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use tonic::codec::CompressionEncoding;
+use bytes::{Buf, BufMut};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Code;
 
-use super::{ExporterSettings, Outcome, Transport};
+use super::{Batch, ExporterSettings, Outcome, Transport};
+
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// Sends and receives message bodies as bytes.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl Codec for RawCodec {
+    type Encode = std::sync::Arc<Vec<u8>>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+impl Encoder for RawEncoder {
+    type Item = std::sync::Arc<Vec<u8>>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
+        let mut out = vec![0u8; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
 
 pub(super) struct GrpcTransport {
     settings: ExporterSettings,
     runtime: Option<tokio::runtime::Runtime>,
-    client: Option<TraceServiceClient<Channel>>,
+    client: Option<tonic::client::Grpc<Channel>>,
 }
 
 impl GrpcTransport {
@@ -45,7 +92,7 @@ impl GrpcTransport {
                     .tls_config(ClientTlsConfig::new().with_webpki_roots())
                     .map_err(|e| format!("TLS setup failed: {e}"))?;
             }
-            // `connect_lazy` needs the runtime entered (it spawns the connection task there).
+            // `connect_lazy` spawns the connection task, so the runtime must be entered.
             let channel = match &self.runtime {
                 Some(rt) => {
                     let _guard = rt.enter();
@@ -53,7 +100,7 @@ impl GrpcTransport {
                 }
                 None => return Err("no runtime".into()),
             };
-            let mut client = TraceServiceClient::new(channel)
+            let mut client = tonic::client::Grpc::new(channel)
                 .max_encoding_message_size(usize::MAX)
                 .max_decoding_message_size(4 * 1024 * 1024);
             if self.settings.gzip {
@@ -66,7 +113,7 @@ impl GrpcTransport {
 }
 
 impl Transport for GrpcTransport {
-    fn send(&mut self, request: &ExportTraceServiceRequest) -> Outcome {
+    fn send(&mut self, batch: &Batch) -> Outcome {
         if let Err(reason) = self.ensure() {
             return Outcome::Retry {
                 after: None,
@@ -79,7 +126,7 @@ impl Transport for GrpcTransport {
                 reason: "gRPC client unavailable".into(),
             };
         };
-        let mut req = tonic::Request::new(request.clone());
+        let mut req = tonic::Request::new(batch.body.clone());
         for (k, v) in &self.settings.headers {
             if let (Ok(key), Ok(value)) = (
                 MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()),
@@ -89,16 +136,27 @@ impl Transport for GrpcTransport {
             }
         }
         let timeout = self.settings.timeout;
-        let result = rt.block_on(async { tokio::time::timeout(timeout, client.export(req)).await });
+        let result = rt.block_on(async {
+            tokio::time::timeout(timeout, async {
+                client
+                    .ready()
+                    .await
+                    .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+                client
+                    .unary(req, PathAndQuery::from_static(EXPORT_PATH), RawCodec)
+                    .await
+            })
+            .await
+        });
         match result {
             Err(_) => Outcome::Retry {
                 after: None,
                 reason: "gRPC request timed out".into(),
             },
             Ok(Ok(response)) => Outcome::Sent {
-                rejected: response
-                    .into_inner()
-                    .partial_success
+                rejected: ExportTraceServiceResponse::decode(&response.into_inner()[..])
+                    .ok()
+                    .and_then(|r| r.partial_success)
                     .map(|p| p.rejected_spans.max(0) as u64)
                     .unwrap_or(0),
             },

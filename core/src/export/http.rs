@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
-use super::{ExporterSettings, Outcome, Transport};
+use super::{Batch, ExporterSettings, Outcome, Transport};
 use crate::config::Protocol;
 
 pub(super) struct HttpTransport {
@@ -39,10 +39,16 @@ impl HttpTransport {
         })
     }
 
-    fn body(&self, request: &ExportTraceServiceRequest) -> Result<Vec<u8>, String> {
-        let raw = match self.settings.protocol {
-            Protocol::HttpJson => serde_json::to_vec(request).map_err(|e| e.to_string())?,
-            _ => request.encode_to_vec(),
+    fn body<'b>(&self, batch: &'b Batch) -> Result<std::borrow::Cow<'b, [u8]>, String> {
+        let raw: std::borrow::Cow<'b, [u8]> = match self.settings.protocol {
+            Protocol::HttpJson => {
+                let request = ExportTraceServiceRequest::decode(&batch.body[..])
+                    .map_err(|e| e.to_string())?;
+                serde_json::to_vec(&request)
+                    .map_err(|e| e.to_string())?
+                    .into()
+            }
+            _ => batch.body.as_slice().into(),
         };
         if !self.settings.gzip {
             return Ok(raw);
@@ -52,13 +58,13 @@ impl HttpTransport {
             flate2::Compression::fast(),
         );
         enc.write_all(&raw).map_err(|e| e.to_string())?;
-        enc.finish().map_err(|e| e.to_string())
+        Ok(enc.finish().map_err(|e| e.to_string())?.into())
     }
 }
 
 impl Transport for HttpTransport {
-    fn send(&mut self, request: &ExportTraceServiceRequest) -> Outcome {
-        let body = match self.body(request) {
+    fn send(&mut self, batch: &Batch) -> Outcome {
+        let body = match self.body(batch) {
             Ok(b) => b,
             Err(reason) => return Outcome::Rejected { reason },
         };

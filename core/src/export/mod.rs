@@ -31,25 +31,32 @@ use crate::diag::{self, Level};
 use crate::pipeline::Control;
 use crate::stats::{DropReason, Stats};
 
-/// One request waiting to be sent.
+/// One request waiting to be sent, already encoded (protobuf): the queue's byte bound is the
+/// memory it really holds, and exporters share one encoding.
 pub struct Batch {
-    /// The request.
-    pub request: ExportTraceServiceRequest,
+    /// `ExportTraceServiceRequest`, protobuf-encoded (before compression).
+    pub body: Arc<Vec<u8>>,
     /// Spans in it.
     pub spans: usize,
-    /// Encoded size in bytes (before compression).
+    /// Encoded size in bytes.
     pub bytes: usize,
 }
 
 impl Batch {
-    /// Wraps a request, measuring it.
-    pub fn new(request: ExportTraceServiceRequest, spans: usize) -> Batch {
-        let bytes = request.encoded_len();
-        Batch {
-            request,
-            spans,
-            bytes,
-        }
+    /// An encoded request of `spans` spans.
+    pub fn encoded(body: Arc<Vec<u8>>, spans: usize) -> Batch {
+        let bytes = body.len();
+        Batch { body, spans, bytes }
+    }
+
+    /// Encodes a request.
+    pub fn new(request: &ExportTraceServiceRequest, spans: usize) -> Batch {
+        Batch::encoded(Arc::new(request.encode_to_vec()), spans)
+    }
+
+    /// The request, decoded again (for splitting and for the JSON protocol).
+    pub fn request(&self) -> Option<ExportTraceServiceRequest> {
+        ExportTraceServiceRequest::decode(&self.body[..]).ok()
     }
 }
 
@@ -100,21 +107,29 @@ impl ExportQueue {
         let mut st = self.state.lock();
         if st.bytes + batch.bytes > self.max_bytes && !st.items.is_empty() {
             drop(st);
-            stats.dropped(DropReason::ExportQueueFull, batch.spans as u64);
-            diag::report(
-                Level::Warn,
-                "export.queue_full",
-                &format!(
-                    "the export queue for {} is full ({} bytes); spans are being dropped until the receiver catches up",
-                    self.endpoint, self.max_bytes
-                ),
-            );
+            self.refuse(batch.spans, stats);
             return;
         }
         st.bytes += batch.bytes;
         st.items.push_back(Item::Batch(batch));
         drop(st);
         self.cv.notify_one();
+    }
+
+    /// Whether the queue is at its byte bound.
+    pub fn is_full(&self) -> bool {
+        self.state.lock().bytes >= self.max_bytes
+    }
+
+    /// Counts `spans` spans dropped because this queue is full.
+    pub fn refuse(&self, spans: usize, stats: &Stats) {
+        stats.dropped(DropReason::ExportQueueFull, spans as u64);
+        diag::report_with(Level::Warn, "export.queue_full", || {
+            format!(
+                "the export queue for {} is full ({} bytes); spans are being dropped until the receiver catches up",
+                self.endpoint, self.max_bytes
+            )
+        });
     }
 
     /// Queues a flush marker (always accepted).
@@ -226,8 +241,8 @@ pub enum Outcome {
 /// A wire transport: HTTP/protobuf, HTTP/JSON or gRPC. Built on the export thread, so a forked
 /// child never reuses the parent's connections.
 pub trait Transport {
-    /// Sends one request.
-    fn send(&mut self, request: &ExportTraceServiceRequest) -> Outcome;
+    /// Sends one request (protobuf-encoded `ExportTraceServiceRequest`).
+    fn send(&mut self, batch: &Batch) -> Outcome;
 }
 
 /// Settings an export thread needs.
@@ -316,7 +331,7 @@ fn send_with_retry(
 ) {
     let mut backoff = BACKOFF_INITIAL;
     loop {
-        match transport.send(&batch.request) {
+        match transport.send(&batch) {
             Outcome::Sent { rejected } => {
                 let rejected = rejected.min(batch.spans as u64);
                 stats
@@ -334,11 +349,11 @@ fn send_with_retry(
             }
             Outcome::TooLarge => {
                 stats.export_failures.fetch_add(1, Ordering::Relaxed);
-                match encode::split(&batch.request) {
+                match batch.request().as_ref().and_then(encode::split) {
                     Some((a, b)) => {
                         stats.export_splits.fetch_add(1, Ordering::Relaxed);
                         let (na, nb) = (encode::span_count(&a), encode::span_count(&b));
-                        queue.push_front(vec![Batch::new(a, na), Batch::new(b, nb)]);
+                        queue.push_front(vec![Batch::new(&a, na), Batch::new(&b, nb)]);
                     }
                     None => {
                         stats.dropped(DropReason::Rejected, batch.spans as u64);
