@@ -67,7 +67,7 @@ types: bindings-node/node_modules/.installed
 	cd bindings-node && rm -rf types && npx tsc -p tsconfig.json
 
 test-rust:
-	cargo test --quiet --workspace --exclude fivelens-python --exclude fivelens-node
+	cargo test --quiet --workspace
 
 test-python: python-dev receiver
 	$(VENV)/bin/mypy --strict bindings-python/python/fivelens

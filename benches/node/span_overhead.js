@@ -21,9 +21,10 @@ const ROUNDS = Number(opt('--rounds', 7))
 const SPANS = Number(opt('--spans', 200000))
 
 const CHILD = `
-const mode = process.argv[2]
-const n = Number(process.argv[3])
-const rounds = Number(process.argv[4])
+// With \`node -e\`, the arguments follow the interpreter directly.
+const [mode, nArg, roundsArg] = process.argv.slice(-3)
+const n = Number(nArg)
+const rounds = Number(roundsArg)
 const ATTRS = { a: 'x', b: 'y', c: 1, d: 2, e: true, f: 1.5, g: 'z', h: 'w' }
 let run, flush, dropped
 if (mode.startsWith('otel')) {
@@ -71,7 +72,7 @@ if (mode.startsWith('otel')) {
 `
 
 const AWAITS = `
-const mode = process.argv[2]
+const mode = process.argv[process.argv.length - 1]
 const N = 1000000
 async function loop() { for (let i = 0; i < N; i++) await null }
 async function timed(fn) { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e6 }

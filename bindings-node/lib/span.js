@@ -308,7 +308,7 @@ function handOver() {
     }
   }
   try {
-    st.native.submitBatch(JSON.stringify({ scopes, spans }))
+    st.native.submitBatch(JSON.stringify({ scopes, spans }), spans.length)
   } catch (e) {
     // Never into the app: count it and move on (the batch is lost, and says so in status()).
     try {

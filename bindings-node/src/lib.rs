@@ -2,18 +2,16 @@
 //! would cost more than a whole span) and handed over here in batches, as JSON, which this crate
 //! turns into core records. Everything else is a thin call into the core.
 
-use std::sync::Arc;
+mod batch;
+
 use std::time::Duration;
 
-use fivelens_core::ids::{SpanId, TraceId};
 use fivelens_core::propagation;
-use fivelens_core::record::{flags, Parent, SpanKind, SpanRecord, Status};
+use fivelens_core::record::{flags, SpanRecord, Status};
 use fivelens_core::scope::TraceScope;
-use fivelens_core::value::ValueRef;
-use fivelens_core::{global, HostInfo, Key, Value};
+use fivelens_core::{global, HostInfo};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde::Deserialize;
 
 /// Bumped when the JS <-> native batch format changes; the JS loader checks it.
 #[napi]
@@ -21,156 +19,19 @@ pub const API_VERSION: u32 = 1;
 
 type Attrs = serde_json::Map<String, serde_json::Value>;
 
-/// One span as the JS side encodes it (a JSON array, positional to keep batches small).
-#[derive(Deserialize)]
-struct JsSpan(
-    String,                               // 0 trace id (hex)
-    String,                               // 1 span id (hex)
-    String,                               // 2 parent span id (hex, "" for a root)
-    u8,                                   // 3 parent is remote (0/1)
-    String,                               // 4 name
-    u8,                                   // 5 kind (OTLP number, 1..=5)
-    f64,                                  // 6 start, ms since the epoch
-    f64,                                  // 7 end, ms since the epoch
-    u8,                                   // 8 status code (0 unset, 1 ok, 2 error)
-    Option<String>,                       // 9 status message
-    Attrs,                                // 10 attributes
-    Option<Vec<(String, f64, Attrs)>>,    // 11 events: [name, time ms, attributes]
-    Option<Vec<(String, String, Attrs)>>, // 12 links: [trace id, span id, attributes]
-    Option<u32>,                          // 13 scope id (key into `scopes`)
-    Option<String>,                       // 14 instrumentation scope name
-    u8,                                   // 15 flags: 1 store only, 2 sampled
-    Option<String>,                       // 16 tracestate
-    Option<Vec<String>>,                  // 17 keys truncated on the JS side
-);
-
-#[derive(Deserialize)]
-struct JsBatch {
-    #[serde(default)]
-    scopes: std::collections::HashMap<u32, Attrs>,
-    spans: Vec<JsSpan>,
-}
-
-fn ms_to_ns(ms: f64) -> u64 {
-    if ms.is_finite() && ms > 0.0 {
-        (ms * 1e6) as u64
-    } else {
-        0
-    }
-}
-
-fn attrs(map: &Attrs) -> Vec<(Key, Value)> {
-    map.iter()
-        .filter_map(|(k, v)| Value::from_json(v).map(|v| (Key::new(k), v)))
-        .collect()
-}
-
-/// Sets a JSON attribute value on a record without an intermediate owned value for scalars.
-fn set_json(
-    r: &mut SpanRecord,
-    key: &str,
-    v: &serde_json::Value,
-    limits: &fivelens_core::record::Limits,
-) {
-    use serde_json::Value as J;
-    let key = Key::new(key);
-    match v {
-        J::String(s) => r.set_str(key, s, limits),
-        J::Bool(b) => r.set_attribute_ref(key, ValueRef::Bool(*b), limits),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => r.set_attribute_ref(key, ValueRef::I64(i), limits),
-            None => r.set_attribute_ref(key, ValueRef::F64(n.as_f64().unwrap_or(f64::NAN)), limits),
-        },
-        J::Null => {}
-        other => {
-            if let Some(value) = Value::from_json(other) {
-                r.set_attribute_ref(key, ValueRef::from(&value), limits);
-            }
-        }
-    }
-}
-
-fn record(
-    s: JsSpan,
-    scopes: &std::collections::HashMap<u32, Arc<TraceScope>>,
-) -> Option<SpanRecord> {
-    let trace_id = TraceId::from_hex(&s.0)?;
-    let span_id = SpanId::from_hex(&s.1)?;
-    let parent = SpanId::from_hex(&s.2).map(|p| Parent {
-        trace_id,
-        span_id: p,
-        remote: s.3 == 1,
-        flags: u8::from(s.15 & 2 != 0),
-    });
-    let mut r = SpanRecord::template(&s.4, SpanKind::from_otlp(i64::from(s.5)));
-    r.begin(parent, Some(ms_to_ns(s.6)));
-    r.trace_id = trace_id;
-    r.span_id = span_id;
-    r.trace_state = s.16.map(String::into_boxed_str);
-    let limits = fivelens_core::record::Limits::current();
-    for (k, v) in &s.10 {
-        set_json(&mut r, k, v, &limits);
-    }
-    for (name, t, a) in s.11.unwrap_or_default() {
-        r.add_event(&name, Some(ms_to_ns(t)), attrs(&a));
-    }
-    for (t, sp, a) in s.12.unwrap_or_default() {
-        if let (Some(t), Some(sp)) = (TraceId::from_hex(&t), SpanId::from_hex(&sp)) {
-            r.add_link(t, sp, attrs(&a));
-        }
-    }
-    match s.8 {
-        1 => r.set_status(Status::Ok),
-        2 => r.set_status(Status::Error(s.9.unwrap_or_default().into_boxed_str())),
-        _ => {}
-    }
-    r.scope = s.13.and_then(|id| scopes.get(&id).cloned());
-    r.instrumentation = s.14.as_deref().map(Key::new);
-    if s.15 & 1 != 0 {
-        r.flags |= flags::STORE_ONLY;
-    }
-    if s.15 & 2 == 0 {
-        r.flags &= !flags::SAMPLED;
-    }
-    for k in s.17.unwrap_or_default() {
-        r.truncated.push(Key::new(&k));
-    }
-    r.end_at(Some(ms_to_ns(s.7).max(r.start_ns)));
-    Some(r)
-}
-
-/// Hands a batch of finished spans (JSON) to the pipeline. Malformed spans are counted as
-/// internal errors, never thrown: the batch comes from our own JS layer.
+/// Hands a batch of `count` finished spans (JSON) to the pipeline. The JSON is decoded on the
+/// processing thread, not here on the JavaScript thread. Malformed spans are counted as internal
+/// errors, never thrown: the batch comes from our own JS layer.
 #[napi]
-pub fn submit_batch(batch: String) {
-    let parsed: JsBatch = match serde_json::from_str(&batch) {
-        Ok(b) => b,
-        Err(e) => {
-            global::report_internal_error("node.batch", &format!("unreadable span batch: {e}"));
-            return;
-        }
-    };
-    let scopes: std::collections::HashMap<u32, Arc<TraceScope>> = parsed
-        .scopes
-        .iter()
-        .map(|(id, a)| {
-            (
-                *id,
-                Arc::new(TraceScope {
-                    attributes: attrs(a),
-                }),
-            )
-        })
-        .collect();
-    for s in parsed.spans {
-        global::note_started();
-        match record(s, &scopes) {
-            Some(r) => global::submit(r),
-            None => {
-                global::report_internal_error("node.batch", "a span with invalid ids was skipped")
-            }
-        }
-    }
+pub fn submit_batch(batch: String, count: u32) {
+    global::submit_deferred(count as usize, Box::new(move || decode_batch(&batch)));
+}
+
+fn decode_batch(batch: &str) -> Vec<SpanRecord> {
+    batch::decode(batch).unwrap_or_else(|e| {
+        global::report_internal_error("node.batch", &format!("unreadable span batch: {e}"));
+        Vec::new()
+    })
 }
 
 /// Starts (or restarts) the pipeline. `options` and `runtime` are JSON (an object of options
@@ -339,7 +200,7 @@ pub fn parse_carrier(carrier: String) -> String {
 pub fn encode_scope(attributes: String) -> String {
     let map: Attrs = serde_json::from_str(&attributes).unwrap_or_default();
     TraceScope {
-        attributes: attrs(&map),
+        attributes: batch::owned(map),
     }
     .to_wire()
 }

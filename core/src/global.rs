@@ -161,6 +161,16 @@ pub fn submit(record: SpanRecord) {
     }
 }
 
+/// Hands over a batch of `spans` spans whose records `build` makes on the processing thread.
+pub fn submit_deferred(spans: usize, build: Box<dyn FnOnce() -> Vec<SpanRecord> + Send>) {
+    match current() {
+        Some(p) => p.submit_deferred(crate::pipeline::DeferredBatch { spans, build }),
+        None => {
+            ENDED_WITHOUT_PIPELINE.fetch_add(spans as u64, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Counts a recording span started.
 pub fn note_started() {
     if let Some(p) = SLOT.read().as_ref() {

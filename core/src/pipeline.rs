@@ -100,12 +100,23 @@ impl Control {
     }
 }
 
+/// A batch of spans whose records are built on the processing thread: a binding that hands its
+/// spans over encoded (Node buffers them in JavaScript and passes one string) gives the decoding
+/// to the processing thread, so the caller's thread only pays for the hand-over.
+pub struct DeferredBatch {
+    /// Spans in the batch (what the counters and the queue bound see).
+    pub spans: usize,
+    /// Builds the records, on the processing thread.
+    pub build: Box<dyn FnOnce() -> Vec<SpanRecord> + Send>,
+}
+
 /// One running pipeline (there is one per process, in [`crate::global`]).
 pub struct Pipeline {
     config: Arc<Config>,
     host: HostInfo,
     resource: Arc<Resource>,
     queue: ArrayQueue<SpanRecord>,
+    deferred: ArrayQueue<DeferredBatch>,
     normal_limit: usize,
     wake_threshold: usize,
     /// Counters.
@@ -168,6 +179,8 @@ impl Pipeline {
         let pipeline = Arc::new(Pipeline {
             host,
             queue: ArrayQueue::new(capacity),
+            // As many spans in deferred batches as in the span queue.
+            deferred: ArrayQueue::new((capacity / config.batch_size.max(1)).max(4)),
             // Ordinary spans may fill 90% of the queue; the rest is kept for model and tool calls.
             normal_limit: (capacity - capacity / 10).max(1),
             wake_threshold: config.batch_size.min(capacity).max(1),
@@ -236,6 +249,25 @@ impl Pipeline {
         if len + 1 >= self.wake_threshold {
             self.wake();
         }
+    }
+
+    /// Hands over a batch whose records the processing thread builds. Never blocks: when the
+    /// deferred queue is full the batch is dropped and its spans counted.
+    pub fn submit_deferred(&self, batch: DeferredBatch) {
+        let n = batch.spans as u64;
+        self.stats.spans_started.fetch_add(n, Ordering::Relaxed);
+        self.stats.spans_ended.fetch_add(n, Ordering::Relaxed);
+        if !self.running.load(Ordering::Relaxed) {
+            self.stats.dropped(DropReason::NotRunning, n);
+            return;
+        }
+        if self.deferred.push(batch).is_err() {
+            self.stats.dropped(DropReason::QueueFull, n);
+            diag::report_with(Level::Warn, "queue.full", || {
+                "the span queue is full: spans are being dropped; raise queue_size or check the exporter".to_string()
+            });
+        }
+        self.wake();
     }
 
     /// Counts a span started (bindings call this when they open a recording span).
@@ -314,7 +346,7 @@ impl Pipeline {
     /// Counters plus queue depths.
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut s = self.stats.snapshot();
-        s.queue_depth = self.queue.len() as u64;
+        s.queue_depth = self.queue.len() as u64 + self.deferred.len() as u64;
         s.export_queue_bytes = self.exporters.iter().map(|e| e.queued_bytes() as u64).sum();
         s
     }
@@ -356,6 +388,7 @@ impl Pipeline {
     /// queue, which the parent sends).
     pub(crate) fn discard_queue(&self) {
         while self.queue.pop().is_some() {}
+        while self.deferred.pop().is_some() {}
     }
 
     pub(crate) fn lock_for_fork(&self) {
@@ -383,6 +416,21 @@ impl Pipeline {
                 let st = self.control.state.lock();
                 (st.flush_requested, st.shutdown_deadline)
             };
+            while let Some(deferred) = self.deferred.pop() {
+                let expected = deferred.spans;
+                let mut records = (deferred.build)();
+                if records.len() < expected {
+                    self.stats
+                        .internal_errors
+                        .fetch_add((expected - records.len()) as u64, Ordering::Relaxed);
+                }
+                for chunk in records.chunks_mut(batch_size) {
+                    self.stats
+                        .spans_processed
+                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    processor.process(chunk);
+                }
+            }
             loop {
                 while batch.len() < batch_size {
                     match self.queue.pop() {
