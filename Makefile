@@ -120,7 +120,7 @@ bench: python-release node-release
 	$(PY) benches/python/span_overhead.py --plain-python $(BENCH_PLAIN)/bin/python --json $(BENCH_OUT)/python_span.json
 	$(PY) benches/python/collector_down.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/collector_down.json
 	node benches/node/span_overhead.js --json $(BENCH_OUT)/node_span.json
-	cargo bench --quiet -p fivelens-benches -- --noplot
+	cargo bench --quiet -p fivelens-benches --bench core
 
 fmt: $(VENV)/.installed
 	cargo fmt --all

@@ -7,8 +7,9 @@
 //!
 //! 1. **before** (prepare): take the state locks, in the pipeline's lock order, so that no lock
 //!    is mid-update at the fork. Nothing waits for an export: export threads never hold these
-//!    locks across I/O. The store gate is taken with a short bound (a batch write is a few
-//!    milliseconds); if it is busy, the child is told not to use the store (see below).
+//!    locks across I/O. Each store writer's connection is closed (its lock is taken with a
+//!    short bound, since a batch write takes milliseconds), so that no SQLite state for the file
+//!    reaches the child; if a write is still running, the child is told not to use the store.
 //! 2. **after, in the parent**: release them.
 //! 3. **after, in the child**: release them, drop the copy of the parent's queues (the parent
 //!    sends those spans), and bump the fork generation. The child's pipeline is rebuilt lazily on
@@ -22,8 +23,11 @@ use std::sync::Once;
 use std::time::Duration;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static STORE_GATE_HELD: AtomicBool = AtomicBool::new(false);
 static CHILD_STORE_UNSAFE: AtomicBool = AtomicBool::new(false);
+static STORE_BUSY_AT_FORK: AtomicBool = AtomicBool::new(false);
+/// Store slots locked by `before_fork` (their guards forgotten), released after the fork.
+static HELD_SLOTS: parking_lot::Mutex<Vec<std::sync::Arc<crate::store::Slot>>> =
+    parking_lot::Mutex::new(Vec::new());
 static REGISTER: Once = Once::new();
 
 /// How long the prepare handler waits for a store write in progress.
@@ -56,12 +60,35 @@ pub fn register() {
 /// forks without `pthread_atfork` running (never needed on Linux and macOS).
 pub fn before_fork() {
     crate::global::lock_for_fork();
-    if let Some(guard) = crate::store::STORE_GATE.try_lock_for(STORE_GATE_WAIT) {
-        std::mem::forget(guard);
-        STORE_GATE_HELD.store(true, Ordering::Relaxed);
-    } else {
-        STORE_GATE_HELD.store(false, Ordering::Relaxed);
+    // Close every store connection (waiting, boundedly, for a write in progress), so that no
+    // SQLite state for the file is copied into the child; writers reopen on their next batch.
+    let mut busy = false;
+    {
+        let mut held = HELD_SLOTS.lock();
+        held.clear();
+        let slots: Vec<std::sync::Arc<crate::store::Slot>> = crate::store::SLOTS
+            .lock()
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .collect();
+        for slot in slots {
+            let locked = match slot.try_lock_for(STORE_GATE_WAIT) {
+                Some(mut guard) => {
+                    drop(guard.take());
+                    std::mem::forget(guard);
+                    true
+                }
+                None => false,
+            };
+            if locked {
+                held.push(slot);
+            } else {
+                busy = true;
+            }
+        }
     }
+    STORE_BUSY_AT_FORK.store(busy, Ordering::Relaxed);
+    std::mem::forget(HELD_SLOTS.lock());
     crate::key::interner_lock_for_fork();
     crate::scope::lock_for_fork();
     crate::diag::lock_for_fork();
@@ -74,7 +101,7 @@ pub fn after_fork_parent() {
 
 /// Step 3.
 pub fn after_fork_child() {
-    if !STORE_GATE_HELD.load(Ordering::Relaxed) {
+    if STORE_BUSY_AT_FORK.load(Ordering::Relaxed) {
         CHILD_STORE_UNSAFE.store(true, Ordering::Relaxed);
     }
     GENERATION.fetch_add(1, Ordering::AcqRel);
@@ -85,9 +112,13 @@ fn release(in_child: bool) {
     crate::diag::unlock_after_fork();
     crate::scope::unlock_after_fork();
     crate::key::interner_unlock_after_fork();
-    if STORE_GATE_HELD.swap(false, Ordering::Relaxed) {
-        // SAFETY: taken and forgotten by `before_fork` of this same fork.
-        unsafe { crate::store::STORE_GATE.force_unlock() };
+    // SAFETY: HELD_SLOTS and each slot in it were locked by `before_fork` of this same fork,
+    // their guards forgotten.
+    unsafe {
+        HELD_SLOTS.force_unlock();
+        for slot in HELD_SLOTS.lock().drain(..) {
+            slot.force_unlock();
+        }
     }
     crate::global::unlock_after_fork(in_child);
 }

@@ -133,19 +133,26 @@ pub struct Retention {
     pub max_bytes: u64,
 }
 
-/// Held while the writer has a connection open. A fork must not happen while a connection is
-/// open: the child would inherit SQLite's per-process lock bookkeeping for the file (its inode
-/// table and shared-memory node), believe it holds locks it does not, and could corrupt the
-/// store. So the writer opens a connection per batch under this gate, and the fork prepare
-/// handler takes the gate (see [`crate::fork`]).
-pub(crate) static STORE_GATE: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+/// The writer's connection, behind the lock that the fork protocol takes.
+///
+/// A fork must not happen while a connection is open: the child would inherit SQLite's
+/// per-process lock bookkeeping for the file (its inode table and shared-memory node), believe it
+/// holds locks it does not, and could corrupt the store. The writer keeps its connection open
+/// between batches (its page cache is what makes writes cheap), and the fork prepare handler
+/// takes this lock, which waits for a write in progress, and closes the connection; the writer
+/// reopens it on its next batch (see [`crate::fork`]).
+pub(crate) type Slot = parking_lot::Mutex<Option<Connection>>;
 
-/// The writer side, owned by the processing thread. It opens a connection per batch (see
-/// [`STORE_GATE`] for why); a batch is one transaction.
+/// Every live writer's slot, for the fork protocol.
+pub(crate) static SLOTS: parking_lot::Mutex<Vec<std::sync::Weak<Slot>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// The writer side, owned by the processing thread; a batch is one transaction.
 pub struct Store {
     path: PathBuf,
     retention: Retention,
     last_retention: Option<Instant>,
+    slot: std::sync::Arc<Slot>,
 }
 
 const RETENTION_INTERVAL: Duration = Duration::from_secs(300);
@@ -154,13 +161,17 @@ impl Store {
     /// Opens (creating with owner-only permissions when missing) the store at `path` and checks
     /// that it is usable.
     pub fn open(path: &Path, retention: Retention) -> Result<Store, StoreError> {
-        let _gate = STORE_GATE.lock();
         let conn = open_connection(path, true)?;
         migrate(&conn, path)?;
+        let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(conn)));
+        let mut slots = SLOTS.lock();
+        slots.retain(|w| w.strong_count() > 0);
+        slots.push(std::sync::Arc::downgrade(&slot));
         Ok(Store {
             path: path.to_path_buf(),
             retention,
             last_retention: None,
+            slot,
         })
     }
 
@@ -173,9 +184,18 @@ impl Store {
         &mut self,
         f: impl FnOnce(&mut Self, &mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let _gate = STORE_GATE.lock();
-        let mut conn = open_connection(&self.path, true)?;
-        f(self, &mut conn)
+        let slot = self.slot.clone();
+        let mut guard = slot.lock();
+        if guard.is_none() {
+            *guard = Some(open_connection(&self.path, true)?);
+        }
+        match guard.as_mut() {
+            Some(conn) => f(self, conn),
+            None => Err(StoreError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("no connection"),
+            }),
+        }
     }
 
     /// Writes finished, finalized records in one transaction; returns how many were new (a
@@ -606,10 +626,17 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection, StoreError> 
         source: e,
     };
     let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+    // Closing must be quick (the fork protocol closes the writer's connection): no checkpoint
+    // on close; SQLite's automatic checkpoints (every 1000 pages) keep the WAL short.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(sql)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
     // auto_vacuum must be chosen before the first table exists; harmless afterwards.
     conn.execute_batch(
-        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
     )
     .map_err(sql)?;
     Ok(conn)
