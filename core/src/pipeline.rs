@@ -233,6 +233,11 @@ impl Pipeline {
             self.stats.dropped(DropReason::NotRunning, 1);
             return;
         }
+        self.enqueue(record);
+    }
+
+    /// Queues an ended span already counted as ended.
+    fn enqueue(&self, record: SpanRecord) {
         let priority = record.flags & flags::PRIORITY != 0;
         let len = self.queue.len();
         if (!priority && len >= self.normal_limit) || self.queue.push(record).is_err() {
@@ -251,8 +256,11 @@ impl Pipeline {
         }
     }
 
-    /// Hands over a batch whose records the processing thread builds. Never blocks: when the
-    /// deferred queue is full the batch is dropped and its spans counted.
+    /// Hands over a batch whose records the processing thread builds. Never blocks. When the
+    /// deferred queue is full (the processing thread is behind), the batch is decoded here and
+    /// its spans offered to the span queue one by one, so that model and tool spans keep their
+    /// reserve and the others are dropped and counted: the cost moves to the caller only under
+    /// overload.
     pub fn submit_deferred(&self, batch: DeferredBatch) {
         let n = batch.spans as u64;
         self.stats.spans_started.fetch_add(n, Ordering::Relaxed);
@@ -261,11 +269,16 @@ impl Pipeline {
             self.stats.dropped(DropReason::NotRunning, n);
             return;
         }
-        if self.deferred.push(batch).is_err() {
-            self.stats.dropped(DropReason::QueueFull, n);
-            diag::report_with(Level::Warn, "queue.full", || {
-                "the span queue is full: spans are being dropped; raise queue_size or check the exporter".to_string()
-            });
+        if let Err(batch) = self.deferred.push(batch) {
+            let records = (batch.build)();
+            if records.len() < batch.spans {
+                self.stats
+                    .internal_errors
+                    .fetch_add((batch.spans - records.len()) as u64, Ordering::Relaxed);
+            }
+            for r in records {
+                self.enqueue(r);
+            }
         }
         self.wake();
     }
