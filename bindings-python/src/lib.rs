@@ -111,6 +111,14 @@ fn status(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     json_to_py(py, &global::status())
 }
 
+/// Spans ended so far in this process (a cheap counter; `status()` has the full picture).
+#[pyfunction]
+fn _spans_ended() -> u64 {
+    global::current()
+        .map(|p| p.snapshot().spans_ended)
+        .unwrap_or(0)
+}
+
 /// Stores the report of what `instrument()` did, for `status()`.
 #[pyfunction]
 fn set_instrument_report(report: &Bound<'_, PyAny>) {
@@ -252,6 +260,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(is_recording, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(_spans_ended, m)?)?;
     m.add_function(wrap_pyfunction!(set_instrument_report, m)?)?;
     m.add_function(wrap_pyfunction!(report_internal_error, m)?)?;
     m.add_function(wrap_pyfunction!(default_config, m)?)?;

@@ -505,11 +505,16 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
     let blocker = rusqlite::Connection::open(&db).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     p.submit(ended(span("first", None)));
-    assert!(!p.flush(Duration::from_millis(300)), "the processing thread is stalled");
+    assert!(
+        !p.flush(Duration::from_millis(300)),
+        "the processing thread is stalled"
+    );
     let batch = |plain: usize, chat: usize| DeferredBatch {
         spans: plain + chat,
         build: Box::new(move || {
-            let mut out: Vec<SpanRecord> = (0..plain).map(|i| ended(span(&format!("plain{i}"), None))).collect();
+            let mut out: Vec<SpanRecord> = (0..plain)
+                .map(|i| ended(span(&format!("plain{i}"), None)))
+                .collect();
             for i in 0..chat {
                 let mut s = span(&format!("chat{i}"), None);
                 s.set_attribute(Key::new("gen_ai.operation.name"), Value::from("chat"));
@@ -522,12 +527,23 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
     for _ in 0..4 {
         p.submit_deferred(batch(10, 0));
     }
-    assert_eq!(p.snapshot().dropped.queue_full, 0, "four batches fit the deferred queue");
+    assert_eq!(
+        p.snapshot().dropped.queue_full,
+        0,
+        "four batches fit the deferred queue"
+    );
     // The fifth overflows: decoded on the caller, offered span by span.
     p.submit_deferred(batch(100, 10));
     let snap = p.snapshot();
-    assert_eq!(snap.dropped.queue_full, 10, "ordinary spans beyond 90% are dropped");
-    assert_eq!(snap.queue_depth, 4 + 100, "four deferred batches and a full span queue");
+    assert_eq!(
+        snap.dropped.queue_full, 10,
+        "ordinary spans beyond 90% are dropped"
+    );
+    assert_eq!(
+        snap.queue_depth,
+        4 + 100,
+        "four deferred batches and a full span queue"
+    );
     blocker.execute_batch("ROLLBACK").unwrap();
     assert!(p.flush(Duration::from_secs(10)));
     let reader = fivelens_core::store::Reader::open(&db).unwrap().unwrap();

@@ -215,7 +215,7 @@ class _FlushingQueue:
 
     def put(self, obj: Any) -> None:
         try:
-            ended = _native.status()["spans"]["ended"]
+            ended = _native._spans_ended()
             if ended != self._seen:
                 self._seen = ended
                 _native.flush(_exit_timeout())
