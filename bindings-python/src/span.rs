@@ -224,6 +224,21 @@ fn explicit_parent(py: Python<'_>, parent: &Bound<'_, PyAny>) -> PyResult<Resolv
     )))
 }
 
+/// The parent and scope of a new span: the explicit `parent` (keeping the current scope when it
+/// brings none), or the current frame.
+fn resolve(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Resolved> {
+    match parent {
+        Some(p) => {
+            let mut r = explicit_parent(py, p)?;
+            if r.scope.is_none() {
+                r.scope = current_frame(py)?.and_then(|f| f.get().scope.clone());
+            }
+            Ok(r)
+        }
+        None => resolve_current(py),
+    }
+}
+
 fn from_incoming(i: &Incoming) -> Resolved {
     Resolved {
         parent: i.parent,
@@ -333,17 +348,7 @@ pub struct SpanScope {
 
 impl SpanScope {
     fn open_span(&self, py: Python<'_>) -> PyResult<(Py<PySpan>, Py<PyAny>)> {
-        let resolved = match &self.parent {
-            Some(p) => {
-                let mut r = explicit_parent(py, p.bind(py))?;
-                // An explicit parent keeps the current scope when it brings none.
-                if r.scope.is_none() {
-                    r.scope = current_frame(py)?.and_then(|f| f.get().scope.clone());
-                }
-                r
-            }
-            None => resolve_current(py)?,
-        };
+        let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
         let span = Py::new(py, start(&self.template, resolved, None))?;
         let token = current_var(py)?.set.bind(py).call1((&span,))?.unbind();
         Ok((span, token))
@@ -403,10 +408,7 @@ impl SpanScope {
 
     /// Starts a span without making it current (generator decorators activate it per resume).
     fn _start(&self, py: Python<'_>) -> PyResult<Py<PySpan>> {
-        let resolved = match &self.parent {
-            Some(p) => explicit_parent(py, p.bind(py))?,
-            None => resolve_current(py)?,
-        };
+        let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
         Py::new(py, start(&self.template, resolved, None))
     }
 
@@ -840,16 +842,7 @@ pub fn start_span(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PySpan> {
     let template = template(py, name, kind, links, attributes, _instrumentation, kwargs)?;
-    let resolved = match parent.filter(|p| !p.is_none()) {
-        Some(p) => {
-            let mut r = explicit_parent(py, p)?;
-            if r.scope.is_none() {
-                r.scope = current_frame(py)?.and_then(|f| f.get().scope.clone());
-            }
-            r
-        }
-        None => resolve_current(py)?,
-    };
+    let resolved = resolve(py, parent.filter(|p| !p.is_none()))?;
     Ok(start(&template, resolved, ns(start_time)?))
 }
 

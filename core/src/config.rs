@@ -655,7 +655,8 @@ pub fn parse_key_values(field: &str, v: &str) -> Result<BTreeMap<String, String>
     Ok(out)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes; `None` on a malformed escape or invalid UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -83,7 +83,10 @@ impl TraceScope {
             let Some((k, v)) = member.split_once('=') else {
                 continue;
             };
-            let (Some(k), Some(v)) = (percent_decode(k.trim()), percent_decode(v.trim())) else {
+            let (Some(k), Some(v)) = (
+                crate::config::percent_decode(k.trim()),
+                crate::config::percent_decode(v.trim()),
+            ) else {
                 continue;
             };
             if k.is_empty()
@@ -294,23 +297,6 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

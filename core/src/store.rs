@@ -742,16 +742,23 @@ impl Reader {
 
     /// The most recent traces, newest first.
     pub fn traces(&self, limit: usize) -> Result<Vec<TraceSummary>, StoreError> {
+        self.summaries("ORDER BY start_ns DESC LIMIT ?1", limit as i64)
+    }
+
+    fn summaries(
+        &self,
+        tail: &str,
+        arg: impl rusqlite::ToSql,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT trace_id, root_name, service_name, start_ns, end_ns, span_count, error_count,
-                        input_tokens, output_tokens, cost_usd, session_id
-                 FROM traces ORDER BY start_ns DESC LIMIT ?1",
-            )
+                        input_tokens, output_tokens, cost_usd, session_id FROM traces {tail}"
+            ))
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![limit as i64], |r| {
+            .query_map(params![arg], |r| {
                 let start: i64 = r.get(3)?;
                 let end: i64 = r.get(4)?;
                 let errors: i64 = r.get(6)?;
@@ -795,42 +802,9 @@ impl Reader {
     /// The summary of one trace.
     pub fn trace(&self, trace_id: &str) -> Result<Option<TraceSummary>, StoreError> {
         Ok(self
-            .traces_where("trace_id = ?1", trace_id)?
+            .summaries("WHERE trace_id = ?1", trace_id)?
             .into_iter()
             .next())
-    }
-
-    fn traces_where(&self, cond: &str, v: &str) -> Result<Vec<TraceSummary>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT trace_id, root_name, service_name, start_ns, end_ns, span_count, error_count,
-                        input_tokens, output_tokens, cost_usd, session_id FROM traces WHERE {cond}"
-            ))
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![v], |r| {
-                let start: i64 = r.get(3)?;
-                let end: i64 = r.get(4)?;
-                let errors: i64 = r.get(6)?;
-                Ok(TraceSummary {
-                    trace_id: r.get(0)?,
-                    root_name: r.get(1)?,
-                    service_name: r.get(2)?,
-                    start_ns: start,
-                    end_ns: end,
-                    duration_ns: end - start,
-                    span_count: r.get(5)?,
-                    error_count: errors,
-                    status: if errors > 0 { "ERROR" } else { "OK" }.to_string(),
-                    input_tokens: r.get(7)?,
-                    output_tokens: r.get(8)?,
-                    cost_usd: r.get(9)?,
-                    session_id: r.get(10)?,
-                })
-            })
-            .map_err(|e| self.sql(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
     }
 
     /// All spans of a trace, by start time.
