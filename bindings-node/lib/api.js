@@ -39,6 +39,16 @@ const otel = require('./otel')
  * @property {number} [exitTimeoutMs] bound on the flush at exit; `FIVELENS_EXIT_TIMEOUT_MS`
  * @property {string} [userHashKey] HMAC key for user ids; `FIVELENS_USER_HASH_KEY`
  * @property {'off' | 'error' | 'warn' | 'info' | 'debug'} [logLevel] `FIVELENS_LOG_LEVEL`
+ * @property {number} [maxContentBytes] largest content attribute, cut with JSON kept valid; default 65536
+ * @property {boolean} [compat] add OpenInference and Langfuse attributes; `FIVELENS_COMPAT`
+ * @property {string} [pricesFile] a JSON price table over the built-in one; `FIVELENS_PRICES_FILE`
+ * @property {Record<string, any>[]} [prices] price entries over the file and the built-in table
+ * @property {string} [metricsExporter] `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`
+ * @property {string} [otlpMetricsEndpoint] `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, used as is
+ * @property {number} [metricExportIntervalMs] `OTEL_METRIC_EXPORT_INTERVAL`; default 60000
+ * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
+ * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
+ * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */

@@ -1,7 +1,8 @@
 //! Decoding a batch of spans from the JS layer straight into core records, on the processing
 //! thread.
 //!
-//! The batch is `{"scopes": {id: {attributes}}, "spans": [[...positional fields...]]}`; see
+//! The batch is `{"scopes": {id: {attributes}}, "llm": {id: {attributes for model calls}},
+//! "spans": [[...positional fields...]]}` (scopes and llm before spans); see
 //! `lib/span.js` (`Span.end`) for the field order. A streaming decoder writes attributes into
 //! each record as it reads them, borrowing strings from the batch text wherever JSON needs no
 //! unescaping: decoding into a generic JSON tree first cost more than the rest of a span.
@@ -187,26 +188,28 @@ impl<'de> Visitor<'de> for BatchSeed {
         f.write_str("a span batch")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut scopes = Scopes::new();
+        type RawScopes = HashMap<u32, serde_json::Map<String, serde_json::Value>>;
+        let mut raw_scopes = RawScopes::new();
+        let mut raw_llm = RawScopes::new();
         let mut records = Vec::new();
         while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
             match &*key {
-                "scopes" => {
-                    let raw: HashMap<u32, serde_json::Map<String, serde_json::Value>> =
-                        map.next_value()?;
-                    scopes = raw
-                        .into_iter()
+                "scopes" => raw_scopes = map.next_value()?,
+                "llm" => raw_llm = map.next_value()?,
+                "spans" => {
+                    let scopes: Scopes = raw_scopes
+                        .drain()
                         .map(|(id, a)| {
-                            (
-                                id,
-                                Arc::new(TraceScope {
-                                    attributes: owned(a),
-                                }),
-                            )
+                            let llm_attributes = raw_llm.remove(&id).map(owned).unwrap_or_default();
+                            let scope = TraceScope {
+                                attributes: owned(a),
+                                llm_attributes,
+                            };
+                            (id, Arc::new(scope))
                         })
                         .collect();
+                    records = map.next_value_seed(SpansSeed { scopes: &scopes })?
                 }
-                "spans" => records = map.next_value_seed(SpansSeed { scopes: &scopes })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -359,7 +362,7 @@ mod tests {
 
     #[test]
     fn decodes_a_batch() {
-        let batch = r#"{"scopes":{"3":{"session.id":"s1"}},"spans":[
+        let batch = r#"{"scopes":{"3":{"session.id":"s1"}},"llm":{"3":{"fivelens.stage":"plan"}},"spans":[
             ["4bf92f3577b34da6a3ce929d0e0e4736","00f067aa0ba902b7","",0,"root",2,1700000000000.5,1700000000001.5,2,"bad",
              {"a":"x","b":true,"c":1,"d":1.5,"e":["p","q"],"esc":"line\nbreak","n":null},
              [["ev",1700000000001,{"k":1}]],null,3,"lib",2,"v=1",null],
@@ -381,6 +384,10 @@ mod tests {
         assert_eq!(
             r.scope.as_ref().unwrap().get("session.id"),
             Some(&Value::from("s1"))
+        );
+        assert_eq!(
+            r.scope.as_ref().unwrap().llm_attributes,
+            vec![(Key::new("fivelens.stage"), Value::from("plan"))]
         );
         assert!(
             r.start_ns.abs_diff(1_700_000_000_000_500_000) < 1_000,

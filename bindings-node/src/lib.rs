@@ -201,6 +201,7 @@ pub fn encode_scope(attributes: String) -> String {
     let map: Attrs = serde_json::from_str(&attributes).unwrap_or_default();
     TraceScope {
         attributes: batch::owned(map),
+        llm_attributes: Vec::new(),
     }
     .to_wire()
 }

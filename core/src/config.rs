@@ -71,6 +71,33 @@ pub const ENV_USER_HASH_KEY: &str = "FIVELENS_USER_HASH_KEY";
 pub const ENV_LOG_LEVEL: &str = "FIVELENS_LOG_LEVEL";
 /// `FIVELENS_EXIT_TIMEOUT_MS`: bound on the flush at process exit. Default 2000.
 pub const ENV_EXIT_TIMEOUT_MS: &str = "FIVELENS_EXIT_TIMEOUT_MS";
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`: `true`/`false`, or `NO_CONTENT`,
+/// `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT` (only the span forms keep content on spans).
+/// Read when `FIVELENS_CAPTURE_CONTENT` is unset.
+pub const ENV_OTEL_CAPTURE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+/// `FIVELENS_MAX_CONTENT_BYTES`: content attributes are cut (JSON kept valid) past this. Default 65536.
+pub const ENV_MAX_CONTENT_BYTES: &str = "FIVELENS_MAX_CONTENT_BYTES";
+/// `FIVELENS_COMPAT`: `true` adds OpenInference and Langfuse attributes. Default `false`.
+pub const ENV_COMPAT: &str = "FIVELENS_COMPAT";
+/// `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`: `true` counts estimated tokens in
+/// `gen_ai.client.token.usage` too. Default `false` (the conventions' rule).
+pub const ENV_METRICS_INCLUDE_ESTIMATED_TOKENS: &str = "FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS";
+/// `FIVELENS_PRICES_FILE`: a JSON price table (the format of `core/data/prices.json`) whose
+/// entries add to or replace the built-in ones. Default unset.
+pub const ENV_PRICES_FILE: &str = "FIVELENS_PRICES_FILE";
+/// `OTEL_METRICS_EXPORTER`: comma-separated `otlp`, `prometheus`, `none`. Default `otlp` when an
+/// OTLP endpoint is set, else none (the local store keeps metrics either way).
+pub const ENV_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`: full URL for metrics. Default: the base endpoint
+/// with `/v1/metrics`.
+pub const ENV_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// `OTEL_METRIC_EXPORT_INTERVAL`: ms between OTLP metric pushes. Default 60000.
+pub const ENV_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// `OTEL_EXPORTER_PROMETHEUS_HOST`: address of the Prometheus endpoint. Default `127.0.0.1`.
+pub const ENV_PROMETHEUS_HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
+/// `OTEL_EXPORTER_PROMETHEUS_PORT`: port of the Prometheus endpoint; setting it turns the
+/// endpoint on. Default 9464 when `OTEL_METRICS_EXPORTER` names `prometheus`.
+pub const ENV_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
 
 /// OTLP wire protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +191,28 @@ pub struct Config {
     pub user_hash_key: Option<String>,
     /// Diagnostics level; `FIVELENS_LOG_LEVEL`.
     pub log_level: String,
+    /// Largest content attribute (messages, instructions, tool definitions), bytes; longer ones
+    /// are cut keeping the JSON valid; `FIVELENS_MAX_CONTENT_BYTES`.
+    pub max_content_bytes: usize,
+    /// Add OpenInference and Langfuse attributes; `FIVELENS_COMPAT`.
+    pub compat: bool,
+    /// A JSON price table adding to (or replacing) the built-in one; `FIVELENS_PRICES_FILE`.
+    pub prices_file: Option<String>,
+    /// Price entries (the price-table format), added over the file and the built-in table.
+    pub prices: Vec<serde_json::Value>,
+    /// Metric exporters: `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`.
+    pub metrics_exporter: Option<String>,
+    /// OTLP metrics URL; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
+    pub otlp_metrics_endpoint: Option<String>,
+    /// ms between OTLP metric pushes; `OTEL_METRIC_EXPORT_INTERVAL`.
+    pub metric_export_interval_ms: u64,
+    /// Prometheus endpoint address; `OTEL_EXPORTER_PROMETHEUS_HOST`.
+    pub prometheus_host: String,
+    /// Prometheus endpoint port (on when set); `OTEL_EXPORTER_PROMETHEUS_PORT`.
+    pub prometheus_port: Option<u16>,
+    /// Count estimated tokens in `gen_ai.client.token.usage` too (the conventions reserve it for
+    /// reported counts); `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`.
+    pub metrics_include_estimated_tokens: bool,
     /// Integrations to enable (names); all importable ones when unset. Read by the bindings.
     pub integrations: Option<Vec<String>>,
     /// Keep finished spans in memory for `finished_spans()` (tests of integrations).
@@ -199,6 +248,16 @@ impl Default for Config {
             exit_timeout_ms: 2000,
             user_hash_key: None,
             log_level: "warn".to_string(),
+            max_content_bytes: 64 * 1024,
+            compat: false,
+            prices_file: None,
+            prices: Vec::new(),
+            metrics_exporter: None,
+            otlp_metrics_endpoint: None,
+            metric_export_interval_ms: 60_000,
+            prometheus_host: "127.0.0.1".to_string(),
+            prometheus_port: None,
+            metrics_include_estimated_tokens: false,
             integrations: None,
             testing: false,
         }
@@ -363,6 +422,43 @@ impl Config {
         }
         if let Some(v) = get(ENV_CAPTURE_CONTENT) {
             self.capture_content = parse_bool(ENV_CAPTURE_CONTENT, &v)?;
+        } else if let Some(v) = get(ENV_OTEL_CAPTURE_CONTENT) {
+            self.capture_content = match v.to_ascii_uppercase().as_str() {
+                "TRUE" | "SPAN_ONLY" | "SPAN_AND_EVENT" => true,
+                "FALSE" | "NO_CONTENT" | "EVENT_ONLY" => false,
+                _ => {
+                    return Err(ConfigError::new(
+                        ENV_OTEL_CAPTURE_CONTENT,
+                        format!("expected true, false, NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT, got {v:?}"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get(ENV_MAX_CONTENT_BYTES) {
+            self.max_content_bytes = parse_num(ENV_MAX_CONTENT_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_COMPAT) {
+            self.compat = parse_bool(ENV_COMPAT, &v)?;
+        }
+        if let Some(v) = get(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS) {
+            self.metrics_include_estimated_tokens =
+                parse_bool(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS, &v)?;
+        }
+        if let Some(v) = get(ENV_PRICES_FILE) {
+            self.prices_file = Some(v);
+        }
+        if let Some(v) = get(ENV_METRICS_EXPORTER) {
+            self.metrics_exporter = Some(v.to_ascii_lowercase());
+        }
+        self.otlp_metrics_endpoint = get(ENV_OTLP_METRICS_ENDPOINT);
+        if let Some(v) = get(ENV_METRIC_EXPORT_INTERVAL) {
+            self.metric_export_interval_ms = parse_num(ENV_METRIC_EXPORT_INTERVAL, &v)?;
+        }
+        if let Some(v) = get(ENV_PROMETHEUS_HOST) {
+            self.prometheus_host = v;
+        }
+        if let Some(v) = get(ENV_PROMETHEUS_PORT) {
+            self.prometheus_port = Some(parse_num(ENV_PROMETHEUS_PORT, &v)?);
         }
         if let Some(v) = get(ENV_STORE) {
             self.store = parse_store_mode(ENV_STORE, &v)?;
@@ -478,6 +574,49 @@ impl Config {
         })
     }
 
+    /// The URL metrics are pushed to over OTLP, if metrics go to OTLP.
+    pub fn metrics_endpoint(&self) -> Option<String> {
+        if !self.metric_exporters().contains(&"otlp") {
+            return None;
+        }
+        if let Some(m) = &self.otlp_metrics_endpoint {
+            return Some(m.clone());
+        }
+        let base = self.otlp_endpoint.as_ref()?;
+        Some(match self.otlp_protocol {
+            Protocol::Grpc => base.clone(),
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                format!("{}/v1/metrics", base.trim_end_matches('/'))
+            }
+        })
+    }
+
+    /// The metric exporters in force (`otlp` by default when an OTLP endpoint is configured).
+    pub fn metric_exporters(&self) -> Vec<&str> {
+        match &self.metrics_exporter {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && *p != "none")
+                .collect(),
+            None if self.otlp_endpoint.is_some() || self.otlp_metrics_endpoint.is_some() => {
+                vec!["otlp"]
+            }
+            None if self.prometheus_port.is_some() => vec!["prometheus"],
+            None => Vec::new(),
+        }
+    }
+
+    /// The Prometheus endpoint's port, when it is on.
+    pub fn prometheus_endpoint(&self) -> Option<(String, u16)> {
+        if let Some(port) = self.prometheus_port {
+            return Some((self.prometheus_host.clone(), port));
+        }
+        self.metric_exporters()
+            .contains(&"prometheus")
+            .then(|| (self.prometheus_host.clone(), 9464))
+    }
+
     /// Whether the local store is on.
     pub fn store_enabled(&self) -> bool {
         match self.store {
@@ -502,7 +641,20 @@ impl Config {
             max_attributes: self.max_attributes,
             max_events: self.max_events,
             max_links: self.max_links,
+            max_content_bytes: self.max_content_bytes,
         }
+    }
+
+    /// The price table: built-in, then the file, then inline entries.
+    pub fn price_table(&self) -> crate::pricing::PriceTable {
+        let mut t = crate::pricing::PriceTable::embedded();
+        if let Some(path) = &self.prices_file {
+            let _ = t.merge_file(std::path::Path::new(path));
+        }
+        if !self.prices.is_empty() {
+            let _ = t.merge_json(&serde_json::json!({ "models": self.prices }).to_string());
+        }
+        t
     }
 }
 

@@ -30,7 +30,9 @@ use prost::Message;
 
 use crate::config::Config;
 use crate::diag::{self, Level};
-use crate::export::{self, encode, Batch, ExportQueue, ExporterSettings};
+use crate::export::{self, encode, Batch, ExportQueue, ExporterSettings, Signal};
+use crate::llm::{LlmSettings, LlmStage};
+use crate::metrics::Metrics;
 use crate::record::{flags, SpanRecord};
 use crate::resource::{HostInfo, Resource};
 use crate::stats::{DropReason, Stats, StatsSnapshot};
@@ -128,6 +130,8 @@ pub struct Pipeline {
     exporters: Vec<Arc<ExportQueue>>,
     memory: Option<Arc<Mutex<Vec<SpanRecord>>>>,
     store_path: Option<std::path::PathBuf>,
+    metrics: Arc<Mutex<Metrics>>,
+    prometheus: Mutex<Option<crate::prometheus::Endpoint>>,
     /// The fork generation this pipeline was built in.
     pub generation: u64,
     started_ns: u64,
@@ -162,19 +166,41 @@ impl Pipeline {
         } else {
             None
         };
-        let settings: Vec<ExporterSettings> =
-            ExporterSettings::from_config(&config).into_iter().collect();
+        let settings: Vec<ExporterSettings> = ExporterSettings::from_config(&config);
         let exporters: Vec<Arc<ExportQueue>> = settings
             .iter()
             .enumerate()
             .map(|(i, s)| {
                 Arc::new(ExportQueue::new(
                     i,
+                    s.signal,
                     s.endpoint.clone(),
                     config.export_queue_bytes,
                 ))
             })
             .collect();
+        let environment = resource
+            .attributes
+            .iter()
+            .find(|(k, _)| k.as_str() == crate::semconv::DEPLOYMENT_ENVIRONMENT_NAME)
+            .map(|(_, v)| v.display());
+        let metrics = Arc::new(Mutex::new(Metrics::new(
+            environment,
+            config.metrics_include_estimated_tokens,
+        )));
+        let prometheus = config.prometheus_endpoint().and_then(|(host, port)| {
+            match crate::prometheus::Endpoint::start(&host, port, metrics.clone()) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    diag::report(
+                        Level::Warn,
+                        "prometheus.bind",
+                        &format!("the Prometheus endpoint could not listen on {host}:{port}: {e} (several processes need several ports, or OTLP push)"),
+                    );
+                    None
+                }
+            }
+        });
         let capacity = config.queue_size.max(1);
         let pipeline = Arc::new(Pipeline {
             host,
@@ -192,6 +218,8 @@ impl Pipeline {
             exporters: exporters.clone(),
             memory: config.testing.then(|| Arc::new(Mutex::new(Vec::new()))),
             store_path: store.as_ref().map(|s| s.path().to_path_buf()),
+            metrics,
+            prometheus: Mutex::new(prometheus),
             generation: crate::fork::generation(),
             started_ns: crate::record::now_ns(),
             resource,
@@ -333,6 +361,9 @@ impl Pipeline {
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         self.running.store(false, Ordering::Relaxed);
+        if let Some(p) = self.prometheus.lock().take() {
+            p.stop();
+        }
         {
             let mut st = self.control.state.lock();
             if st.shutdown_deadline.is_none() {
@@ -379,7 +410,13 @@ impl Pipeline {
             "started_ns": self.started_ns,
             "resource": self.resource.to_json(),
             "capture_content": self.config.capture_content,
+            "prometheus": self.prometheus.lock().as_ref().map(|p| p.address()),
         })
+    }
+
+    /// The Prometheus text of the metrics so far.
+    pub fn prometheus_text(&self) -> String {
+        self.metrics.lock().prometheus_text()
     }
 
     /// Records kept in testing mode (oldest first), without removing them.
@@ -460,7 +497,11 @@ impl Pipeline {
                 processor.process(&mut batch);
                 batch.clear();
             }
-            processor.tick();
+            processor.tick(false);
+            if requested > done || shutdown.is_some() {
+                // A flush delivers metrics too.
+                processor.tick(true);
+            }
             if requested > done {
                 for e in &self.exporters {
                     e.push_marker(requested);
@@ -485,6 +526,9 @@ impl Pipeline {
     }
 }
 
+/// How often metric deltas go to the local store.
+const STORE_METRICS_EVERY: Duration = Duration::from_secs(10);
+
 /// What the processing thread does with each batch.
 struct Processor {
     store: Option<Store>,
@@ -495,6 +539,12 @@ struct Processor {
     service_name: String,
     stats: Arc<Stats>,
     max_batch_bytes: usize,
+    llm: LlmStage,
+    metrics: Arc<Mutex<Metrics>>,
+    metrics_dirty: bool,
+    last_store_metrics: Instant,
+    last_otlp_metrics: Instant,
+    otlp_metrics_every: Duration,
 }
 
 impl Processor {
@@ -508,12 +558,32 @@ impl Processor {
             resource: p.resource.clone(),
             stats: p.stats.clone(),
             max_batch_bytes: p.config.max_export_batch_bytes,
+            llm: LlmStage::new(
+                LlmSettings {
+                    capture_content: p.config.capture_content,
+                    max_content_bytes: p.config.max_content_bytes,
+                    compat: p.config.compat,
+                },
+                p.config.price_table(),
+            ),
+            metrics: p.metrics.clone(),
+            metrics_dirty: false,
+            last_store_metrics: Instant::now(),
+            last_otlp_metrics: Instant::now(),
+            otlp_metrics_every: Duration::from_millis(p.config.metric_export_interval_ms),
         }
     }
 
     fn process(&mut self, batch: &mut [SpanRecord]) {
-        for r in batch.iter_mut() {
-            r.finalize();
+        {
+            let mut metrics = self.metrics.lock();
+            for r in batch.iter_mut() {
+                r.finalize();
+                self.llm.process(r);
+                // Before any sampling: metrics count all traffic.
+                metrics.record(r);
+            }
+            self.metrics_dirty = true;
         }
         let refs: Vec<&SpanRecord> = batch.iter().collect();
         if let Some(store) = &mut self.store {
@@ -533,17 +603,22 @@ impl Processor {
                 }
             }
         }
-        if !self.exporters.is_empty() {
+        let trace_exporters: Vec<&Arc<ExportQueue>> = self
+            .exporters
+            .iter()
+            .filter(|e| e.signal == Signal::Traces)
+            .collect();
+        if !trace_exporters.is_empty() {
             let exportable: Vec<&SpanRecord> = refs
                 .iter()
                 .copied()
                 .filter(|r| r.flags & flags::STORE_ONLY == 0)
                 .collect();
             if !exportable.is_empty() {
-                if self.exporters.iter().all(|e| e.is_full()) {
+                if trace_exporters.iter().all(|e| e.is_full()) {
                     // Every receiver is behind: do not spend the encoding on spans that would
                     // be dropped anyway.
-                    for e in &self.exporters {
+                    for e in &trace_exporters {
                         e.refuse(exportable.len(), &self.stats);
                     }
                 } else {
@@ -551,7 +626,7 @@ impl Processor {
                         encode::requests(&exportable, &self.resource, self.max_batch_bytes);
                     for (req, n) in requests {
                         let body = Arc::new(req.encode_to_vec());
-                        for e in &self.exporters {
+                        for e in &trace_exporters {
                             e.push(Batch::encoded(body.clone(), n), &self.stats);
                         }
                     }
@@ -569,7 +644,9 @@ impl Processor {
         }
     }
 
-    fn tick(&mut self) {
+    /// Periodic work: retention, metric deltas to the store, metric pushes. `now` forces the
+    /// metric work (a flush, or shutdown).
+    fn tick(&mut self, now: bool) {
         if let Some(store) = &mut self.store {
             match store.maybe_apply_retention() {
                 Ok(n) if n > 0 => diag::report(
@@ -586,6 +663,41 @@ impl Processor {
                     "store.retention",
                     &format!("retention failed: {e}"),
                 ),
+            }
+        }
+        if self.store.is_some() && (now || self.last_store_metrics.elapsed() >= STORE_METRICS_EVERY)
+        {
+            self.last_store_metrics = Instant::now();
+            let points = self.metrics.lock().take_deltas();
+            if let Some(store) = &mut self.store {
+                if let Err(e) = store.write_metrics(&points) {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    diag::report(
+                        Level::Error,
+                        "store.metrics",
+                        &format!("cannot write metrics: {e}"),
+                    );
+                }
+            }
+        }
+        let metric_exporters: Vec<&Arc<ExportQueue>> = self
+            .exporters
+            .iter()
+            .filter(|e| e.signal == Signal::Metrics)
+            .collect();
+        if !metric_exporters.is_empty()
+            && self.metrics_dirty
+            && (now || self.last_otlp_metrics.elapsed() >= self.otlp_metrics_every)
+        {
+            self.last_otlp_metrics = Instant::now();
+            self.metrics_dirty = false;
+            let request = self
+                .metrics
+                .lock()
+                .to_otlp(&self.resource, crate::record::now_ns());
+            let body = Arc::new(request.encode_to_vec());
+            for e in metric_exporters {
+                e.push(Batch::encoded(body.clone(), 0), &self.stats);
             }
         }
     }

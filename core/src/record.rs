@@ -153,6 +153,9 @@ pub struct Limits {
     pub max_events: usize,
     /// Most links on one span.
     pub max_links: usize,
+    /// Content attributes (messages, instructions) are cut to this on the processing thread,
+    /// keeping their JSON valid; on the caller's thread they are only held to 4 times it.
+    pub max_content_bytes: usize,
 }
 
 impl Default for Limits {
@@ -162,6 +165,7 @@ impl Default for Limits {
             max_attributes: 128,
             max_events: 128,
             max_links: 128,
+            max_content_bytes: 64 * 1024,
         }
     }
 }
@@ -170,6 +174,7 @@ static MAX_ATTRIBUTE_BYTES: AtomicUsize = AtomicUsize::new(128 * 1024);
 static MAX_ATTRIBUTES: AtomicUsize = AtomicUsize::new(128);
 static MAX_EVENTS: AtomicUsize = AtomicUsize::new(128);
 static MAX_LINKS: AtomicUsize = AtomicUsize::new(128);
+static MAX_CONTENT_BYTES: AtomicUsize = AtomicUsize::new(64 * 1024);
 
 impl Limits {
     /// The limits currently in force.
@@ -179,6 +184,7 @@ impl Limits {
             max_attributes: MAX_ATTRIBUTES.load(Ordering::Relaxed),
             max_events: MAX_EVENTS.load(Ordering::Relaxed),
             max_links: MAX_LINKS.load(Ordering::Relaxed),
+            max_content_bytes: MAX_CONTENT_BYTES.load(Ordering::Relaxed),
         }
     }
     /// Makes these the limits in force.
@@ -187,6 +193,7 @@ impl Limits {
         MAX_ATTRIBUTES.store(self.max_attributes, Ordering::Relaxed);
         MAX_EVENTS.store(self.max_events, Ordering::Relaxed);
         MAX_LINKS.store(self.max_links, Ordering::Relaxed);
+        MAX_CONTENT_BYTES.store(self.max_content_bytes, Ordering::Relaxed);
     }
 }
 
@@ -344,9 +351,37 @@ impl Payload {
         true
     }
 
+    /// Removes every attribute whose key starts with `prefix` (or is in `keys`); returns how
+    /// many were removed.
+    pub fn remove_where(&mut self, mut doomed: impl FnMut(&str) -> bool) -> usize {
+        let before = self.entries.len();
+        let mut garbage = 0u32;
+        self.entries.retain(|(k, slot)| {
+            if doomed(k.as_str()) {
+                if let Slot::Str(r) = slot {
+                    garbage += r.len;
+                }
+                false
+            } else {
+                true
+            }
+        });
+        self.garbage += garbage;
+        before - self.entries.len()
+    }
+
     /// Sets (or replaces) a string attribute, cut at a character boundary to the size limit.
     pub fn set_str(&mut self, key: Key, value: &str, limits: &Limits) -> SetOutcome {
-        let cut = floor_char_boundary(value, limits.max_attribute_bytes);
+        // Content is cut later, keeping its JSON valid; here it is only held to a hard bound.
+        let max = if crate::semconv::CONTENT_KEYS.contains(&key.as_str()) {
+            limits
+                .max_content_bytes
+                .saturating_mul(4)
+                .max(limits.max_attribute_bytes)
+        } else {
+            limits.max_attribute_bytes
+        };
+        let cut = floor_char_boundary(value, max);
         let exists = self.contains(&key);
         if !exists && self.entries.len() >= limits.max_attributes {
             return SetOutcome::Dropped;
@@ -429,6 +464,9 @@ pub struct SpanRecord {
     pub dropped_links: u32,
     /// Keys whose values were truncated.
     pub truncated: Vec<Key>,
+    /// Cost of a model call in pico-dollars (set on the processing thread from the price table;
+    /// exact, unlike the `fivelens.cost.usd` double it is also written as).
+    pub cost_pico: Option<u64>,
 }
 
 impl SpanRecord {
@@ -464,6 +502,7 @@ impl SpanRecord {
             dropped_events: 0,
             dropped_links: 0,
             truncated: Vec::new(),
+            cost_pico: None,
         }
     }
 
@@ -628,6 +667,13 @@ impl SpanRecord {
                     self.set_attribute_ref(k.clone(), ValueRef::from(v), &limits);
                 }
             }
+            if !scope.llm_attributes.is_empty() && crate::llm::is_model_call(self) {
+                for (k, v) in scope.llm_attributes.iter() {
+                    if !self.payload.contains(k) {
+                        self.set_attribute_ref(k.clone(), ValueRef::from(v), &limits);
+                    }
+                }
+            }
         }
         if !self.truncated.is_empty() {
             let names: Vec<Box<str>> = self.truncated.iter().map(|k| k.as_str().into()).collect();
@@ -684,6 +730,7 @@ mod tests {
             max_attributes: 2,
             max_events: 1,
             max_links: 1,
+            max_content_bytes: 256,
         };
         let mut r = SpanRecord::start("x", SpanKind::Internal, None);
         r.set_attribute_with(Key::new("a"), Value::from("123456"), &limits);

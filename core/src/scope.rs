@@ -26,21 +26,48 @@ pub const MAX_WIRE_BYTES: usize = 4096;
 /// `Arc` and stamping needs no walk up a chain.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TraceScope {
-    /// The merged attributes (inner scope's values win).
+    /// The merged attributes (inner scope's values win), stamped on every span.
     pub attributes: Vec<KeyValue>,
+    /// Attributes stamped on model-call spans only: the pipeline stage and the declared prompt
+    /// name and version. They stay in this process (not sent downstream).
+    pub llm_attributes: Vec<KeyValue>,
+}
+
+fn merge(base: &[KeyValue], over: Vec<KeyValue>) -> Vec<KeyValue> {
+    let mut merged: Vec<KeyValue> = base.to_vec();
+    for (k, v) in over {
+        match merged.iter_mut().find(|(mk, _)| *mk == k) {
+            Some(slot) => slot.1 = v,
+            None => merged.push((k, v)),
+        }
+    }
+    merged
 }
 
 impl TraceScope {
     /// A scope with `attributes` on top of `parent`'s.
     pub fn child_of(parent: Option<&TraceScope>, attributes: Vec<KeyValue>) -> TraceScope {
-        let mut merged: Vec<KeyValue> = parent.map(|p| p.attributes.clone()).unwrap_or_default();
-        for (k, v) in attributes {
-            match merged.iter_mut().find(|(mk, _)| *mk == k) {
-                Some(slot) => slot.1 = v,
-                None => merged.push((k, v)),
-            }
+        TraceScope {
+            attributes: merge(
+                parent.map(|p| p.attributes.as_slice()).unwrap_or(&[]),
+                attributes,
+            ),
+            llm_attributes: parent.map(|p| p.llm_attributes.clone()).unwrap_or_default(),
         }
-        TraceScope { attributes: merged }
+    }
+
+    /// A scope adding model-call-only attributes (stage, prompt) on top of `parent`'s.
+    pub fn child_for_model_calls(
+        parent: Option<&TraceScope>,
+        llm_attributes: Vec<KeyValue>,
+    ) -> TraceScope {
+        TraceScope {
+            attributes: parent.map(|p| p.attributes.clone()).unwrap_or_default(),
+            llm_attributes: merge(
+                parent.map(|p| p.llm_attributes.as_slice()).unwrap_or(&[]),
+                llm_attributes,
+            ),
+        }
     }
 
     /// The value of one attribute.
@@ -77,7 +104,7 @@ impl TraceScope {
     pub fn from_wire(s: &str) -> TraceScope {
         let mut attributes = Vec::new();
         if s.len() > MAX_WIRE_BYTES {
-            return TraceScope { attributes };
+            return TraceScope::default();
         }
         for member in s.split(',') {
             let Some((k, v)) = member.split_once('=') else {
@@ -103,7 +130,10 @@ impl TraceScope {
                 attributes.push((Key::new(&k), value));
             }
         }
-        TraceScope { attributes }
+        TraceScope {
+            attributes,
+            llm_attributes: Vec::new(),
+        }
     }
 }
 

@@ -46,10 +46,125 @@ pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
 pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 /// `gen_ai.response.model`.
 pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
-/// `gen_ai.usage.input_tokens`.
+/// `gen_ai.usage.input_tokens` (all input tokens, cached ones included).
 pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 /// `gen_ai.usage.output_tokens`.
 pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// `gen_ai.usage.cache_read.input_tokens` (a subset of input tokens).
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// `gen_ai.usage.cache_write.input_tokens` (a subset of input tokens; formerly `cache_creation`).
+pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+/// `gen_ai.usage.reasoning.output_tokens` (a subset of output tokens).
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// `gen_ai.request.max_tokens`.
+pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+/// `gen_ai.request.temperature`.
+pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+/// `gen_ai.request.top_p`.
+pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+/// `gen_ai.request.top_k`.
+pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+/// `gen_ai.request.stop_sequences`.
+pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+/// `gen_ai.request.frequency_penalty`.
+pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+/// `gen_ai.request.presence_penalty`.
+pub const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
+/// `gen_ai.request.seed`.
+pub const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+/// `gen_ai.request.choice.count`.
+pub const GEN_AI_REQUEST_CHOICE_COUNT: &str = "gen_ai.request.choice.count";
+/// `gen_ai.request.stream`.
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// `gen_ai.request.reasoning.level`.
+pub const GEN_AI_REQUEST_REASONING_LEVEL: &str = "gen_ai.request.reasoning.level";
+/// `gen_ai.request.encoding_formats`.
+pub const GEN_AI_REQUEST_ENCODING_FORMATS: &str = "gen_ai.request.encoding_formats";
+/// `gen_ai.response.id`.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// `gen_ai.response.finish_reasons` (one per choice, in order).
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// `gen_ai.response.time_to_first_chunk` (seconds, streaming).
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// `gen_ai.output.type`.
+pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
+/// `gen_ai.conversation.id`.
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// `gen_ai.embeddings.dimension.count`.
+pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
+/// `gen_ai.prompt.name`.
+pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
+/// `gen_ai.prompt.version`.
+pub const GEN_AI_PROMPT_VERSION: &str = "gen_ai.prompt.version";
+/// `gen_ai.system_instructions` (JSON: an array of parts).
+pub const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+/// `gen_ai.input.messages` (JSON: an array of chat messages).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// `gen_ai.output.messages` (JSON: an array of output messages).
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// `gen_ai.tool.definitions` (JSON).
+pub const GEN_AI_TOOL_DEFINITIONS: &str = "gen_ai.tool.definitions";
+/// `gen_ai.tool.call.arguments`.
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// `gen_ai.tool.call.result`.
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+/// `gen_ai.token.type` (metric attribute: `input` or `output`).
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// `server.address`.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`.
+pub const SERVER_PORT: &str = "server.port";
+/// `deployment.environment.name` (resource attribute).
+pub const DEPLOYMENT_ENVIRONMENT_NAME: &str = "deployment.environment.name";
+/// `openai.api.type` (`chat_completions` or `responses`).
+pub const OPENAI_API_TYPE: &str = "openai.api.type";
+/// `openai.request.service_tier`.
+pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
+/// `openai.response.service_tier`.
+pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
+/// `openai.response.system_fingerprint`.
+pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
+
+/// Attributes that carry prompt or completion content: dropped everywhere when content capture
+/// is off, and redacted when it is on.
+pub const CONTENT_KEYS: &[&str] = &[
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_TOOL_DEFINITIONS,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_RESULT,
+];
+
+/// `gen_ai.operation.name` values of model calls (the spans that get cost, metrics, prompt and
+/// stage attributes).
+pub const MODEL_OPERATIONS: &[&str] =
+    &["chat", "text_completion", "generate_content", "embeddings"];
+
+// ---- metrics (GenAI conventions, and fivelens's own) ----------------------------------------
+
+/// Histogram, seconds.
+pub const METRIC_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Histogram, `{token}`.
+pub const METRIC_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Histogram, seconds (streaming only).
+pub const METRIC_TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.operation.time_to_first_chunk";
+/// Counter of tokens by model and direction (`fivelens.token.type`: input, output, cache_read,
+/// cache_write, reasoning).
+pub const METRIC_TOKENS: &str = "fivelens.llm.tokens";
+/// Counter of US dollars by model and environment.
+pub const METRIC_COST: &str = "fivelens.llm.cost";
+/// Counter of finish reasons by reason and model.
+pub const METRIC_FINISH_REASONS: &str = "fivelens.llm.finish_reasons";
+/// Bucket boundaries of the duration histograms (seconds), from the GenAI conventions.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/// Bucket boundaries of the token histograms, from the GenAI conventions.
+pub const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
 /// `gen_ai.tool.name`.
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// `gen_ai.agent.name`.
@@ -71,8 +186,36 @@ pub const PRIORITY_OPERATIONS: &[&str] = &[
 pub const FIVELENS_TENANT: &str = "fivelens.tenant";
 /// `fivelens.tags`: string array set by `fivelens.context(tags=[...])`.
 pub const FIVELENS_TAGS: &str = "fivelens.tags";
-/// `fivelens.cost.usd`: the cost of the call (or the sum over a stage) in US dollars.
+/// `fivelens.cost.usd`: the cost of a model call in US dollars (from the price table).
 pub const FIVELENS_COST_USD: &str = "fivelens.cost.usd";
+/// `fivelens.usage.estimated`: true when the token counts were estimated (the provider reported
+/// none, e.g. a stream without `include_usage`).
+pub const FIVELENS_USAGE_ESTIMATED: &str = "fivelens.usage.estimated";
+/// `fivelens.prompt.hash`: hash of the system prompt as sent (see [`crate::llm::prompt_hash`]).
+pub const FIVELENS_PROMPT_HASH: &str = "fivelens.prompt.hash";
+/// `fivelens.stage`: the pipeline stage a model call belongs to (`fivelens.stage(name)`).
+pub const FIVELENS_STAGE: &str = "fivelens.stage";
+/// `fivelens.rollup.cost.usd`: cost of the model calls in this span's subtree.
+pub const FIVELENS_ROLLUP_COST_USD: &str = "fivelens.rollup.cost.usd";
+/// `fivelens.rollup.input_tokens`: input tokens of the model calls in this span's subtree.
+pub const FIVELENS_ROLLUP_INPUT_TOKENS: &str = "fivelens.rollup.input_tokens";
+/// `fivelens.rollup.output_tokens`: output tokens of the model calls in this span's subtree.
+pub const FIVELENS_ROLLUP_OUTPUT_TOKENS: &str = "fivelens.rollup.output_tokens";
+/// `fivelens.rollup.llm_calls`: model calls in this span's subtree.
+pub const FIVELENS_ROLLUP_LLM_CALLS: &str = "fivelens.rollup.llm_calls";
+/// Prefix of attributes that integrations hand to the processing thread and that never leave
+/// the process (the processing thread reads and removes them).
+pub const PRIVATE_PREFIX: &str = "fivelens._";
+/// Private: the system prompt as sent, for the prompt hash.
+pub const PRIVATE_SYSTEM_PROMPT: &str = "fivelens._system_prompt";
+/// Private: the input text, for a token estimate when the provider reports no usage.
+pub const PRIVATE_INPUT_TEXT: &str = "fivelens._input_text";
+/// Private: the output text, for a token estimate when the provider reports no usage.
+pub const PRIVATE_OUTPUT_TEXT: &str = "fivelens._output_text";
+/// `fivelens.token.type` on the token counter: input, output, cache_read, cache_write, reasoning.
+pub const FIVELENS_TOKEN_TYPE: &str = "fivelens.token.type";
+/// `fivelens.finish_reason` on the finish-reason counter.
+pub const FIVELENS_FINISH_REASON: &str = "fivelens.finish_reason";
 /// `fivelens.truncated`: string array naming the attributes whose values were cut to the size limit.
 pub const FIVELENS_TRUNCATED: &str = "fivelens.truncated";
 /// `fivelens.otel.foreign`: true on spans started through the host's OpenTelemetry API under a

@@ -25,8 +25,9 @@ use crate::record::{SpanRecord, Status};
 use crate::semconv;
 use crate::value::ValueRef;
 
-/// Schema version written in `meta`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version written in `meta`. Version 2 added exact costs (`cost_pusd`, pico-dollars)
+/// and `metric_points`.
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS spans (
     input_tokens INTEGER,
     output_tokens INTEGER,
     cost_usd REAL,
+    cost_pusd INTEGER,
     error_type TEXT,
     session_id TEXT,
     user_hash TEXT,
@@ -74,10 +76,29 @@ CREATE TABLE IF NOT EXISTS traces (
     input_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cost_usd REAL NOT NULL DEFAULT 0,
+    cost_pusd INTEGER NOT NULL DEFAULT 0,
     session_id TEXT,
     user_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
+CREATE TABLE IF NOT EXISTS metric_points (
+    id INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    value REAL NOT NULL,
+    int_value INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    buckets TEXT
+);
+CREATE INDEX IF NOT EXISTS metric_points_name ON metric_points (name, time_ns);
+";
+
+/// Columns added after version 1 (applied to older files by `migrate`).
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE spans ADD COLUMN cost_pusd INTEGER;
+ALTER TABLE traces ADD COLUMN cost_pusd INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// Store errors.
@@ -211,6 +232,18 @@ impl Store {
         })
     }
 
+    /// Appends metric deltas.
+    pub fn write_metrics(
+        &mut self,
+        points: &[crate::metrics::StorePoint],
+    ) -> Result<(), StoreError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let now = crate::record::now_ns();
+        self.with_conn(|store, conn| write_metric_points(conn, &store.path, points, now))
+    }
+
     /// Applies retention when it is due (every few minutes, and on the first call).
     pub fn maybe_apply_retention(&mut self) -> Result<u64, StoreError> {
         if self
@@ -256,9 +289,9 @@ fn write_records(
                     "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, parent_remote, name, kind,
                         start_ns, end_ns, duration_ns, status_code, status_message, service_name, scope_name,
                         operation, provider, model, input_tokens, output_tokens, cost_usd, error_type,
-                        session_id, user_hash, attributes, events, links, resource)
+                        session_id, user_hash, attributes, events, links, resource, cost_pusd)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                        ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                        ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
                 )
                 .map_err(err)?;
         for r in records {
@@ -342,6 +375,7 @@ fn write_records(
                     events,
                     links,
                     resource_json,
+                    r.cost_pico.map(|c| c.min(i64::MAX as u64) as i64),
                 ])
                 .map_err(err)?;
             if changed == 0 {
@@ -353,13 +387,13 @@ fn write_records(
                 end_ns: r.end_ns,
                 ..TraceAgg::default()
             });
-            agg.add(r, input_tokens, output_tokens, cost);
+            agg.add(r, input_tokens, output_tokens);
         }
         let mut upsert = tx
                 .prepare_cached(
                     "INSERT INTO traces (trace_id, root_span_id, root_name, root_rank, service_name, start_ns, end_ns,
-                        span_count, error_count, input_tokens, output_tokens, cost_usd, session_id, user_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                        span_count, error_count, input_tokens, output_tokens, cost_usd, session_id, user_hash, cost_pusd)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                      ON CONFLICT (trace_id) DO UPDATE SET
                         root_span_id = CASE WHEN excluded.root_rank > traces.root_rank THEN excluded.root_span_id ELSE traces.root_span_id END,
                         root_name = CASE WHEN excluded.root_rank > traces.root_rank THEN excluded.root_name ELSE traces.root_name END,
@@ -371,7 +405,8 @@ fn write_records(
                         error_count = traces.error_count + excluded.error_count,
                         input_tokens = traces.input_tokens + excluded.input_tokens,
                         output_tokens = traces.output_tokens + excluded.output_tokens,
-                        cost_usd = traces.cost_usd + excluded.cost_usd,
+                        cost_pusd = traces.cost_pusd + excluded.cost_pusd,
+                        cost_usd = (traces.cost_pusd + excluded.cost_pusd) / 1e12,
                         session_id = coalesce(traces.session_id, excluded.session_id),
                         user_hash = coalesce(traces.user_hash, excluded.user_hash)",
                 )
@@ -390,9 +425,10 @@ fn write_records(
                     a.errors,
                     a.input_tokens,
                     a.output_tokens,
-                    a.cost,
+                    a.cost_pico as f64 / 1e12,
                     a.session_id,
                     a.user_hash,
+                    a.cost_pico.min(i64::MAX as u128) as i64,
                 ])
                 .map_err(err)?;
         }
@@ -412,6 +448,11 @@ fn apply_retention(
         source: e,
     };
     let cutoff = now_ns.saturating_sub(retention.max_age.as_nanos() as u64) as i64;
+    conn.execute(
+        "DELETE FROM metric_points WHERE time_ns < ?1",
+        params![cutoff],
+    )
+    .map_err(sql)?;
     let mut deleted = delete_where(conn, path, "end_ns < ?1", cutoff)?;
     for _ in 0..1000 {
         if used_bytes(conn, path)? <= retention.max_bytes {
@@ -509,7 +550,18 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             path: path.to_path_buf(),
             found: v,
         }),
-        Some(_) => Ok(()),
+        Some(v) if v == SCHEMA_VERSION => Ok(()),
+        Some(v) => {
+            if v < 2 {
+                conn.execute_batch(MIGRATE_1_TO_2).map_err(sql)?;
+            }
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )
+            .map_err(sql)?;
+            Ok(())
+        }
         None => {
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -519,6 +571,43 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             Ok(())
         }
     }
+}
+
+/// Appends metric deltas (one row per series and interval; rows from several processes add up).
+fn write_metric_points(
+    conn: &mut Connection,
+    path: &Path,
+    points: &[crate::metrics::StorePoint],
+    now_ns: u64,
+) -> Result<(), StoreError> {
+    let err = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tx = conn.transaction().map_err(err)?;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO metric_points (time_ns, pid, name, attributes, value, int_value, count, buckets)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(err)?;
+        for p in points {
+            insert
+                .execute(params![
+                    now_ns as i64,
+                    i64::from(std::process::id()),
+                    p.name,
+                    p.attributes,
+                    p.value,
+                    p.int_value,
+                    p.count,
+                    p.buckets
+                ])
+                .map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)
 }
 
 #[derive(Default)]
@@ -532,13 +621,13 @@ struct TraceAgg {
     errors: i64,
     input_tokens: i64,
     output_tokens: i64,
-    cost: f64,
+    cost_pico: u128,
     session_id: Option<String>,
     user_hash: Option<String>,
 }
 
 impl TraceAgg {
-    fn add(&mut self, r: &SpanRecord, input: Option<i64>, output: Option<i64>, cost: Option<f64>) {
+    fn add(&mut self, r: &SpanRecord, input: Option<i64>, output: Option<i64>) {
         // A span without a parent is the trace's root (rank 2); one whose parent is in another
         // process is this process's entry point (rank 1), shown until the real root arrives.
         let rank = if !r.parent_span_id.is_valid() {
@@ -563,7 +652,7 @@ impl TraceAgg {
         }
         self.input_tokens += input.unwrap_or(0);
         self.output_tokens += output.unwrap_or(0);
-        self.cost += cost.unwrap_or(0.0);
+        self.cost_pico += u128::from(r.cost_pico.unwrap_or(0));
         if self.session_id.is_none() {
             self.session_id = str_attr(r, semconv::SESSION_ID).map(str::to_string);
         }

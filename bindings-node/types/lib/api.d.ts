@@ -109,6 +109,46 @@ export type InstrumentOptions = {
      */
     logLevel?: "off" | "error" | "warn" | "info" | "debug" | undefined;
     /**
+     * largest content attribute, cut with JSON kept valid; default 65536
+     */
+    maxContentBytes?: number | undefined;
+    /**
+     * add OpenInference and Langfuse attributes; `FIVELENS_COMPAT`
+     */
+    compat?: boolean | undefined;
+    /**
+     * a JSON price table over the built-in one; `FIVELENS_PRICES_FILE`
+     */
+    pricesFile?: string | undefined;
+    /**
+     * price entries over the file and the built-in table
+     */
+    prices?: Record<string, any>[] | undefined;
+    /**
+     * `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`
+     */
+    metricsExporter?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, used as is
+     */
+    otlpMetricsEndpoint?: string | undefined;
+    /**
+     * `OTEL_METRIC_EXPORT_INTERVAL`; default 60000
+     */
+    metricExportIntervalMs?: number | undefined;
+    /**
+     * `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
+     */
+    prometheusHost?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
+     */
+    prometheusPort?: number | undefined;
+    /**
+     * count estimated tokens in `gen_ai.client.token.usage`
+     */
+    metricsIncludeEstimatedTokens?: boolean | undefined;
+    /**
      * integrations to enable; all importable ones when unset
      */
     integrations?: string[] | undefined;
@@ -269,6 +309,16 @@ import { Span } from "./span";
  * @property {number} [exitTimeoutMs] bound on the flush at exit; `FIVELENS_EXIT_TIMEOUT_MS`
  * @property {string} [userHashKey] HMAC key for user ids; `FIVELENS_USER_HASH_KEY`
  * @property {'off' | 'error' | 'warn' | 'info' | 'debug'} [logLevel] `FIVELENS_LOG_LEVEL`
+ * @property {number} [maxContentBytes] largest content attribute, cut with JSON kept valid; default 65536
+ * @property {boolean} [compat] add OpenInference and Langfuse attributes; `FIVELENS_COMPAT`
+ * @property {string} [pricesFile] a JSON price table over the built-in one; `FIVELENS_PRICES_FILE`
+ * @property {Record<string, any>[]} [prices] price entries over the file and the built-in table
+ * @property {string} [metricsExporter] `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`
+ * @property {string} [otlpMetricsEndpoint] `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, used as is
+ * @property {number} [metricExportIntervalMs] `OTEL_METRIC_EXPORT_INTERVAL`; default 60000
+ * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
+ * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
+ * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */

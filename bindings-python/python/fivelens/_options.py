@@ -60,6 +60,28 @@ class Options(TypedDict, total=False):
     """HMAC key for user ids; ``FIVELENS_USER_HASH_KEY``. Default: generated beside the store."""
     log_level: Literal["off", "error", "warn", "info", "debug"]
     """fivelens's own diagnostics on stderr; ``FIVELENS_LOG_LEVEL``. Default ``warn``."""
+    max_content_bytes: int
+    """Largest content attribute (messages, instructions, tool definitions); longer ones are cut
+    with the JSON kept valid; ``FIVELENS_MAX_CONTENT_BYTES``. Default 65536."""
+    compat: bool
+    """Add OpenInference and Langfuse attributes; ``FIVELENS_COMPAT``. Default ``False``."""
+    prices_file: str | None
+    """A JSON price table over the built-in one; ``FIVELENS_PRICES_FILE``."""
+    prices: list[dict[str, object]]
+    """Price entries (the price-table format) over the file and the built-in table."""
+    metrics_exporter: str | None
+    """``otlp``, ``prometheus``, ``none`` (comma-separated); ``OTEL_METRICS_EXPORTER``."""
+    otlp_metrics_endpoint: str | None
+    """OTLP metrics URL, used as is; ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT``."""
+    metric_export_interval_ms: int
+    """ms between OTLP metric pushes; ``OTEL_METRIC_EXPORT_INTERVAL``. Default 60000."""
+    prometheus_host: str
+    """Prometheus endpoint address; ``OTEL_EXPORTER_PROMETHEUS_HOST``. Default ``127.0.0.1``."""
+    prometheus_port: int | None
+    """Prometheus endpoint port (on when set); ``OTEL_EXPORTER_PROMETHEUS_PORT``."""
+    metrics_include_estimated_tokens: bool
+    """Count estimated tokens in ``gen_ai.client.token.usage`` too;
+    ``FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS``. Default ``False``."""
     integrations: list[str] | None
     """Integrations to enable; all importable ones when unset."""
     testing: bool

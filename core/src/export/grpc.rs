@@ -16,9 +16,10 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::Code;
 
-use super::{Batch, ExporterSettings, Outcome, Transport};
+use super::{Batch, ExporterSettings, Outcome, Signal, Transport};
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
 /// Sends and receives message bodies as bytes.
 #[derive(Clone, Copy, Default)]
@@ -136,6 +137,11 @@ impl Transport for GrpcTransport {
             }
         }
         let timeout = self.settings.timeout;
+        let path = match self.settings.signal {
+            Signal::Traces => TRACES_PATH,
+            Signal::Metrics => METRICS_PATH,
+        };
+        let is_traces = self.settings.signal == Signal::Traces;
         let result = rt.block_on(async {
             tokio::time::timeout(timeout, async {
                 client
@@ -143,7 +149,7 @@ impl Transport for GrpcTransport {
                     .await
                     .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
                 client
-                    .unary(req, PathAndQuery::from_static(EXPORT_PATH), RawCodec)
+                    .unary(req, PathAndQuery::from_static(path), RawCodec)
                     .await
             })
             .await
@@ -154,11 +160,15 @@ impl Transport for GrpcTransport {
                 reason: "gRPC request timed out".into(),
             },
             Ok(Ok(response)) => Outcome::Sent {
-                rejected: ExportTraceServiceResponse::decode(&response.into_inner()[..])
-                    .ok()
-                    .and_then(|r| r.partial_success)
-                    .map(|p| p.rejected_spans.max(0) as u64)
-                    .unwrap_or(0),
+                rejected: if is_traces {
+                    ExportTraceServiceResponse::decode(&response.into_inner()[..])
+                        .ok()
+                        .and_then(|r| r.partial_success)
+                        .map(|p| p.rejected_spans.max(0) as u64)
+                        .unwrap_or(0)
+                } else {
+                    0
+                },
             },
             Ok(Err(status)) => classify(&status),
         }

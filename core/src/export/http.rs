@@ -10,7 +10,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
-use super::{Batch, ExporterSettings, Outcome, Transport};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+use super::{Batch, ExporterSettings, Outcome, Signal, Transport};
 use crate::config::Protocol;
 
 pub(super) struct HttpTransport {
@@ -41,13 +43,22 @@ impl HttpTransport {
 
     fn body<'b>(&self, batch: &'b Batch) -> Result<std::borrow::Cow<'b, [u8]>, String> {
         let raw: std::borrow::Cow<'b, [u8]> = match self.settings.protocol {
-            Protocol::HttpJson => {
-                let request = ExportTraceServiceRequest::decode(&batch.body[..])
-                    .map_err(|e| e.to_string())?;
-                serde_json::to_vec(&request)
-                    .map_err(|e| e.to_string())?
-                    .into()
-            }
+            Protocol::HttpJson => match self.settings.signal {
+                Signal::Traces => {
+                    let request = ExportTraceServiceRequest::decode(&batch.body[..])
+                        .map_err(|e| e.to_string())?;
+                    serde_json::to_vec(&request)
+                        .map_err(|e| e.to_string())?
+                        .into()
+                }
+                Signal::Metrics => {
+                    let request = ExportMetricsServiceRequest::decode(&batch.body[..])
+                        .map_err(|e| e.to_string())?;
+                    serde_json::to_vec(&request)
+                        .map_err(|e| e.to_string())?
+                        .into()
+                }
+            },
             _ => batch.body.as_slice().into(),
         };
         if !self.settings.gzip {
@@ -110,7 +121,11 @@ impl Transport for HttpTransport {
             .unwrap_or_default();
         match status {
             200..=299 => Outcome::Sent {
-                rejected: rejected_spans(&bytes, json),
+                rejected: if self.settings.signal == Signal::Traces {
+                    rejected_spans(&bytes, json)
+                } else {
+                    0
+                },
             },
             413 => Outcome::TooLarge,
             408 | 429 | 502 | 503 | 504 => Outcome::Retry {

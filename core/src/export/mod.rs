@@ -31,6 +31,15 @@ use crate::diag::{self, Level};
 use crate::pipeline::Control;
 use crate::stats::{DropReason, Stats};
 
+/// What an exporter carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Spans (`ExportTraceServiceRequest`).
+    Traces,
+    /// Metrics (`ExportMetricsServiceRequest`).
+    Metrics,
+}
+
 /// One request waiting to be sent, already encoded (protobuf): the queue's byte bound is the
 /// memory it really holds, and exporters share one encoding.
 pub struct Batch {
@@ -54,7 +63,7 @@ impl Batch {
         Batch::encoded(Arc::new(request.encode_to_vec()), spans)
     }
 
-    /// The request, decoded again (for splitting and for the JSON protocol).
+    /// The span request, decoded again (for splitting).
     pub fn request(&self) -> Option<ExportTraceServiceRequest> {
         ExportTraceServiceRequest::decode(&self.body[..]).ok()
     }
@@ -82,13 +91,15 @@ pub struct ExportQueue {
     max_bytes: usize,
     /// Index of this exporter in [`Control`]'s acknowledgement table.
     pub index: usize,
+    /// What it carries.
+    pub signal: Signal,
     /// Where it sends to (for diagnostics).
     pub endpoint: String,
 }
 
 impl ExportQueue {
     /// An empty queue bounded at `max_bytes`.
-    pub fn new(index: usize, endpoint: String, max_bytes: usize) -> ExportQueue {
+    pub fn new(index: usize, signal: Signal, endpoint: String, max_bytes: usize) -> ExportQueue {
         ExportQueue {
             state: Mutex::new(QueueState {
                 items: VecDeque::new(),
@@ -98,6 +109,7 @@ impl ExportQueue {
             cv: Condvar::new(),
             max_bytes,
             index,
+            signal,
             endpoint,
         }
     }
@@ -248,6 +260,8 @@ pub trait Transport {
 /// Settings an export thread needs.
 #[derive(Clone, Debug)]
 pub struct ExporterSettings {
+    /// What it carries.
+    pub signal: Signal,
     /// URL.
     pub endpoint: String,
     /// Protocol.
@@ -261,10 +275,30 @@ pub struct ExporterSettings {
 }
 
 impl ExporterSettings {
-    /// From the config, if an endpoint is configured.
-    pub fn from_config(config: &Config) -> Option<ExporterSettings> {
-        Some(ExporterSettings {
-            endpoint: config.traces_endpoint()?,
+    /// The exporters the config asks for: traces and metrics, each when its endpoint is set.
+    pub fn from_config(config: &Config) -> Vec<ExporterSettings> {
+        let mut out = Vec::new();
+        if let Some(endpoint) = config.traces_endpoint() {
+            out.push(ExporterSettings::for_signal(
+                config,
+                Signal::Traces,
+                endpoint,
+            ));
+        }
+        if let Some(endpoint) = config.metrics_endpoint() {
+            out.push(ExporterSettings::for_signal(
+                config,
+                Signal::Metrics,
+                endpoint,
+            ));
+        }
+        out
+    }
+
+    fn for_signal(config: &Config, signal: Signal, endpoint: String) -> ExporterSettings {
+        ExporterSettings {
+            signal,
+            endpoint,
             protocol: config.otlp_protocol,
             headers: config
                 .otlp_headers
@@ -273,7 +307,7 @@ impl ExporterSettings {
                 .collect(),
             timeout: Duration::from_millis(config.otlp_timeout_ms),
             gzip: config.otlp_compression == crate::config::Compression::Gzip,
-        })
+        }
     }
 
     fn transport(&self) -> Box<dyn Transport> {

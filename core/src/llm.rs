@@ -1,0 +1,667 @@
+//! The model-call stage of the processing thread: what every LLM span gets after it ends, off
+//! the caller's thread.
+//!
+//! ```text
+//!  ended span ──> is a model call? ──> token estimate (only when the provider reported none)
+//!                                 ├──> prompt hash of the system prompt as sent
+//!                                 ├──> cost from the price table (pico-dollars, exact)
+//!                                 └──> compat attributes (OpenInference, Langfuse), when on
+//!             ──> content: dropped when capture is off; cut, keeping JSON valid, past the limit
+//!             ──> private attributes (fivelens._*) removed: they never leave the process
+//!             ──> roll-up of cost and tokens onto the enclosing spans
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+
+use crate::ids::SpanId;
+use crate::key::Key;
+use crate::pricing::{PriceTable, Usage};
+use crate::record::{Limits, SpanRecord};
+use crate::semconv as sc;
+use crate::value::{Value, ValueRef};
+
+/// Hex digits kept of the prompt hash.
+pub const PROMPT_HASH_LEN: usize = 12;
+
+/// Hash of a system prompt as sent: leading and trailing whitespace trimmed, every run of
+/// whitespace collapsed to one space, SHA-256, the first 12 hex digits (48 bits). Two prompts
+/// that differ only in spacing hash alike; any other change gives a new hash.
+pub fn prompt_hash(text: &str) -> String {
+    let mut h = Sha256::new();
+    let mut first = true;
+    for word in text.split_whitespace() {
+        if !first {
+            h.update(b" ");
+        }
+        h.update(word.as_bytes());
+        first = false;
+    }
+    let digest = h.finalize();
+    let mut out = String::with_capacity(PROMPT_HASH_LEN);
+    for b in digest.iter().take(PROMPT_HASH_LEN / 2) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Whether a span is a model call.
+pub fn is_model_call(r: &SpanRecord) -> bool {
+    matches!(r.attribute(sc::GEN_AI_OPERATION_NAME), Some(ValueRef::Str(op)) if sc::MODEL_OPERATIONS.contains(&op))
+}
+
+fn int(r: &SpanRecord, key: &str) -> Option<u64> {
+    match r.attribute(key) {
+        Some(ValueRef::I64(i)) if i >= 0 => Some(i as u64),
+        Some(ValueRef::F64(f)) if f >= 0.0 => Some(f as u64),
+        _ => None,
+    }
+}
+
+fn text<'a>(r: &'a SpanRecord, key: &str) -> Option<&'a str> {
+    match r.attribute(key) {
+        Some(ValueRef::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Cuts a JSON content value (messages, parts, tool definitions) to about `max` bytes while
+/// keeping it valid JSON: the longest strings are shortened first, each cut marked with
+/// `…[truncated N bytes]`; if the structure alone is still too large, leading array elements are
+/// dropped (keeping the first, often the system message). Non-JSON text is cut at a character
+/// boundary. Returns `None` when the value already fits.
+pub fn truncate_content(value: &str, max: usize) -> Option<String> {
+    if value.len() <= max {
+        return None;
+    }
+    let Ok(mut json) = serde_json::from_str::<serde_json::Value>(value) else {
+        let cut = crate::value::floor_char_boundary(value, max.saturating_sub(32));
+        return Some(format!(
+            "{}…[truncated {} bytes]",
+            &value[..cut],
+            value.len() - cut
+        ));
+    };
+    let mut size = json.to_string().len();
+    for _ in 0..64 {
+        if size <= max {
+            break;
+        }
+        let Some(longest) = longest_string(&mut json) else {
+            break;
+        };
+        let over = size - max;
+        let keep = longest
+            .len()
+            .saturating_sub(over + 40)
+            .max(16.min(longest.len()));
+        if keep >= longest.len() {
+            break;
+        }
+        let cut = crate::value::floor_char_boundary(longest, keep);
+        let dropped = longest.len() - cut;
+        let shortened = format!("{}…[truncated {dropped} bytes]", &longest[..cut]);
+        *longest = shortened;
+        size = json.to_string().len();
+    }
+    while size > max {
+        match &mut json {
+            serde_json::Value::Array(items) if items.len() > 2 => {
+                items.remove(1);
+            }
+            _ => break,
+        }
+        size = json.to_string().len();
+    }
+    Some(json.to_string())
+}
+
+fn longest_string(v: &mut serde_json::Value) -> Option<&mut String> {
+    match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .filter_map(longest_string)
+            .max_by_key(|s| s.len()),
+        serde_json::Value::Object(map) => map
+            .values_mut()
+            .filter_map(longest_string)
+            .max_by_key(|s| s.len()),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Totals {
+    cost_pico: u128,
+    input: u64,
+    output: u64,
+    calls: u64,
+}
+
+/// Cost and tokens of model calls waiting to be added to their ancestors: children usually end
+/// before their parents, so a span's subtree totals are complete when the span itself ends.
+/// Bounded: entries of parents that never end here (remote, or ended first) are evicted oldest
+/// first.
+struct Rollup {
+    pending: FxHashMap<u64, Totals>,
+    order: VecDeque<u64>,
+}
+
+const ROLLUP_CAPACITY: usize = 100_000;
+
+impl Rollup {
+    fn add(&mut self, parent: SpanId, t: Totals) {
+        if !parent.is_valid() || t.calls == 0 {
+            return;
+        }
+        let e = self.pending.entry(parent.0).or_insert_with(|| {
+            self.order.push_back(parent.0);
+            Totals::default()
+        });
+        e.cost_pico += t.cost_pico;
+        e.input += t.input;
+        e.output += t.output;
+        e.calls += t.calls;
+        while self.pending.len() > ROLLUP_CAPACITY {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.pending.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn take(&mut self, span: SpanId) -> Option<Totals> {
+        self.pending.remove(&span.0)
+    }
+}
+
+/// Settings of the stage.
+#[derive(Clone, Debug)]
+pub struct LlmSettings {
+    /// Keep prompt and completion content.
+    pub capture_content: bool,
+    /// Largest content attribute, bytes.
+    pub max_content_bytes: usize,
+    /// Add OpenInference and Langfuse attributes.
+    pub compat: bool,
+}
+
+/// The stage.
+pub struct LlmStage {
+    settings: LlmSettings,
+    prices: PriceTable,
+    rollup: Rollup,
+}
+
+impl LlmStage {
+    /// A stage with `prices`.
+    pub fn new(settings: LlmSettings, prices: PriceTable) -> LlmStage {
+        LlmStage {
+            settings,
+            prices,
+            rollup: Rollup {
+                pending: FxHashMap::default(),
+                order: VecDeque::new(),
+            },
+        }
+    }
+
+    /// Processes one ended (finalized) span.
+    pub fn process(&mut self, r: &mut SpanRecord) {
+        let limits = Limits {
+            max_attributes: usize::MAX,
+            ..Limits::current()
+        };
+        let mut own = Totals::default();
+        if is_model_call(r) {
+            self.estimate_usage(r, &limits);
+            if let Some(system) = text(r, sc::PRIVATE_SYSTEM_PROMPT).map(str::to_string) {
+                if !system.trim().is_empty() && r.attribute(sc::FIVELENS_PROMPT_HASH).is_none() {
+                    r.set_str(
+                        Key::new(sc::FIVELENS_PROMPT_HASH),
+                        &prompt_hash(&system),
+                        &limits,
+                    );
+                }
+            }
+            self.price(r, &limits);
+            own = Totals {
+                cost_pico: u128::from(r.cost_pico.unwrap_or(0)),
+                input: int(r, sc::GEN_AI_USAGE_INPUT_TOKENS).unwrap_or(0),
+                output: int(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS).unwrap_or(0),
+                calls: 1,
+            };
+            if self.settings.compat {
+                compat(r, &limits);
+            }
+        }
+        self.content(r, &limits);
+        r.payload
+            .remove_where(|k| k.starts_with(sc::PRIVATE_PREFIX));
+
+        // Roll-up: this span's subtree, then hand it to the parent.
+        let mut subtree = self.rollup.take(r.span_id).unwrap_or_default();
+        if subtree.calls > 0 {
+            subtree.cost_pico += own.cost_pico;
+            subtree.input += own.input;
+            subtree.output += own.output;
+            subtree.calls += own.calls;
+            if subtree.cost_pico > 0 {
+                r.set_attribute_ref(
+                    Key::new(sc::FIVELENS_ROLLUP_COST_USD),
+                    ValueRef::F64(subtree.cost_pico as f64 / 1e12),
+                    &limits,
+                );
+            }
+            r.set_attribute_ref(
+                Key::new(sc::FIVELENS_ROLLUP_INPUT_TOKENS),
+                ValueRef::I64(subtree.input as i64),
+                &limits,
+            );
+            r.set_attribute_ref(
+                Key::new(sc::FIVELENS_ROLLUP_OUTPUT_TOKENS),
+                ValueRef::I64(subtree.output as i64),
+                &limits,
+            );
+            r.set_attribute_ref(
+                Key::new(sc::FIVELENS_ROLLUP_LLM_CALLS),
+                ValueRef::I64(subtree.calls as i64),
+                &limits,
+            );
+        } else {
+            subtree = own;
+        }
+        if !r.parent_remote {
+            self.rollup.add(r.parent_span_id, subtree);
+        }
+    }
+
+    fn estimate_usage(&self, r: &mut SpanRecord, limits: &Limits) {
+        if r.attribute(sc::GEN_AI_USAGE_INPUT_TOKENS).is_some()
+            || r.attribute(sc::GEN_AI_USAGE_OUTPUT_TOKENS).is_some()
+        {
+            return;
+        }
+        let model = text(r, sc::GEN_AI_RESPONSE_MODEL)
+            .or_else(|| text(r, sc::GEN_AI_REQUEST_MODEL))
+            .map(str::to_string);
+        let input = text(r, sc::PRIVATE_INPUT_TEXT)
+            .map(|t| crate::tokens::count(t, model.as_deref()).tokens);
+        let output = text(r, sc::PRIVATE_OUTPUT_TEXT)
+            .map(|t| crate::tokens::count(t, model.as_deref()).tokens);
+        if input.is_none() && output.is_none() {
+            return;
+        }
+        if let Some(n) = input {
+            r.set_attribute_ref(
+                Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS),
+                ValueRef::I64(n as i64),
+                limits,
+            );
+        }
+        if let Some(n) = output {
+            r.set_attribute_ref(
+                Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS),
+                ValueRef::I64(n as i64),
+                limits,
+            );
+        }
+        r.set_attribute_ref(
+            Key::new(sc::FIVELENS_USAGE_ESTIMATED),
+            ValueRef::Bool(true),
+            limits,
+        );
+    }
+
+    fn price(&self, r: &mut SpanRecord, limits: &Limits) {
+        if r.cost_pico.is_some() {
+            return;
+        }
+        let Some(provider) = text(r, sc::GEN_AI_PROVIDER_NAME).map(str::to_string) else {
+            return;
+        };
+        let input = int(r, sc::GEN_AI_USAGE_INPUT_TOKENS);
+        let output = int(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS);
+        if input.is_none() && output.is_none() {
+            return;
+        }
+        let models: Vec<String> = [sc::GEN_AI_RESPONSE_MODEL, sc::GEN_AI_REQUEST_MODEL]
+            .iter()
+            .filter_map(|k| text(r, k).map(str::to_string))
+            .collect();
+        let Some(rates) = models.iter().find_map(|m| self.prices.lookup(&provider, m)) else {
+            if let Some(m) = models.last() {
+                crate::pricing::warn_unpriced(&provider, m);
+            }
+            return;
+        };
+        let usage = Usage {
+            input: input.unwrap_or(0),
+            output: output.unwrap_or(0),
+            cache_read: int(r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS).unwrap_or(0),
+            cache_write: int(r, sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS).unwrap_or(0),
+            reasoning: int(r, sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS).unwrap_or(0),
+        };
+        let pico = rates.cost(&usage).min(u128::from(u64::MAX)) as u64;
+        r.cost_pico = Some(pico);
+        r.set_attribute_ref(
+            Key::new(sc::FIVELENS_COST_USD),
+            ValueRef::F64(pico as f64 / 1e12),
+            limits,
+        );
+    }
+
+    fn content(&self, r: &mut SpanRecord, limits: &Limits) {
+        if !self.settings.capture_content {
+            r.payload.remove_where(|k| sc::CONTENT_KEYS.contains(&k));
+            return;
+        }
+        let mut cut = Vec::new();
+        for key in sc::CONTENT_KEYS {
+            if let Some(ValueRef::Str(v)) = r.attribute(key) {
+                if let Some(short) = truncate_content(v, self.settings.max_content_bytes) {
+                    cut.push((*key, short));
+                }
+            }
+        }
+        for (key, short) in cut {
+            let k = Key::new(key);
+            r.set_str(k.clone(), &short, limits);
+            if !r.truncated.contains(&k) {
+                r.truncated.push(k);
+            }
+        }
+        if !r.truncated.is_empty() {
+            let names: Vec<Box<str>> = r.truncated.iter().map(|k| k.as_str().into()).collect();
+            r.set_attribute_ref(
+                Key::new(sc::FIVELENS_TRUNCATED),
+                ValueRef::Array(&Value::StrArray(names.into())),
+                limits,
+            );
+        }
+    }
+}
+
+/// OpenInference and Langfuse attributes derived from the GenAI ones, for backends that read
+/// those (Phoenix reads both vocabularies, OpenInference wins).
+fn compat(r: &mut SpanRecord, limits: &Limits) {
+    let op = text(r, sc::GEN_AI_OPERATION_NAME)
+        .unwrap_or("chat")
+        .to_string();
+    let kind = if op == "embeddings" {
+        "EMBEDDING"
+    } else {
+        "LLM"
+    };
+    r.set_str(Key::new("openinference.span.kind"), kind, limits);
+    if let Some(m) = text(r, sc::GEN_AI_RESPONSE_MODEL)
+        .or_else(|| text(r, sc::GEN_AI_REQUEST_MODEL))
+        .map(str::to_string)
+    {
+        r.set_str(Key::new("llm.model_name"), &m, limits);
+    }
+    if let Some(p) = text(r, sc::GEN_AI_PROVIDER_NAME).map(str::to_string) {
+        r.set_str(Key::new("llm.provider"), &p, limits);
+    }
+    let input = int(r, sc::GEN_AI_USAGE_INPUT_TOKENS);
+    let output = int(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS);
+    if let Some(n) = input {
+        r.set_attribute_ref(
+            Key::new("llm.token_count.prompt"),
+            ValueRef::I64(n as i64),
+            limits,
+        );
+    }
+    if let Some(n) = output {
+        r.set_attribute_ref(
+            Key::new("llm.token_count.completion"),
+            ValueRef::I64(n as i64),
+            limits,
+        );
+    }
+    if input.is_some() || output.is_some() {
+        let total = input.unwrap_or(0) + output.unwrap_or(0);
+        r.set_attribute_ref(
+            Key::new("llm.token_count.total"),
+            ValueRef::I64(total as i64),
+            limits,
+        );
+    }
+    if let Some(n) = int(r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) {
+        r.set_attribute_ref(
+            Key::new("llm.token_count.prompt_details.cache_read"),
+            ValueRef::I64(n as i64),
+            limits,
+        );
+    }
+    if let Some(n) = int(r, sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) {
+        r.set_attribute_ref(
+            Key::new("llm.token_count.prompt_details.cache_write"),
+            ValueRef::I64(n as i64),
+            limits,
+        );
+    }
+    if let Some(pico) = r.cost_pico {
+        let usd = pico as f64 / 1e12;
+        r.set_attribute_ref(Key::new("llm.cost.total"), ValueRef::F64(usd), limits);
+        r.set_str(
+            Key::new("langfuse.observation.cost_details"),
+            &serde_json::json!({ "total": usd }).to_string(),
+            limits,
+        );
+    }
+    r.set_str(Key::new("langfuse.observation.type"), "generation", limits);
+    if input.is_some() || output.is_some() {
+        let usage =
+            serde_json::json!({ "input": input.unwrap_or(0), "output": output.unwrap_or(0) });
+        r.set_str(
+            Key::new("langfuse.observation.usage_details"),
+            &usage.to_string(),
+            limits,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Parent, SpanKind};
+
+    fn settings(capture: bool) -> LlmSettings {
+        LlmSettings {
+            capture_content: capture,
+            max_content_bytes: 1000,
+            compat: true,
+        }
+    }
+
+    fn prices() -> PriceTable {
+        let mut t = PriceTable::default();
+        t.merge_json(r#"{"models":[{"provider":"openai","model":"gpt-4o","input":2.5,"output":10,"cache_read":1.25}]}"#)
+            .unwrap();
+        t
+    }
+
+    fn llm(parent: Option<&SpanRecord>, model: &str) -> SpanRecord {
+        let p = parent.map(|p| Parent {
+            trace_id: p.trace_id,
+            span_id: p.span_id,
+            remote: false,
+            flags: 1,
+        });
+        let mut r = SpanRecord::start(&format!("chat {model}"), SpanKind::Client, p);
+        r.set_attribute(Key::new(sc::GEN_AI_OPERATION_NAME), Value::from("chat"));
+        r.set_attribute(Key::new(sc::GEN_AI_PROVIDER_NAME), Value::from("openai"));
+        r.set_attribute(Key::new(sc::GEN_AI_REQUEST_MODEL), Value::from(model));
+        r
+    }
+
+    #[test]
+    fn prompt_hash_ignores_spacing_only() {
+        assert_eq!(
+            prompt_hash("You are  helpful.\n"),
+            prompt_hash(" You are helpful.")
+        );
+        assert_ne!(
+            prompt_hash("You are helpful."),
+            prompt_hash("You are unhelpful.")
+        );
+        assert_eq!(prompt_hash("x").len(), PROMPT_HASH_LEN);
+    }
+
+    #[test]
+    fn cost_hash_and_private_attributes() {
+        let mut stage = LlmStage::new(settings(true), prices());
+        let mut r = llm(None, "gpt-4o-2024-08-06");
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(1000));
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(500));
+        r.set_attribute(
+            Key::new(sc::PRIVATE_SYSTEM_PROMPT),
+            Value::from("Be brief."),
+        );
+        r.end_at(None);
+        stage.process(&mut r);
+        assert_eq!(r.cost_pico, Some(7_500_000_000));
+        assert_eq!(
+            r.attribute(sc::FIVELENS_COST_USD),
+            Some(ValueRef::F64(0.0075))
+        );
+        assert_eq!(
+            r.attribute(sc::FIVELENS_PROMPT_HASH),
+            Some(ValueRef::Str(&prompt_hash("Be brief.")))
+        );
+        assert!(
+            r.attribute(sc::PRIVATE_SYSTEM_PROMPT).is_none(),
+            "private attributes never leave"
+        );
+        assert_eq!(
+            r.attribute("llm.token_count.total"),
+            Some(ValueRef::I64(1500))
+        );
+    }
+
+    #[test]
+    fn unknown_models_get_no_cost() {
+        let mut stage = LlmStage::new(settings(true), prices());
+        let mut r = llm(None, "some-local-model");
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(10));
+        stage.process(&mut r);
+        assert_eq!(r.cost_pico, None);
+        assert!(r.attribute(sc::FIVELENS_COST_USD).is_none());
+    }
+
+    #[test]
+    fn missing_usage_is_estimated_and_marked() {
+        let mut stage = LlmStage::new(settings(true), prices());
+        let mut r = llm(None, "gpt-4o");
+        r.set_attribute(Key::new(sc::PRIVATE_INPUT_TEXT), Value::from("hello world"));
+        r.set_attribute(Key::new(sc::PRIVATE_OUTPUT_TEXT), Value::from("hello"));
+        stage.process(&mut r);
+        assert_eq!(
+            r.attribute(sc::GEN_AI_USAGE_INPUT_TOKENS),
+            Some(ValueRef::I64(2))
+        );
+        assert_eq!(
+            r.attribute(sc::GEN_AI_USAGE_OUTPUT_TOKENS),
+            Some(ValueRef::I64(1))
+        );
+        assert_eq!(
+            r.attribute(sc::FIVELENS_USAGE_ESTIMATED),
+            Some(ValueRef::Bool(true))
+        );
+        assert!(r.attribute(sc::PRIVATE_INPUT_TEXT).is_none());
+    }
+
+    #[test]
+    fn capture_off_drops_content() {
+        let mut stage = LlmStage::new(settings(false), prices());
+        let mut r = llm(None, "gpt-4o");
+        r.set_attribute(
+            Key::new(sc::GEN_AI_INPUT_MESSAGES),
+            Value::from("[{\"role\":\"user\"}]"),
+        );
+        r.set_attribute(Key::new(sc::GEN_AI_SYSTEM_INSTRUCTIONS), Value::from("[]"));
+        stage.process(&mut r);
+        assert!(r.attribute(sc::GEN_AI_INPUT_MESSAGES).is_none());
+        assert!(r.attribute(sc::GEN_AI_SYSTEM_INSTRUCTIONS).is_none());
+    }
+
+    #[test]
+    fn content_is_cut_keeping_json_valid() {
+        let big = serde_json::json!([
+            {"role": "system", "parts": [{"type": "text", "content": "short"}]},
+            {"role": "user", "parts": [{"type": "text", "content": "x".repeat(5000)}]},
+        ])
+        .to_string();
+        let cut = truncate_content(&big, 1000).unwrap();
+        assert!(cut.len() <= 1000, "{}", cut.len());
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        let text = v[1]["parts"][0]["content"].as_str().unwrap();
+        assert!(text.contains("…[truncated "), "{text}");
+        assert_eq!(v[0]["parts"][0]["content"], "short");
+        assert!(truncate_content("[]", 10).is_none());
+        // Many small messages: leading ones (after the first) go.
+        let many = serde_json::Value::Array(
+            (0..200)
+                .map(|i| serde_json::json!({"role": "user", "n": i}))
+                .collect(),
+        )
+        .to_string();
+        let cut = truncate_content(&many, 500).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
+        assert_eq!(v[0]["n"], 0);
+        assert_eq!(v.as_array().unwrap().last().unwrap()["n"], 199);
+    }
+
+    #[test]
+    fn cost_and_tokens_roll_up_to_ancestors() {
+        let mut stage = LlmStage::new(settings(true), prices());
+        let root = SpanRecord::start("root", SpanKind::Internal, None);
+        let mut agent = SpanRecord::start(
+            "invoke_agent a",
+            SpanKind::Internal,
+            Some(Parent {
+                trace_id: root.trace_id,
+                span_id: root.span_id,
+                remote: false,
+                flags: 1,
+            }),
+        );
+        let mut c1 = llm(Some(&agent), "gpt-4o");
+        c1.set_attribute(Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(1000));
+        c1.set_attribute(Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(0));
+        let mut c2 = llm(Some(&agent), "gpt-4o");
+        c2.set_attribute(Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(0));
+        c2.set_attribute(Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(100));
+        let mut root = root;
+        stage.process(&mut c1);
+        stage.process(&mut c2);
+        stage.process(&mut agent);
+        stage.process(&mut root);
+        for r in [&agent, &root] {
+            assert_eq!(
+                r.attribute(sc::FIVELENS_ROLLUP_LLM_CALLS),
+                Some(ValueRef::I64(2))
+            );
+            assert_eq!(
+                r.attribute(sc::FIVELENS_ROLLUP_INPUT_TOKENS),
+                Some(ValueRef::I64(1000))
+            );
+            assert_eq!(
+                r.attribute(sc::FIVELENS_ROLLUP_OUTPUT_TOKENS),
+                Some(ValueRef::I64(100))
+            );
+            // 1000 * 2.5e-6 + 100 * 10e-6 = 0.0035
+            assert_eq!(
+                r.attribute(sc::FIVELENS_ROLLUP_COST_USD),
+                Some(ValueRef::F64(0.0035))
+            );
+        }
+    }
+}

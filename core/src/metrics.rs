@@ -1,0 +1,728 @@
+//! LLM metrics, aggregated on the processing thread from every ended model-call span, before any
+//! sampling, so they count all traffic.
+//!
+//! ```text
+//!  model-call span ──> Metrics::record ──> cumulative series ──> OTLP metrics (periodic push)
+//!                                                          ├──> Prometheus text (scrape)
+//!                                                          └──> store deltas (fivelens stats)
+//! ```
+//!
+//! Instruments: `gen_ai.client.operation.duration`, `gen_ai.client.token.usage` and
+//! `gen_ai.client.operation.time_to_first_chunk` (histograms with the GenAI conventions'
+//! buckets and attributes), and fivelens's counters `fivelens.llm.tokens` (by model and token
+//! type), `fivelens.llm.cost` (USD, by model and `deployment.environment.name`) and
+//! `fivelens.llm.finish_reasons` (by reason and model: `length` is the `max_tokens` canary).
+//!
+//! Why not `opentelemetry_sdk`'s aggregation: the store needs exact integer deltas (cost in
+//! pico-dollars, merged across processes) and finer latency buckets than the exported ones, and
+//! the Prometheus text needs the same series; one small aggregator serves all three, with the
+//! OpenTelemetry data model (cumulative temporality, explicit-bucket histograms, a cardinality cap
+//! with an overflow series) kept exactly.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    any_value, AnyValue, InstrumentationScope, KeyValue as ProtoKeyValue,
+};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use rustc_hash::FxHashMap;
+
+use crate::record::{SpanRecord, Status};
+use crate::resource::Resource;
+use crate::semconv as sc;
+use crate::value::ValueRef;
+
+/// Most series per instrument; beyond it, measurements go to one overflow series (the OTel rule).
+pub const MAX_SERIES: usize = 2000;
+
+/// The attribute that marks the overflow series.
+const OVERFLOW: &str = "otel.metric.overflow";
+
+/// Fine latency buckets for the store (seconds): 8 per power of two from 1 ms to about 4.4 hours,
+/// so stored percentiles are within about 9%.
+fn fine_bounds() -> &'static [f64] {
+    static BOUNDS: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    BOUNDS.get_or_init(|| {
+        let mut v = Vec::new();
+        let mut x = 0.001f64;
+        while x < 16_384.0 {
+            v.push(x);
+            x *= 2f64.powf(1.0 / 8.0);
+        }
+        v
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Instrument {
+    Duration,
+    TokenUsage,
+    TimeToFirstChunk,
+    Tokens,
+    Cost,
+    FinishReasons,
+}
+
+impl Instrument {
+    fn name(self) -> &'static str {
+        match self {
+            Instrument::Duration => sc::METRIC_OPERATION_DURATION,
+            Instrument::TokenUsage => sc::METRIC_TOKEN_USAGE,
+            Instrument::TimeToFirstChunk => sc::METRIC_TIME_TO_FIRST_CHUNK,
+            Instrument::Tokens => sc::METRIC_TOKENS,
+            Instrument::Cost => sc::METRIC_COST,
+            Instrument::FinishReasons => sc::METRIC_FINISH_REASONS,
+        }
+    }
+    fn unit(self) -> &'static str {
+        match self {
+            Instrument::Duration | Instrument::TimeToFirstChunk => "s",
+            Instrument::TokenUsage | Instrument::Tokens => "{token}",
+            Instrument::Cost => "USD",
+            Instrument::FinishReasons => "{call}",
+        }
+    }
+    fn description(self) -> &'static str {
+        match self {
+            Instrument::Duration => "GenAI operation duration.",
+            Instrument::TokenUsage => "Number of input and output tokens used.",
+            Instrument::TimeToFirstChunk => {
+                "Time to receive the first chunk of a streamed response."
+            }
+            Instrument::Tokens => "Tokens used, by model and token type.",
+            Instrument::Cost => "Cost of model calls in US dollars, by model and environment.",
+            Instrument::FinishReasons => "Model calls by finish reason.",
+        }
+    }
+    fn buckets(self) -> Option<&'static [f64]> {
+        match self {
+            Instrument::Duration | Instrument::TimeToFirstChunk => Some(sc::DURATION_BUCKETS),
+            Instrument::TokenUsage => Some(sc::TOKEN_BUCKETS),
+            _ => None,
+        }
+    }
+    const ALL: [Instrument; 6] = [
+        Instrument::Duration,
+        Instrument::TokenUsage,
+        Instrument::TimeToFirstChunk,
+        Instrument::Tokens,
+        Instrument::Cost,
+        Instrument::FinishReasons,
+    ];
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// One series: a counter or an explicit-bucket histogram, cumulative since start, plus the delta
+/// since the store last took it.
+#[derive(Clone, Debug, Default)]
+struct Series {
+    /// Counter total (USD for cost), or histogram sum.
+    sum: f64,
+    /// Exact integer total: tokens, calls, or pico-dollars for cost.
+    int_sum: u128,
+    count: u64,
+    buckets: Vec<u64>,
+    min: f64,
+    max: f64,
+    /// Since the last [`Metrics::take_deltas`].
+    delta_sum: f64,
+    delta_int: u128,
+    delta_count: u64,
+    /// Fine buckets (store only; durations).
+    delta_fine: Vec<u64>,
+}
+
+/// A point for the store: what one series gained since the last take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StorePoint {
+    /// Instrument name.
+    pub name: &'static str,
+    /// Attributes, as a JSON object with sorted keys.
+    pub attributes: String,
+    /// Counter increase (USD for cost) or histogram sum increase.
+    pub value: f64,
+    /// Exact integer increase (tokens, calls, pico-dollars).
+    pub int_value: i64,
+    /// Histogram count increase.
+    pub count: i64,
+    /// Fine-bucket count increases (durations), as JSON; `None` for counters.
+    pub buckets: Option<String>,
+}
+
+/// The aggregator.
+#[derive(Debug)]
+pub struct Metrics {
+    series: BTreeMap<Instrument, FxHashMap<Labels, Series>>,
+    environment: Option<String>,
+    include_estimated_tokens: bool,
+    start_ns: u64,
+}
+
+fn str_attr(r: &SpanRecord, key: &str) -> Option<String> {
+    match r.attribute(key) {
+        Some(ValueRef::Str(s)) => Some(s.to_string()),
+        Some(ValueRef::I64(i)) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn int_attr(r: &SpanRecord, key: &str) -> Option<u64> {
+    match r.attribute(key) {
+        Some(ValueRef::I64(i)) if i >= 0 => Some(i as u64),
+        Some(ValueRef::F64(f)) if f >= 0.0 => Some(f as u64),
+        _ => None,
+    }
+}
+
+impl Metrics {
+    /// An empty aggregator. `environment` is the `deployment.environment.name` resource
+    /// attribute (for the cost counter); `include_estimated_tokens` puts estimated counts into
+    /// `gen_ai.client.token.usage`, which the conventions reserve for reported counts.
+    pub fn new(environment: Option<String>, include_estimated_tokens: bool) -> Metrics {
+        Metrics {
+            series: BTreeMap::new(),
+            environment,
+            include_estimated_tokens,
+            start_ns: crate::record::now_ns(),
+        }
+    }
+
+    fn series(&mut self, instrument: Instrument, mut labels: Labels) -> &mut Series {
+        let map = self.series.entry(instrument).or_default();
+        if !map.contains_key(&labels) && map.len() >= MAX_SERIES {
+            labels = vec![(OVERFLOW, "true".to_string())];
+        }
+        let buckets = instrument.buckets();
+        map.entry(labels).or_insert_with(|| Series {
+            buckets: buckets.map(|b| vec![0; b.len() + 1]).unwrap_or_default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            ..Series::default()
+        })
+    }
+
+    fn observe(&mut self, instrument: Instrument, labels: Labels, value: f64) {
+        let bounds = instrument.buckets().unwrap_or(&[]);
+        let fine = matches!(
+            instrument,
+            Instrument::Duration | Instrument::TimeToFirstChunk
+        );
+        let s = self.series(instrument, labels);
+        let i = bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(bounds.len());
+        if let Some(c) = s.buckets.get_mut(i) {
+            *c += 1;
+        }
+        s.sum += value;
+        s.count += 1;
+        s.min = s.min.min(value);
+        s.max = s.max.max(value);
+        s.delta_sum += value;
+        s.delta_count += 1;
+        if fine {
+            let fb = fine_bounds();
+            if s.delta_fine.is_empty() {
+                s.delta_fine = vec![0; fb.len() + 1];
+            }
+            let j = fb.partition_point(|b| *b < value);
+            if let Some(c) = s.delta_fine.get_mut(j) {
+                *c += 1;
+            }
+        }
+    }
+
+    fn add(&mut self, instrument: Instrument, labels: Labels, value: f64, int_value: u128) {
+        let s = self.series(instrument, labels);
+        s.sum += value;
+        s.int_sum += int_value;
+        s.count += 1;
+        s.delta_sum += value;
+        s.delta_int += int_value;
+        s.delta_count += 1;
+    }
+
+    /// Records one ended span (only model calls count).
+    pub fn record(&mut self, r: &SpanRecord) {
+        let Some(op) = str_attr(r, sc::GEN_AI_OPERATION_NAME) else {
+            return;
+        };
+        if !sc::MODEL_OPERATIONS.contains(&op.as_str()) {
+            return;
+        }
+        let provider = str_attr(r, sc::GEN_AI_PROVIDER_NAME);
+        let request_model = str_attr(r, sc::GEN_AI_REQUEST_MODEL);
+        let response_model = str_attr(r, sc::GEN_AI_RESPONSE_MODEL);
+        let model = response_model
+            .clone()
+            .or_else(|| request_model.clone())
+            .unwrap_or_default();
+        let error = str_attr(r, sc::ERROR_TYPE)
+            .or_else(|| matches!(r.status, Status::Error(_)).then(|| "_OTHER".to_string()));
+        let mut base: Labels = vec![(sc::GEN_AI_OPERATION_NAME, op.clone())];
+        let push = |labels: &mut Labels, k: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                labels.push((k, v.clone()));
+            }
+        };
+        push(&mut base, sc::GEN_AI_PROVIDER_NAME, &provider);
+        push(&mut base, sc::GEN_AI_REQUEST_MODEL, &request_model);
+        push(&mut base, sc::GEN_AI_RESPONSE_MODEL, &response_model);
+        push(
+            &mut base,
+            sc::SERVER_ADDRESS,
+            &str_attr(r, sc::SERVER_ADDRESS),
+        );
+        push(&mut base, sc::SERVER_PORT, &str_attr(r, sc::SERVER_PORT));
+
+        let mut duration_labels = base.clone();
+        push(&mut duration_labels, sc::ERROR_TYPE, &error);
+        let seconds = r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9;
+        self.observe(Instrument::Duration, duration_labels, seconds);
+        if let Some(ValueRef::F64(ttfc)) = r.attribute(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) {
+            self.observe(Instrument::TimeToFirstChunk, base.clone(), ttfc);
+        }
+
+        let estimated = matches!(
+            r.attribute(sc::FIVELENS_USAGE_ESTIMATED),
+            Some(ValueRef::Bool(true))
+        );
+        let input = int_attr(r, sc::GEN_AI_USAGE_INPUT_TOKENS);
+        let output = int_attr(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS);
+        if !estimated || self.include_estimated_tokens {
+            for (ty, n) in [("input", input), ("output", output)] {
+                if let Some(n) = n {
+                    let mut l = base.clone();
+                    l.push((sc::GEN_AI_TOKEN_TYPE, ty.to_string()));
+                    self.observe(Instrument::TokenUsage, l, n as f64);
+                }
+            }
+        }
+
+        let stage = str_attr(r, sc::FIVELENS_STAGE);
+        let prompt = str_attr(r, sc::FIVELENS_PROMPT_HASH);
+        let mut by_model: Labels = vec![(sc::GEN_AI_REQUEST_MODEL, model.clone())];
+        push(&mut by_model, sc::GEN_AI_PROVIDER_NAME, &provider);
+        let mut grouped = by_model.clone();
+        push(&mut grouped, sc::FIVELENS_STAGE, &stage);
+        push(&mut grouped, sc::FIVELENS_PROMPT_HASH, &prompt);
+        for (ty, n) in [
+            ("input", input),
+            ("output", output),
+            (
+                "cache_read",
+                int_attr(r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            ),
+            (
+                "cache_write",
+                int_attr(r, sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+            ),
+            (
+                "reasoning",
+                int_attr(r, sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            ),
+        ] {
+            if let Some(n) = n.filter(|n| *n > 0) {
+                let mut l = grouped.clone();
+                l.push((sc::FIVELENS_TOKEN_TYPE, ty.to_string()));
+                self.add(Instrument::Tokens, l, n as f64, u128::from(n));
+            }
+        }
+        if let Some(pico) = r.cost_pico {
+            let mut l = grouped.clone();
+            push(
+                &mut l,
+                sc::DEPLOYMENT_ENVIRONMENT_NAME,
+                &self.environment.clone(),
+            );
+            self.add(Instrument::Cost, l, pico as f64 / 1e12, u128::from(pico));
+        }
+        let reasons: Vec<String> = match r.attribute(sc::GEN_AI_RESPONSE_FINISH_REASONS) {
+            Some(ValueRef::Array(crate::value::Value::StrArray(a))) => {
+                a.iter().map(|s| s.to_string()).collect()
+            }
+            Some(ValueRef::Str(s)) => vec![s.to_string()],
+            _ => Vec::new(),
+        };
+        for reason in reasons {
+            let mut l = by_model.clone();
+            l.push((sc::FIVELENS_FINISH_REASON, reason));
+            self.add(Instrument::FinishReasons, l, 1.0, 1);
+        }
+    }
+
+    /// Whether anything was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.series.values().all(|m| m.is_empty())
+    }
+
+    /// Cumulative OTLP export of every series.
+    pub fn to_otlp(&self, resource: &Resource, now_ns: u64) -> ExportMetricsServiceRequest {
+        let kv = |k: &str, v: &str| ProtoKeyValue {
+            key: k.to_string(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.to_string())),
+            }),
+            ..Default::default()
+        };
+        let mut metrics = Vec::new();
+        for (instrument, map) in &self.series {
+            if map.is_empty() {
+                continue;
+            }
+            let mut keys: Vec<&Labels> = map.keys().collect();
+            keys.sort();
+            let data = match instrument.buckets() {
+                Some(bounds) => metric::Data::Histogram(Histogram {
+                    data_points: keys
+                        .iter()
+                        .map(|labels| {
+                            let s = &map[*labels];
+                            HistogramDataPoint {
+                                attributes: labels.iter().map(|(k, v)| kv(k, v)).collect(),
+                                start_time_unix_nano: self.start_ns,
+                                time_unix_nano: now_ns,
+                                count: s.count,
+                                sum: Some(s.sum),
+                                bucket_counts: s.buckets.clone(),
+                                explicit_bounds: bounds.to_vec(),
+                                min: (s.count > 0).then_some(s.min),
+                                max: (s.count > 0).then_some(s.max),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                }),
+                None => metric::Data::Sum(Sum {
+                    data_points: keys
+                        .iter()
+                        .map(|labels| {
+                            let s = &map[*labels];
+                            NumberDataPoint {
+                                attributes: labels.iter().map(|(k, v)| kv(k, v)).collect(),
+                                start_time_unix_nano: self.start_ns,
+                                time_unix_nano: now_ns,
+                                value: Some(if *instrument == Instrument::Cost {
+                                    number_data_point::Value::AsDouble(s.sum)
+                                } else {
+                                    number_data_point::Value::AsInt(
+                                        s.int_sum.min(i64::MAX as u128) as i64
+                                    )
+                                }),
+                                ..Default::default()
+                            }
+                        })
+                        .collect(),
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: true,
+                }),
+            };
+            metrics.push(Metric {
+                name: instrument.name().to_string(),
+                description: instrument.description().to_string(),
+                unit: instrument.unit().to_string(),
+                data: Some(data),
+                ..Default::default()
+            });
+        }
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(ProtoResource {
+                    attributes: resource
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| ProtoKeyValue {
+                            key: k.as_str().to_string(),
+                            value: Some(crate::export::encode::any_value(v)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: "fivelens".to_string(),
+                        version: env!("CARGO_PKG_VERSION").to_string(),
+                        ..Default::default()
+                    }),
+                    metrics,
+                    schema_url: sc::SCHEMA_URL.to_string(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    /// The Prometheus text exposition of every series (names and units converted as the
+    /// OpenTelemetry-to-Prometheus rules say: dots become underscores, unit suffixes, `_total`
+    /// on counters).
+    pub fn prometheus_text(&self) -> String {
+        let mut out = String::new();
+        for (instrument, map) in &self.series {
+            if map.is_empty() {
+                continue;
+            }
+            let base = instrument.name().replace('.', "_");
+            let name = match instrument.unit() {
+                "s" => format!("{base}_seconds"),
+                "USD" => format!("{base}_usd"),
+                _ => base,
+            };
+            let mut keys: Vec<&Labels> = map.keys().collect();
+            keys.sort();
+            match instrument.buckets() {
+                Some(bounds) => {
+                    let _ = writeln!(out, "# HELP {name} {}", instrument.description());
+                    let _ = writeln!(out, "# TYPE {name} histogram");
+                    for labels in keys {
+                        let s = &map[labels];
+                        let mut cumulative = 0u64;
+                        for (i, c) in s.buckets.iter().enumerate() {
+                            cumulative += c;
+                            let le = bounds
+                                .get(i)
+                                .map(|b| format_float(*b))
+                                .unwrap_or_else(|| "+Inf".to_string());
+                            let _ = writeln!(
+                                out,
+                                "{name}_bucket{} {cumulative}",
+                                prom_labels(labels, Some(&le))
+                            );
+                        }
+                        let _ = writeln!(
+                            out,
+                            "{name}_sum{} {}",
+                            prom_labels(labels, None),
+                            format_float(s.sum)
+                        );
+                        let _ =
+                            writeln!(out, "{name}_count{} {}", prom_labels(labels, None), s.count);
+                    }
+                }
+                None => {
+                    let total = format!("{name}_total");
+                    let _ = writeln!(out, "# HELP {total} {}", instrument.description());
+                    let _ = writeln!(out, "# TYPE {total} counter");
+                    for labels in keys {
+                        let s = &map[labels];
+                        let value = if *instrument == Instrument::Cost {
+                            format_float(s.sum)
+                        } else {
+                            s.int_sum.to_string()
+                        };
+                        let _ = writeln!(out, "{total}{} {value}", prom_labels(labels, None));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// What every series gained since the last call (for the store), and resets the deltas.
+    pub fn take_deltas(&mut self) -> Vec<StorePoint> {
+        let mut out = Vec::new();
+        for (instrument, map) in self.series.iter_mut() {
+            for (labels, s) in map.iter_mut() {
+                if s.delta_count == 0 {
+                    continue;
+                }
+                let attributes = serde_json::Value::Object(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+                        .collect(),
+                )
+                .to_string();
+                out.push(StorePoint {
+                    name: instrument.name(),
+                    attributes,
+                    value: s.delta_sum,
+                    int_value: s.delta_int.min(i64::MAX as u128) as i64,
+                    count: s.delta_count as i64,
+                    buckets: (!s.delta_fine.is_empty())
+                        .then(|| serde_json::to_string(&s.delta_fine).unwrap_or_default()),
+                });
+                s.delta_sum = 0.0;
+                s.delta_int = 0;
+                s.delta_count = 0;
+                s.delta_fine.iter_mut().for_each(|c| *c = 0);
+            }
+        }
+        out
+    }
+
+    /// The names of the instruments.
+    pub fn instrument_names() -> Vec<&'static str> {
+        Instrument::ALL.iter().map(|i| i.name()).collect()
+    }
+}
+
+/// The upper bounds of the store's fine latency buckets (seconds), for readers of the store.
+pub fn store_bucket_bounds() -> &'static [f64] {
+    fine_bounds()
+}
+
+/// The `q` quantile (0..1) of a fine-bucket histogram, by linear interpolation in the bucket.
+pub fn quantile(buckets: &[u64], q: f64) -> Option<f64> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let bounds = fine_bounds();
+    let rank = (q * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0u64;
+    for (i, c) in buckets.iter().enumerate() {
+        if seen + c >= rank && *c > 0 {
+            let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
+            let upper = bounds.get(i).copied().unwrap_or(lower * 2.0);
+            let within = (rank - seen) as f64 / *c as f64;
+            return Some(lower + (upper - lower) * within);
+        }
+        seen += c;
+    }
+    None
+}
+
+fn format_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.1}")
+    } else {
+        format!("{v}")
+    }
+}
+
+fn prom_labels(labels: &Labels, le: Option<&str>) -> String {
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{}=\"{}\"", k.replace('.', "_"), escape(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+    use crate::record::SpanKind;
+    use crate::value::Value;
+
+    fn call(
+        model: &str,
+        seconds: f64,
+        input: i64,
+        output: i64,
+        cost_pico: Option<u64>,
+        reason: &str,
+    ) -> SpanRecord {
+        let mut r = SpanRecord::start(&format!("chat {model}"), SpanKind::Client, None);
+        r.set_attribute(Key::new(sc::GEN_AI_OPERATION_NAME), Value::from("chat"));
+        r.set_attribute(Key::new(sc::GEN_AI_PROVIDER_NAME), Value::from("openai"));
+        r.set_attribute(Key::new(sc::GEN_AI_REQUEST_MODEL), Value::from(model));
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(input));
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(output));
+        r.set_attribute(
+            Key::new(sc::GEN_AI_RESPONSE_FINISH_REASONS),
+            Value::StrArray(vec![reason.into()].into()),
+        );
+        r.cost_pico = cost_pico;
+        r.end_at(Some(r.start_ns + (seconds * 1e9) as u64));
+        r
+    }
+
+    #[test]
+    fn aggregates_and_exposes() {
+        let mut m = Metrics::new(Some("prod".into()), false);
+        m.record(&call("gpt-4o", 0.3, 100, 20, Some(1_000_000_000), "stop"));
+        m.record(&call("gpt-4o", 1.5, 50, 10, Some(500_000_000), "length"));
+        let text = m.prometheus_text();
+        assert!(
+            text.contains("# TYPE gen_ai_client_operation_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(text.contains("le=\"0.32\"} 1"), "{text}");
+        assert!(
+            text.contains(
+                "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name=\"chat\""
+            ),
+            "{text}"
+        );
+        assert!(text.contains("fivelens_llm_cost_usd_total{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",deployment_environment_name=\"prod\"} 0.0015"), "{text}");
+        assert!(
+            text.contains("fivelens_finish_reason=\"length\"} 1"),
+            "{text}"
+        );
+        let deltas = m.take_deltas();
+        let cost = deltas.iter().find(|d| d.name == sc::METRIC_COST).unwrap();
+        assert_eq!(cost.int_value, 1_500_000_000);
+        assert!(m.take_deltas().is_empty(), "deltas reset");
+        let req = m.to_otlp(&Resource::default(), crate::record::now_ns());
+        let names: Vec<&str> = req.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|x| x.name.as_str())
+            .collect();
+        assert!(names.contains(&sc::METRIC_OPERATION_DURATION));
+        assert!(names.contains(&sc::METRIC_TOKEN_USAGE));
+    }
+
+    #[test]
+    fn estimated_tokens_stay_out_of_token_usage() {
+        let mut m = Metrics::new(None, false);
+        let mut r = call("gpt-4o", 0.1, 10, 10, None, "stop");
+        r.set_attribute(Key::new(sc::FIVELENS_USAGE_ESTIMATED), Value::Bool(true));
+        m.record(&r);
+        assert!(!m.prometheus_text().contains("gen_ai_client_token_usage"));
+        assert!(m.prometheus_text().contains("fivelens_llm_tokens_total"));
+    }
+
+    #[test]
+    fn cardinality_is_capped() {
+        let mut m = Metrics::new(None, false);
+        for i in 0..(MAX_SERIES + 10) {
+            m.record(&call(&format!("model-{i}"), 0.1, 1, 1, None, "stop"));
+        }
+        let map = &m.series[&Instrument::Duration];
+        assert_eq!(map.len(), MAX_SERIES + 1);
+        assert!(map.keys().any(|l| l.iter().any(|(k, _)| *k == OVERFLOW)));
+    }
+
+    #[test]
+    fn quantiles_from_fine_buckets() {
+        let mut m = Metrics::new(None, false);
+        for i in 1..=100 {
+            m.record(&call("q", i as f64 / 100.0, 1, 1, None, "stop"));
+        }
+        let d = m.take_deltas();
+        let dur = d
+            .iter()
+            .find(|p| p.name == sc::METRIC_OPERATION_DURATION)
+            .unwrap();
+        let buckets: Vec<u64> = serde_json::from_str(dur.buckets.as_ref().unwrap()).unwrap();
+        let p99 = quantile(&buckets, 0.99).unwrap();
+        assert!((0.9..=1.1).contains(&p99), "{p99}");
+        let p50 = quantile(&buckets, 0.5).unwrap();
+        assert!((0.45..=0.55).contains(&p50), "{p50}");
+    }
+}
