@@ -12,6 +12,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::semconv as sc;
 use crate::store::{Reader, StoredSpan, TraceSummary};
 
 const USAGE: &str = "usage: fivelens <command> [options]
@@ -373,22 +374,22 @@ fn details(s: &StoredSpan) -> String {
     let a = &s.attributes;
     let get = |k: &str| a.get(k).filter(|v| !v.is_null());
     let mut parts: Vec<String> = Vec::new();
-    if let Some(p) = get("gen_ai.provider.name").and_then(|v| v.as_str()) {
+    if let Some(p) = get(sc::GEN_AI_PROVIDER_NAME).and_then(|v| v.as_str()) {
         parts.push(p.to_string());
     }
-    let input = get("gen_ai.usage.input_tokens").and_then(|v| v.as_i64());
-    let output = get("gen_ai.usage.output_tokens").and_then(|v| v.as_i64());
+    let input = get(sc::GEN_AI_USAGE_INPUT_TOKENS).and_then(|v| v.as_i64());
+    let output = get(sc::GEN_AI_USAGE_OUTPUT_TOKENS).and_then(|v| v.as_i64());
     if input.is_some() || output.is_some() {
         parts.push(format!(
             "tokens {}",
             tokens(input.unwrap_or(0), output.unwrap_or(0))
         ));
     }
-    if let Some(c) = get("fivelens.cost.usd").and_then(|v| v.as_f64()) {
+    if let Some(c) = get(sc::FIVELENS_COST_USD).and_then(|v| v.as_f64()) {
         parts.push(cost(c));
     }
     if s.status == "ERROR" {
-        let kind = get("error.type")
+        let kind = get(sc::ERROR_TYPE)
             .and_then(|v| v.as_str())
             .unwrap_or("error");
         let msg = s.status_message.as_deref().unwrap_or("");

@@ -399,28 +399,28 @@ fn compat(r: &mut SpanRecord, limits: &Limits) {
     } else {
         "LLM"
     };
-    r.set_str(Key::new("openinference.span.kind"), kind, limits);
+    r.set_str(Key::new(sc::OI_SPAN_KIND), kind, limits);
     if let Some(m) = text(r, sc::GEN_AI_RESPONSE_MODEL)
         .or_else(|| text(r, sc::GEN_AI_REQUEST_MODEL))
         .map(str::to_string)
     {
-        r.set_str(Key::new("llm.model_name"), &m, limits);
+        r.set_str(Key::new(sc::OI_LLM_MODEL_NAME), &m, limits);
     }
     if let Some(p) = text(r, sc::GEN_AI_PROVIDER_NAME).map(str::to_string) {
-        r.set_str(Key::new("llm.provider"), &p, limits);
+        r.set_str(Key::new(sc::OI_LLM_PROVIDER), &p, limits);
     }
     let input = int(r, sc::GEN_AI_USAGE_INPUT_TOKENS);
     let output = int(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS);
     if let Some(n) = input {
         r.set_attribute_ref(
-            Key::new("llm.token_count.prompt"),
+            Key::new(sc::OI_TOKEN_COUNT_PROMPT),
             ValueRef::I64(n as i64),
             limits,
         );
     }
     if let Some(n) = output {
         r.set_attribute_ref(
-            Key::new("llm.token_count.completion"),
+            Key::new(sc::OI_TOKEN_COUNT_COMPLETION),
             ValueRef::I64(n as i64),
             limits,
         );
@@ -428,40 +428,44 @@ fn compat(r: &mut SpanRecord, limits: &Limits) {
     if input.is_some() || output.is_some() {
         let total = input.unwrap_or(0) + output.unwrap_or(0);
         r.set_attribute_ref(
-            Key::new("llm.token_count.total"),
+            Key::new(sc::OI_TOKEN_COUNT_TOTAL),
             ValueRef::I64(total as i64),
             limits,
         );
     }
     if let Some(n) = int(r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) {
         r.set_attribute_ref(
-            Key::new("llm.token_count.prompt_details.cache_read"),
+            Key::new(sc::OI_TOKEN_COUNT_CACHE_READ),
             ValueRef::I64(n as i64),
             limits,
         );
     }
     if let Some(n) = int(r, sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) {
         r.set_attribute_ref(
-            Key::new("llm.token_count.prompt_details.cache_write"),
+            Key::new(sc::OI_TOKEN_COUNT_CACHE_WRITE),
             ValueRef::I64(n as i64),
             limits,
         );
     }
     if let Some(pico) = r.cost_pico {
         let usd = pico as f64 / 1e12;
-        r.set_attribute_ref(Key::new("llm.cost.total"), ValueRef::F64(usd), limits);
+        r.set_attribute_ref(Key::new(sc::OI_COST_TOTAL), ValueRef::F64(usd), limits);
         r.set_str(
-            Key::new("langfuse.observation.cost_details"),
+            Key::new(sc::LANGFUSE_COST_DETAILS),
             &serde_json::json!({ "total": usd }).to_string(),
             limits,
         );
     }
-    r.set_str(Key::new("langfuse.observation.type"), "generation", limits);
+    r.set_str(
+        Key::new(sc::LANGFUSE_OBSERVATION_TYPE),
+        "generation",
+        limits,
+    );
     if input.is_some() || output.is_some() {
         let usage =
             serde_json::json!({ "input": input.unwrap_or(0), "output": output.unwrap_or(0) });
         r.set_str(
-            Key::new("langfuse.observation.usage_details"),
+            Key::new(sc::LANGFUSE_USAGE_DETAILS),
             &usage.to_string(),
             limits,
         );
@@ -541,7 +545,7 @@ mod tests {
             "private attributes never leave"
         );
         assert_eq!(
-            r.attribute("llm.token_count.total"),
+            r.attribute(sc::OI_TOKEN_COUNT_TOTAL),
             Some(ValueRef::I64(1500))
         );
     }

@@ -42,7 +42,7 @@ use crate::value::ValueRef;
 pub const MAX_SERIES: usize = 2000;
 
 /// The attribute that marks the overflow series.
-const OVERFLOW: &str = "otel.metric.overflow";
+const OVERFLOW: &str = sc::OTEL_METRIC_OVERFLOW;
 
 /// Fine latency buckets for the store (seconds): 8 per power of two from 1 ms to about 4.4 hours,
 /// so stored percentiles are within about 9%.

@@ -222,6 +222,36 @@ pub const FIVELENS_TRUNCATED: &str = "fivelens.truncated";
 /// fivelens span and recorded by the bridge.
 pub const FIVELENS_OTEL_FOREIGN: &str = "fivelens.otel.foreign";
 
+// ---- compatibility attributes (`compat` option) -------------------------------------------
+
+/// OpenInference: span kind (`LLM`, `EMBEDDING`, `CHAIN`, `TOOL`, `AGENT`, ...).
+pub const OI_SPAN_KIND: &str = "openinference.span.kind";
+/// OpenInference: model name.
+pub const OI_LLM_MODEL_NAME: &str = "llm.model_name";
+/// OpenInference: provider.
+pub const OI_LLM_PROVIDER: &str = "llm.provider";
+/// OpenInference: prompt tokens.
+pub const OI_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
+/// OpenInference: completion tokens.
+pub const OI_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
+/// OpenInference: total tokens.
+pub const OI_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
+/// OpenInference: cache-read prompt tokens.
+pub const OI_TOKEN_COUNT_CACHE_READ: &str = "llm.token_count.prompt_details.cache_read";
+/// OpenInference: cache-write prompt tokens.
+pub const OI_TOKEN_COUNT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
+/// OpenInference: total cost, USD.
+pub const OI_COST_TOTAL: &str = "llm.cost.total";
+/// Langfuse: observation type (`generation` for model calls).
+pub const LANGFUSE_OBSERVATION_TYPE: &str = "langfuse.observation.type";
+/// Langfuse: usage details, a JSON object (`input`, `output`).
+pub const LANGFUSE_USAGE_DETAILS: &str = "langfuse.observation.usage_details";
+/// Langfuse: cost details, a JSON object (`total`, USD).
+pub const LANGFUSE_COST_DETAILS: &str = "langfuse.observation.cost_details";
+
+/// Metric label marking the series that collects everything past the cardinality cap.
+pub const OTEL_METRIC_OVERFLOW: &str = "otel.metric.overflow";
+
 // ---- propagation keys ---------------------------------------------------------------------
 
 /// W3C trace context header / `_meta` key.
