@@ -104,11 +104,67 @@ fn is_recording() -> bool {
     global::is_recording()
 }
 
+/// Whether model-call content (messages, instructions, tool definitions) is captured: recording
+/// and `capture_content` on. Integrations skip building content when it is off.
+#[pyfunction]
+fn _capture_content() -> bool {
+    global::is_recording() && global::config().is_some_and(|c| c.capture_content)
+}
+
 /// Self-statistics: spans started, ended, exported, dropped by reason, queue depth, export
 /// failures, what `instrument()` enabled and skipped, recent diagnostics.
 #[pyfunction]
 fn status(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     json_to_py(py, &global::status())
+}
+
+/// count_tokens(text, model=None, *, encoding=None)
+/// --
+///
+/// Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
+/// `cl100k_base`, chosen by model name, identical to `tiktoken`); for any other model or none,
+/// an estimate with `o200k_base`. `encoding` names the vocabulary instead. Special-token
+/// strings such as `<|endoftext|>` count as plain text. Releases the GIL for long texts.
+#[pyfunction]
+#[pyo3(signature = (text, model=None, *, encoding=None))]
+fn count_tokens(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    model: Option<&str>,
+    encoding: Option<&str>,
+) -> PyResult<usize> {
+    use fivelens_core::tokens;
+    let text = text.cast::<pyo3::types::PyString>().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "text: expected a string, got {}",
+            convert::type_label(text)
+        ))
+    })?;
+    let text = text.to_string_lossy();
+    let encoding = match encoding {
+        None => None,
+        Some(name) => Some(tokens::Encoding::parse(name).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "encoding: unknown vocabulary {name:?} (known: o200k_base, cl100k_base)"
+            ))
+        })?),
+    };
+    let run = || match encoding {
+        Some(e) => tokens::count_with(&text, e),
+        None => tokens::count(&text, model).tokens,
+    };
+    Ok(if text.len() > 4096 {
+        py.detach(run)
+    } else {
+        run()
+    })
+}
+
+/// The vocabulary fivelens counts `model` with (`o200k_base`, `cl100k_base`), or `None` when
+/// its counts for that model are estimates.
+#[pyfunction]
+fn token_encoding(model: &str) -> Option<&'static str> {
+    fivelens_core::tokens::encoding_for_model(model).map(|e| e.name())
 }
 
 /// Spans ended so far in this process (a cheap counter; `status()` has the full picture).
@@ -259,6 +315,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flush, m)?)?;
     m.add_function(wrap_pyfunction!(shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(_capture_content, m)?)?;
     m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(_spans_ended, m)?)?;
     m.add_function(wrap_pyfunction!(set_instrument_report, m)?)?;
@@ -275,6 +332,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::_current_frame, m)?)?;
     m.add_function(wrap_pyfunction!(span::_close, m)?)?;
     m.add_function(wrap_pyfunction!(span::context, m)?)?;
+    m.add_function(wrap_pyfunction!(span::stage, m)?)?;
+    m.add_function(wrap_pyfunction!(span::prompt, m)?)?;
+    m.add_function(wrap_pyfunction!(count_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(token_encoding, m)?)?;
     m.add_function(wrap_pyfunction!(span::extract, m)?)?;
     m.add_function(wrap_pyfunction!(span::inject, m)?)?;
     m.add_function(wrap_pyfunction!(span::_set_otel_bridge, m)?)?;

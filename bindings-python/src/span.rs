@@ -17,6 +17,7 @@ use std::sync::Arc;
 use fivelens_core::propagation::{self, Incoming};
 use fivelens_core::record::{Parent, Status};
 use fivelens_core::scope::{self, TraceScope};
+use fivelens_core::semconv as sc;
 use fivelens_core::{global, Key, SpanId, SpanRecord, TraceId, Value};
 use parking_lot::{Mutex, RwLock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -862,6 +863,8 @@ pub fn _current_frame(py: Python<'_>) -> PyResult<Option<Py<PySpan>>> {
 #[pyclass(frozen, module = "fivelens._native", name = "ContextScope")]
 pub struct ContextScope {
     attributes: Vec<(Key, Value)>,
+    /// Stamped on model-call spans only (`stage`, `prompt`).
+    llm_attributes: Vec<(Key, Value)>,
     open: Mutex<SmallVec<[Py<PyAny>; 1]>>,
 }
 
@@ -914,6 +917,71 @@ pub fn context(
             tags,
             more,
         ),
+        llm_attributes: Vec::new(),
+        open: Mutex::new(SmallVec::new()),
+    })
+}
+
+fn required_text(v: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
+    match v.cast::<PyString>() {
+        Ok(s) if !s.to_string_lossy().trim().is_empty() => Ok(s.to_string_lossy().into_owned()),
+        Ok(_) => Err(PyValueError::new_err(format!("{field}: must not be empty"))),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{field}: expected a string, got {}",
+            convert::type_label(v)
+        ))),
+    }
+}
+
+/// stage(name)
+/// --
+///
+/// Marks every model call inside the block (in this task and the threads and tasks it starts)
+/// with its pipeline stage, `fivelens.stage`: classifier, orchestrator, reasoning, synthesis...
+/// Cost and tokens can then be aggregated by stage (`fivelens stats`). Also a decorator.
+#[pyfunction]
+pub fn stage(name: &Bound<'_, PyAny>) -> PyResult<ContextScope> {
+    let name = required_text(name, "name")?;
+    Ok(ContextScope {
+        attributes: Vec::new(),
+        llm_attributes: vec![(Key::new(sc::FIVELENS_STAGE), Value::from(name.as_str()))],
+        open: Mutex::new(SmallVec::new()),
+    })
+}
+
+/// prompt(name, version=None)
+/// --
+///
+/// Declares the prompt template in use: every model call inside the block gets
+/// `gen_ai.prompt.name` and `gen_ai.prompt.version`. Also a decorator.
+#[pyfunction]
+#[pyo3(signature = (name, version=None))]
+pub fn prompt(
+    name: &Bound<'_, PyAny>,
+    version: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ContextScope> {
+    let name = required_text(name, "name")?;
+    let mut llm_attributes = vec![(Key::new(sc::GEN_AI_PROMPT_NAME), Value::from(name.as_str()))];
+    if let Some(v) = version.filter(|v| !v.is_none()) {
+        let version = match convert::value(v) {
+            Some(Value::Str(s)) => s.to_string(),
+            Some(Value::I64(i)) => i.to_string(),
+            Some(Value::F64(f)) => f.to_string(),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "version: expected a string or a number, got {}",
+                    convert::type_label(v)
+                )))
+            }
+        };
+        llm_attributes.push((
+            Key::new(sc::GEN_AI_PROMPT_VERSION),
+            Value::from(version.as_str()),
+        ));
+    }
+    Ok(ContextScope {
+        attributes: Vec::new(),
+        llm_attributes,
         open: Mutex::new(SmallVec::new()),
     })
 }
@@ -942,14 +1010,21 @@ impl ContextScope {
 
     /// Pushes the frame; returns `(frame, token)`.
     fn _open(&self, py: Python<'_>) -> PyResult<(Py<PySpan>, Py<PyAny>)> {
+        let frame = self._start(py)?;
+        let token = current_var(py)?.set.bind(py).call1((&frame,))?.unbind();
+        Ok((frame, token))
+    }
+
+    /// Builds the frame without making it current (generator decorators activate it per resume).
+    fn _start(&self, py: Python<'_>) -> PyResult<Py<PySpan>> {
         let resolved = resolve_current(py)?;
         let outer = current_frame(py)?;
         let owner: Option<Py<PySpan>> = outer.as_ref().and_then(PySpan::_span);
         let parent = resolved.parent;
-        let scope = Arc::new(TraceScope::child_of(
-            resolved.scope.as_deref(),
-            self.attributes.clone(),
-        ));
+        let mut scope = TraceScope::child_of(resolved.scope.as_deref(), self.attributes.clone());
+        if !self.llm_attributes.is_empty() {
+            scope = TraceScope::child_for_model_calls(Some(&scope), self.llm_attributes.clone());
+        }
         // The frame's ids are those of its parent, so children of the frame are children of it.
         let (trace_id, span_id, sampled) = match parent {
             Some(p) => (p.trace_id, p.span_id, p.flags & 1 == 1),
@@ -962,22 +1037,38 @@ impl ContextScope {
             sampled,
             trace_state: resolved.trace_state,
             record: Mutex::new(None),
-            scope: Some(scope),
+            scope: Some(Arc::new(scope)),
             owner: if owner_matches { owner } else { None },
             remote: if owner_matches { None } else { parent },
             otel_ctx: resolved.otel_ctx,
             otel_view: Mutex::new(None),
         };
-        let frame = Py::new(py, frame)?;
-        let token = current_var(py)?.set.bind(py).call1((&frame,))?.unbind();
-        Ok((frame, token))
+        Py::new(py, frame)
     }
 
-    /// The attributes this scope sets.
+    /// `@context(...)`, `@stage(...)`, `@prompt(...)` on a function, coroutine function,
+    /// generator or async generator.
+    fn __call__(slf: &Bound<'_, Self>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let decorate = py.import("fivelens._api")?.getattr("_decorate")?;
+        Ok(decorate.call1((slf, func))?.unbind())
+    }
+
+    /// The attributes this scope sets (on every span).
     #[getter]
     fn attributes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (k, v) in &self.attributes {
+            d.set_item(k.as_str(), crate::value_to_py(py, v)?)?;
+        }
+        Ok(d)
+    }
+
+    /// The attributes this scope sets on model-call spans only (stage, prompt).
+    #[getter]
+    fn llm_attributes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.llm_attributes {
             d.set_item(k.as_str(), crate::value_to_py(py, v)?)?;
         }
         Ok(d)

@@ -68,6 +68,8 @@ pub fn configure(options: &serde_json::Value, host: HostInfo) -> Result<Configur
         },
     })?;
     crate::fork::register();
+    // Token vocabularies are built in the background now, never on a caller's first count.
+    crate::tokens::warm_up();
     let previous = SLOT.write().replace(pipeline);
     RECORDING.store(true, Ordering::Relaxed);
     if let Some(p) = previous {

@@ -282,41 +282,35 @@ impl LlmStage {
         }
     }
 
+    /// Counts the side(s) the provider did not report (no usage in a stream, or a stream cut
+    /// before its final usage) from the text the integration handed over, and marks the span.
     fn estimate_usage(&self, r: &mut SpanRecord, limits: &Limits) {
-        if r.attribute(sc::GEN_AI_USAGE_INPUT_TOKENS).is_some()
-            || r.attribute(sc::GEN_AI_USAGE_OUTPUT_TOKENS).is_some()
-        {
-            return;
-        }
         let model = text(r, sc::GEN_AI_RESPONSE_MODEL)
             .or_else(|| text(r, sc::GEN_AI_REQUEST_MODEL))
             .map(str::to_string);
-        let input = text(r, sc::PRIVATE_INPUT_TEXT)
-            .map(|t| crate::tokens::count(t, model.as_deref()).tokens);
-        let output = text(r, sc::PRIVATE_OUTPUT_TEXT)
-            .map(|t| crate::tokens::count(t, model.as_deref()).tokens);
-        if input.is_none() && output.is_none() {
-            return;
+        let mut estimated = false;
+        for (usage_key, text_key) in [
+            (sc::GEN_AI_USAGE_INPUT_TOKENS, sc::PRIVATE_INPUT_TEXT),
+            (sc::GEN_AI_USAGE_OUTPUT_TOKENS, sc::PRIVATE_OUTPUT_TEXT),
+        ] {
+            if r.attribute(usage_key).is_some() {
+                continue;
+            }
+            let Some(n) =
+                text(r, text_key).map(|t| crate::tokens::count(t, model.as_deref()).tokens)
+            else {
+                continue;
+            };
+            r.set_attribute_ref(Key::new(usage_key), ValueRef::I64(n as i64), limits);
+            estimated = true;
         }
-        if let Some(n) = input {
+        if estimated {
             r.set_attribute_ref(
-                Key::new(sc::GEN_AI_USAGE_INPUT_TOKENS),
-                ValueRef::I64(n as i64),
+                Key::new(sc::FIVELENS_USAGE_ESTIMATED),
+                ValueRef::Bool(true),
                 limits,
             );
         }
-        if let Some(n) = output {
-            r.set_attribute_ref(
-                Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS),
-                ValueRef::I64(n as i64),
-                limits,
-            );
-        }
-        r.set_attribute_ref(
-            Key::new(sc::FIVELENS_USAGE_ESTIMATED),
-            ValueRef::Bool(true),
-            limits,
-        );
     }
 
     fn price(&self, r: &mut SpanRecord, limits: &Limits) {

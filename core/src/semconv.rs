@@ -80,6 +80,9 @@ pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
 pub const GEN_AI_REQUEST_REASONING_LEVEL: &str = "gen_ai.request.reasoning.level";
 /// `gen_ai.request.encoding_formats`.
 pub const GEN_AI_REQUEST_ENCODING_FORMATS: &str = "gen_ai.request.encoding_formats";
+/// `gen_ai.request.previous_response.id`: the response a stateful call continues (OpenAI
+/// Responses `previous_response_id`).
+pub const GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: &str = "gen_ai.request.previous_response.id";
 /// `gen_ai.response.id`.
 pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
 /// `gen_ai.response.finish_reasons` (one per choice, in order).
@@ -286,3 +289,55 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     FIVELENS_TRUNCATED,
     FIVELENS_OTEL_FOREIGN,
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    /// `(NAME, "value")` from lines `<prefix>NAME<sep>"value"` (any quote character).
+    fn pairs(text: &str, prefix: &str, sep: &str) -> Vec<(String, String)> {
+        text.lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, value) = rest.split_once(sep)?;
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return None;
+                }
+                let quote = value.chars().next()?;
+                let value = value[1..].split(quote).next()?;
+                Some((name.to_string(), value.to_string()))
+            })
+            .collect()
+    }
+
+    /// The bindings' names are copies of these; every copy must equal the original.
+    #[test]
+    fn binding_constants_match_the_core() {
+        let core: HashMap<String, String> =
+            pairs(include_str!("semconv.rs"), "pub const ", ": &str = ")
+                .into_iter()
+                .collect();
+        assert!(core.len() > 50);
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for (file, prefix, sep) in [
+            (
+                "bindings-python/python/fivelens/semconv.py",
+                "",
+                ": Final = ",
+            ),
+            ("bindings-node/lib/semconv.js", "  ", ": "),
+        ] {
+            let path = format!("{root}/{file}");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let found = pairs(&text, prefix, sep);
+            assert!(found.len() > 50, "{file}: only {} names", found.len());
+            for (name, value) in found {
+                assert_eq!(core.get(&name), Some(&value), "{file}: {name}");
+            }
+        }
+    }
+}

@@ -1,8 +1,9 @@
 """Integrations that ``fivelens.instrument()`` enables when their framework is importable.
 
 Each module exposes ``instrument()`` (returning ``None`` when enabled, or a string saying why it
-skipped itself, e.g. an unsupported version) and ``uninstrument()``. Integrations use only the
-public ``fivelens`` API; a failure inside one is counted and reported, never raised into the app.
+skipped itself, e.g. an unsupported version) and ``uninstrument()``. Integrations of libraries
+that are slow to import patch them when the app imports them (``fivelens._hooks``), not before.
+A failure inside one is counted and reported, never raised into the app.
 """
 
 from __future__ import annotations
@@ -23,4 +24,6 @@ class Integration:
 REGISTRY: tuple[Integration, ...] = (
     Integration("threads", "fivelens.integrations.threads", ("threading", "concurrent.futures")),
     Integration("opentelemetry", "fivelens._otel", ("opentelemetry.trace",)),
+    Integration("openai", "fivelens.integrations.openai", ("openai",)),
+    Integration("anthropic", "fivelens.integrations.anthropic", ("anthropic",)),
 )

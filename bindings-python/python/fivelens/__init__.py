@@ -12,6 +12,10 @@ option given to ``instrument()``.
     with fivelens.context(session_id="s-42", user_id="alice"):
         with fivelens.span("answer", question=q) as span:
             span.set_attribute("answer.length", len(a))
+
+OpenAI and Anthropic SDK calls become model-call spans by themselves; ``fivelens.stage(...)``
+and ``fivelens.prompt(...)`` label the calls inside a block, and ``fivelens.llm_call(...)``
+records a call made through any other SDK.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from . import _native
 from ._api import bind_context
 from ._instrument import InstrumentReport, instrument, shutdown
+from ._llm import LlmCall, llm_call
 from ._native import ContextScope, RemoteContext, Span, SpanScope
 from ._options import Options
 
@@ -29,21 +34,27 @@ __version__: str = _native.__version__
 __all__ = [
     "ContextScope",
     "InstrumentReport",
+    "LlmCall",
     "Options",
     "RemoteContext",
     "Span",
     "SpanScope",
     "bind_context",
     "context",
+    "count_tokens",
     "current_span",
     "extract",
     "flush",
     "inject",
     "instrument",
+    "llm_call",
+    "prompt",
     "shutdown",
     "span",
+    "stage",
     "start_span",
     "status",
+    "token_encoding",
 ]
 
 span = _native.span
@@ -52,6 +63,10 @@ span = _native.span
 start_span = _native.start_span
 current_span = _native.current_span
 context = _native.context
+stage = _native.stage
+prompt = _native.prompt
+count_tokens = _native.count_tokens
+token_encoding = _native.token_encoding
 
 
 inject = _native.inject
