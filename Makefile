@@ -17,7 +17,7 @@ export CARGO_TARGET_DIR
 export PYO3_PYTHON := $(PY)
 RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
 
-.PHONY: all setup test lint test-rust test-python test-node demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
+.PHONY: all setup test lint test-rust test-python test-python-openai2 test-node demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
 
 all: test
 
@@ -27,6 +27,13 @@ $(VENV)/.installed: bindings-python/requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r bindings-python/requirements-dev.txt
+	touch $@
+
+VENV_OPENAI2 := $(ROOT)/.venv-openai2
+$(VENV_OPENAI2)/.installed: bindings-python/requirements-openai2.txt
+	python3 -m venv $(VENV_OPENAI2)
+	$(VENV_OPENAI2)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_OPENAI2)/bin/python -m pip install --quiet -r bindings-python/requirements-openai2.txt
 	touch $@
 
 bindings-node/node_modules/.installed: bindings-node/package.json bindings-node/package-lock.json
@@ -52,7 +59,7 @@ receiver:
 
 # ---- checks ---------------------------------------------------------------------------------
 
-test: lint test-rust test-python test-node
+test: lint test-rust test-python test-python-openai2 test-node
 
 lint: $(VENV)/.installed bindings-node/node_modules/.installed
 	cargo fmt --all -- --check
@@ -73,6 +80,11 @@ test-python: python-dev receiver
 	$(VENV)/bin/mypy --strict bindings-python/python/fivelens
 	cd bindings-python && $(PY) -m mypy.stubtest fivelens._native
 	cd bindings-python && FIVELENS_OTLP_RECEIVER=$(RECEIVER) $(PY) -m pytest -q -p no:cacheprovider tests
+
+# The OpenAI tests again, against the SDK's 2.x line, in their own virtualenv.
+test-python-openai2: python-dev $(VENV_OPENAI2)/.installed
+	cd bindings-python && VIRTUAL_ENV=$(VENV_OPENAI2) $(VENV)/bin/maturin develop --quiet
+	cd bindings-python && $(VENV_OPENAI2)/bin/python -m pytest -q -p no:cacheprovider tests/test_openai.py
 
 test-node: node-dev receiver
 	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/

@@ -132,3 +132,47 @@ def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 60
         text=True,
         timeout=timeout,
     )
+
+
+# ---- model calls ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[Any]:
+    """The repository's fake OpenAI / Anthropic server (tests/fake_llm_server.py), in process."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from fake_llm_server import FakeLLMServer
+    finally:
+        sys.path.pop(0)
+    server = FakeLLMServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Recorded:
+    """Spans recorded in testing mode, after the core's processing (cost, hash, estimates)."""
+
+    def spans(self) -> list[dict[str, Any]]:
+        assert fivelens.flush(10.0)
+        return list(fivelens._native.finished_spans())
+
+    def llm_spans(self) -> list[dict[str, Any]]:
+        return [s for s in self.spans() if "gen_ai.operation.name" in s["attributes"]]
+
+    def one(self) -> dict[str, Any]:
+        spans = self.llm_spans()
+        assert len(spans) == 1, [s["name"] for s in spans]
+        return spans[0]
+
+    def clear(self) -> None:
+        fivelens.flush(10.0)
+        fivelens._native.clear_finished_spans()
+
+
+@pytest.fixture
+def recorded() -> Recorded:
+    """fivelens instrumented in testing mode (no store, no exporter)."""
+    fivelens.instrument(testing=True, store="off", service_name="llm-tests")
+    return Recorded()

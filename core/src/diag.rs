@@ -58,6 +58,27 @@ pub fn report(level: Level, kind: &'static str, message: &str) {
     report_with(level, kind, || message.to_string());
 }
 
+/// Reports a message the caller already shows only once per distinct subject (an unknown model
+/// per model): not rate-limited by kind, so each subject's one line appears.
+pub fn report_distinct(level: Level, message: String) {
+    {
+        let mut guard = STATE.lock();
+        let state = guard.get_or_insert_with(|| State {
+            seen: FxHashMap::default(),
+            recent: VecDeque::new(),
+        });
+        if state.recent.len() >= KEEP {
+            state.recent.pop_front();
+        }
+        state
+            .recent
+            .push_back(format!("{}: {message}", level_name(level)));
+    }
+    if (level as u8) <= THRESHOLD.load(Ordering::Relaxed) {
+        eprintln!("fivelens {}: {message}", level_name(level));
+    }
+}
+
 /// Like [`report`], building the message only when it will be shown (for hot failure paths:
 /// a full queue drops many spans, and repeats are suppressed).
 pub fn report_with(level: Level, kind: &'static str, message: impl FnOnce() -> String) {

@@ -261,9 +261,11 @@ impl Metrics {
         let provider = str_attr(r, sc::GEN_AI_PROVIDER_NAME);
         let request_model = str_attr(r, sc::GEN_AI_REQUEST_MODEL);
         let response_model = str_attr(r, sc::GEN_AI_RESPONSE_MODEL);
-        let model = response_model
+        // fivelens's counters are by the model the app asked for (a provider answers with dated
+        // snapshots, which would split one model into several series).
+        let model = request_model
             .clone()
-            .or_else(|| request_model.clone())
+            .or_else(|| response_model.clone())
             .unwrap_or_default();
         let error = str_attr(r, sc::ERROR_TYPE)
             .or_else(|| matches!(r.status, Status::Error(_)).then(|| "_OTHER".to_string()));

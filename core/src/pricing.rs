@@ -215,11 +215,12 @@ pub fn warn_unpriced(provider: &str, model: &str) {
         set.len() < 1000 && set.insert(key)
     };
     if first {
-        crate::diag::report_with(crate::diag::Level::Warn, "pricing.unknown", || {
+        crate::diag::report_distinct(
+            crate::diag::Level::Warn,
             format!(
                 "no price for {provider} model {model:?}: its calls get no cost; add it with the prices_file option"
-            )
-        });
+            ),
+        );
     }
 }
 

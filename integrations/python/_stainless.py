@@ -125,15 +125,39 @@ def _hook_close(obj: Any, name: str, before: Any) -> None:
         _report(f"hooking {type(obj).__name__}.{name}", e)
 
 
+class _Reading:
+    """Whether the observing generator is inside the SDK's iterator. The SDK closes the HTTP
+    response itself when its iterator ends or fails; that close must not end the span before
+    the generator has seen how the iteration ended."""
+
+    __slots__ = ("inside",)
+
+    def __init__(self) -> None:
+        self.inside = False
+
+
 def observe_stream(stream: Any, call: LlmCall, observer: Observer) -> Any:
     """Observes ``stream`` in place and returns it."""
     inner = stream._iterator
     finish = functools.partial(_finish_stream, call, observer)
+    reading = _Reading()
+
+    def closed() -> None:
+        if not reading.inside:
+            finish()
+
     if inspect.isasyncgen(inner) or hasattr(inner, "__anext__"):
 
         async def agen() -> AsyncIterator[Any]:
             try:
-                async for item in inner:
+                while True:
+                    reading.inside = True
+                    try:
+                        item = await inner.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    finally:
+                        reading.inside = False
                     _observe_item(call, observer, item)
                     yield item
             except GeneratorExit:
@@ -145,14 +169,19 @@ def observe_stream(stream: Any, call: LlmCall, observer: Observer) -> Any:
             finish()
 
         stream._iterator = agen()
-        response = getattr(stream, "response", None)
-        if response is not None:
-            _hook_close(response, "aclose", finish)
+        close_name = "aclose"
     else:
 
         def gen() -> Iterator[Any]:
             try:
-                for item in inner:
+                while True:
+                    reading.inside = True
+                    try:
+                        item = next(inner)
+                    except StopIteration:
+                        break
+                    finally:
+                        reading.inside = False
                     _observe_item(call, observer, item)
                     yield item
             except GeneratorExit:
@@ -164,9 +193,10 @@ def observe_stream(stream: Any, call: LlmCall, observer: Observer) -> Any:
             finish()
 
         stream._iterator = gen()
-        response = getattr(stream, "response", None)
-        if response is not None:
-            _hook_close(response, "close", finish)
+        close_name = "close"
+    response = getattr(stream, "response", None)
+    if response is not None:
+        _hook_close(response, close_name, closed)
     # Dropped without being read or closed: end when it is collected. The callback holds the
     # call, never the stream.
     weakref.finalize(stream, finish)

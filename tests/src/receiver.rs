@@ -4,6 +4,8 @@
 //! Control endpoints (HTTP, same port):
 //! - `GET /spans`: everything received so far, flattened (JSON array, see [`ReceivedSpan`])
 //! - `DELETE /spans`: forget it
+//! - `GET /metrics`: the metric points received (OTLP metrics, `POST /v1/metrics` or gRPC),
+//!   flattened (JSON array, see [`ReceivedPoint`]); `DELETE /metrics` forgets them
 //! - `POST /control`: `{"status": 503}` answer every export with that status;
 //!   `{"fail_next": 3, "status": 503}` only the next three; `{"max_body": 2048}` answer 413 to
 //!   bigger bodies; `{"delay_ms": 500}` answer late; `{}` back to normal
@@ -17,10 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
 use parking_lot::Mutex;
 use prost::Message;
 use serde::Serialize;
@@ -63,6 +69,39 @@ pub struct ReceivedSpan {
     pub transport: String,
 }
 
+/// One received metric data point, flattened with its metric and resource.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReceivedPoint {
+    /// Metric name.
+    pub name: String,
+    /// Unit.
+    pub unit: String,
+    /// `histogram`, `sum` or `gauge`.
+    pub kind: String,
+    /// OTLP aggregation temporality number (2: cumulative).
+    pub temporality: i32,
+    /// Whether a sum is monotonic.
+    pub monotonic: bool,
+    /// Point attributes.
+    pub attributes: BTreeMap<String, Value>,
+    /// Sum or gauge value (as f64).
+    pub value: f64,
+    /// Histogram count.
+    pub count: u64,
+    /// Histogram sum.
+    pub sum: f64,
+    /// Histogram bucket counts.
+    pub bucket_counts: Vec<u64>,
+    /// Histogram bounds.
+    pub explicit_bounds: Vec<f64>,
+    /// Point time.
+    pub time_unix_nano: u64,
+    /// Resource attributes.
+    pub resource: BTreeMap<String, Value>,
+    /// `http/protobuf`, `http/json` or `grpc`.
+    pub transport: String,
+}
+
 #[derive(Default)]
 struct Faults {
     status: Option<u16>,
@@ -75,6 +114,7 @@ struct Faults {
 #[derive(Default)]
 pub struct State {
     spans: Mutex<Vec<ReceivedSpan>>,
+    points: Mutex<Vec<ReceivedPoint>>,
     faults: Mutex<Faults>,
     counts: Mutex<BTreeMap<String, u64>>,
     headers: Mutex<BTreeMap<String, String>>,
@@ -88,6 +128,90 @@ impl State {
     /// Forgets received spans.
     pub fn clear(&self) {
         self.spans.lock().clear();
+    }
+    /// Metric points received so far.
+    pub fn points(&self) -> Vec<ReceivedPoint> {
+        self.points.lock().clone()
+    }
+
+    fn accept_metrics(&self, req: &ExportMetricsServiceRequest, transport: &str) {
+        let mut out = self.points.lock();
+        for rm in &req.resource_metrics {
+            let resource = rm
+                .resource
+                .as_ref()
+                .map(|r| attrs(&r.attributes))
+                .unwrap_or_default();
+            for sm in &rm.scope_metrics {
+                for m in &sm.metrics {
+                    let base = ReceivedPoint {
+                        name: m.name.clone(),
+                        unit: m.unit.clone(),
+                        kind: String::new(),
+                        temporality: 0,
+                        monotonic: false,
+                        attributes: BTreeMap::new(),
+                        value: 0.0,
+                        count: 0,
+                        sum: 0.0,
+                        bucket_counts: Vec::new(),
+                        explicit_bounds: Vec::new(),
+                        time_unix_nano: 0,
+                        resource: resource.clone(),
+                        transport: transport.to_string(),
+                    };
+                    let number = |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| {
+                        match p.value {
+                            Some(number_data_point::Value::AsDouble(d)) => d,
+                            Some(number_data_point::Value::AsInt(i)) => i as f64,
+                            None => 0.0,
+                        }
+                    };
+                    match &m.data {
+                        Some(metric::Data::Histogram(h)) => {
+                            for p in &h.data_points {
+                                out.push(ReceivedPoint {
+                                    kind: "histogram".into(),
+                                    temporality: h.aggregation_temporality,
+                                    attributes: attrs(&p.attributes),
+                                    count: p.count,
+                                    sum: p.sum.unwrap_or(0.0),
+                                    bucket_counts: p.bucket_counts.clone(),
+                                    explicit_bounds: p.explicit_bounds.clone(),
+                                    time_unix_nano: p.time_unix_nano,
+                                    ..base.clone()
+                                });
+                            }
+                        }
+                        Some(metric::Data::Sum(sm)) => {
+                            for p in &sm.data_points {
+                                out.push(ReceivedPoint {
+                                    kind: "sum".into(),
+                                    temporality: sm.aggregation_temporality,
+                                    monotonic: sm.is_monotonic,
+                                    attributes: attrs(&p.attributes),
+                                    value: number(p),
+                                    time_unix_nano: p.time_unix_nano,
+                                    ..base.clone()
+                                });
+                            }
+                        }
+                        Some(metric::Data::Gauge(g)) => {
+                            for p in &g.data_points {
+                                out.push(ReceivedPoint {
+                                    kind: "gauge".into(),
+                                    attributes: attrs(&p.attributes),
+                                    value: number(p),
+                                    time_unix_nano: p.time_unix_nano,
+                                    ..base.clone()
+                                });
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
     /// Answers every export with `status` (`None`: back to normal).
     pub fn set_status(&self, status: Option<u16>) {
@@ -372,6 +496,61 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
                 state.clear();
                 (200, b"{}".to_vec(), "application/json")
             }
+            (tiny_http::Method::Get, "/metrics") => (
+                200,
+                serde_json::to_vec(&state.points()).unwrap_or_default(),
+                "application/json",
+            ),
+            (tiny_http::Method::Delete, "/metrics") => {
+                state.points.lock().clear();
+                (200, b"{}".to_vec(), "application/json")
+            }
+            (tiny_http::Method::Post, "/v1/metrics") => {
+                let raw = if gzip {
+                    let mut out = Vec::new();
+                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
+                        Ok(_) => out,
+                        Err(_) => {
+                            let _ = req.respond(tiny_http::Response::empty(400));
+                            continue;
+                        }
+                    }
+                } else {
+                    body
+                };
+                let decoded = if json_body {
+                    serde_json::from_slice::<ExportMetricsServiceRequest>(&raw)
+                        .map_err(|e| e.to_string())
+                } else {
+                    ExportMetricsServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
+                };
+                match decoded {
+                    Ok(r) => {
+                        state.accept_metrics(
+                            &r,
+                            if json_body {
+                                "http/json"
+                            } else {
+                                "http/protobuf"
+                            },
+                        );
+                        state.count("metrics-200");
+                        if json_body {
+                            (200, b"{}".to_vec(), "application/json")
+                        } else {
+                            (
+                                200,
+                                ExportMetricsServiceResponse::default().encode_to_vec(),
+                                "application/x-protobuf",
+                            )
+                        }
+                    }
+                    Err(e) => {
+                        state.count("metrics-400");
+                        (400, e.into_bytes(), "text/plain")
+                    }
+                }
+            }
             (tiny_http::Method::Get, "/headers") => (
                 200,
                 serde_json::to_vec(&state.last_headers()).unwrap_or_default(),
@@ -473,10 +652,27 @@ impl opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::Tra
     }
 }
 
+struct GrpcMetrics(Arc<State>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsService
+    for GrpcMetrics
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.accept_metrics(&request.into_inner(), "grpc");
+        self.0.count("grpc-metrics");
+        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
 fn start_grpc(
     port: u16,
     state: Arc<State>,
 ) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
     let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     std_listener.set_nonblocking(true)?;
@@ -495,11 +691,14 @@ fn start_grpc(
                 return;
             };
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let metrics = MetricsServiceServer::new(GrpcMetrics(state.clone()))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
             let service = TraceServiceServer::new(GrpcService(state))
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                 .max_decoding_message_size(4 * 1024 * 1024);
             let _ = tonic::transport::Server::builder()
                 .add_service(service)
+                .add_service(metrics)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })

@@ -352,6 +352,7 @@ class LlmCall:
     def fail(self, error: BaseException | str, error_type: str | None = None) -> None:
         """Marks the call failed: status ERROR, ``error.type`` (the exception's class name unless
         given) and an ``exception`` event."""
+        self._failed = True
         if error_type:
             self.span.set_attribute(sc.ERROR_TYPE, error_type)
         if isinstance(error, BaseException):

@@ -244,9 +244,16 @@ class FivelensTracerProvider(trace.TracerProvider):
         return FivelensTracer(instrumenting_module_name)
 
 
+# Instrumentation scopes whose spans fivelens records wherever they start: model-call spans that
+# fivelens adopts instead of making its own (the Anthropic SDK's built-in tracing, when its owner
+# turns it on for a client; see fivelens.integrations.anthropic).
+_ADOPTED_SCOPES = ("com.anthropic.sdk",)
+
+
 class FivelensSpanProcessor:
     """Added to the app's SDK ``TracerProvider``: records the spans it makes inside a fivelens
-    trace into fivelens's local store (the app exports them itself, so never twice).
+    trace (and the model-call spans fivelens adopts) into fivelens's local store and metrics
+    (the app exports them itself, so never twice).
 
     In Node the SDK takes processors only at construction; in Python fivelens adds it for you.
     """
@@ -268,6 +275,9 @@ class FivelensSpanProcessor:
                 psc = parent.get_span_context()
                 with self._lock:
                     inside = psc.is_valid and psc.span_id in self._adopted
+            if not inside:
+                scope = getattr(span, "instrumentation_scope", None)
+                inside = scope is not None and str(scope.name).startswith(_ADOPTED_SCOPES)
             if not inside:
                 return
             frame = _native._current_frame()
