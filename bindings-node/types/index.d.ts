@@ -1,4 +1,7 @@
 declare const _exports: {
+    withLlmCall: typeof withLlmCall;
+    startLlmCall: typeof startLlmCall;
+    LlmCall: typeof LlmCall;
     testing: {
         /** @returns {any[]} */
         finishedSpans(): any[];
@@ -12,6 +15,11 @@ declare const _exports: {
     withSpan: typeof api.withSpan;
     startSpan: typeof api.startSpan;
     withContext: typeof api.withContext;
+    withStage: typeof api.withStage;
+    withPrompt: typeof api.withPrompt;
+    countTokens: typeof api.countTokens;
+    tokenEncoding: typeof api.tokenEncoding;
+    instrumentModules: typeof api.instrumentModules;
     currentSpan: typeof api.currentSpan;
     inject: typeof api.inject;
     extract: typeof api.extract;
@@ -22,4 +30,7 @@ declare const _exports: {
     RemoteContext: typeof api.RemoteContext;
 };
 export = _exports;
+import { withLlmCall } from "./lib/llm";
+import { startLlmCall } from "./lib/llm";
+import { LlmCall } from "./lib/llm";
 import api = require("./lib/api");

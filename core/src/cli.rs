@@ -20,7 +20,9 @@ const USAGE: &str = "usage: fivelens <command> [options]
 commands:
   traces [--limit N]   recent traces: root, start, duration, spans, status, tokens, cost
   show TRACE_ID        one trace as a span tree (a unique prefix of the id is enough)
-  stats                totals, and calls, tokens, cost and latency per model
+  stats                model calls per model (latency p50/p95/p99, tokens, cost, finish
+                       reasons), tokens and cost by stage and by prompt version; exact
+                       even when traces are sampled
 
 options:
   --json               machine-readable output
@@ -217,7 +219,7 @@ fn show(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
 fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
     let Some(reader) = open(db)? else {
         if args.json {
-            let v = serde_json::json!({ "path": db.display().to_string(), "traces": 0, "spans": 0, "operations": [] });
+            let v = serde_json::json!({ "path": db.display().to_string(), "traces": 0, "spans": 0, "models": [], "stages": [], "prompts": [], "warnings": [] });
             writeln!(out, "{v}").map_err(|e| e.to_string())?;
         } else {
             writeln!(out, "no traces yet in {}", db.display()).map_err(|e| e.to_string())?;
@@ -247,13 +249,16 @@ fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
     if let (Some(a), Some(b)) = (s.first_start_ns, s.last_end_ns) {
         w(out, format!("period    {} .. {} UTC", utc(a), utc(b)))?;
     }
-    if !s.operations.is_empty() {
+    if !s.models.is_empty() {
         w(out, String::new())?;
         w(
             out,
+            "model calls (from the metrics: every call, sampled or not)".into(),
+        )?;
+        w(
+            out,
             format!(
-                "{:<16} {:<12} {:<24} {:>6} {:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
-                "OPERATION",
+                "{:<12} {:<26} {:>7} {:>6} {:>10} {:>10} {:>11} {:>9} {:>9} {:>9}",
                 "PROVIDER",
                 "MODEL",
                 "CALLS",
@@ -266,25 +271,70 @@ fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
                 "P99"
             ),
         )?;
-        for o in &s.operations {
+        let ms = |v: Option<f64>| {
+            v.map(|m| duration((m * 1e6) as i64))
+                .unwrap_or_else(|| "-".into())
+        };
+        for m in &s.models {
             w(
                 out,
                 format!(
-                    "{:<16} {:<12} {:<24} {:>6} {:>6} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
-                    clip(&o.operation, 16),
-                    clip(&o.provider, 12),
-                    clip(&o.model, 24),
-                    o.calls,
-                    o.errors,
-                    o.input_tokens,
-                    o.output_tokens,
-                    cost(o.cost_usd),
-                    duration((o.p50_ms * 1e6) as i64),
-                    duration((o.p95_ms * 1e6) as i64),
-                    duration((o.p99_ms * 1e6) as i64),
+                    "{:<12} {:<26} {:>7} {:>6} {:>10} {:>10} {:>11} {:>9} {:>9} {:>9}",
+                    clip(&m.provider, 12),
+                    clip(&m.model, 26),
+                    m.calls,
+                    m.errors,
+                    m.input_tokens,
+                    m.output_tokens,
+                    cost(m.cost_usd),
+                    ms(m.p50_ms),
+                    ms(m.p95_ms),
+                    ms(m.p99_ms),
                 ),
             )?;
         }
+        w(out, String::new())?;
+        w(out, "finish reasons".into())?;
+        for m in &s.models {
+            if m.finish_reasons.is_empty() {
+                continue;
+            }
+            let reasons: Vec<String> = m
+                .finish_reasons
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
+            w(
+                out,
+                format!("  {:<26} {}", clip(&m.model, 26), reasons.join(", ")),
+            )?;
+        }
+    }
+    for (title, groups) in [
+        ("by stage", &s.stages),
+        ("by prompt version (fivelens.prompt.hash)", &s.prompts),
+    ] {
+        if groups.is_empty() {
+            continue;
+        }
+        w(out, String::new())?;
+        w(out, title.to_string())?;
+        for g in groups {
+            w(
+                out,
+                format!(
+                    "  {:<26} tokens {:>10} in {:>10} out  {:>11}",
+                    clip(&g.name, 26),
+                    g.input_tokens,
+                    g.output_tokens,
+                    cost(g.cost_usd)
+                ),
+            )?;
+        }
+    }
+    for warning in &s.warnings {
+        w(out, String::new())?;
+        w(out, format!("warning: {warning}"))?;
     }
     Ok(0)
 }

@@ -41,6 +41,7 @@ pub mod pipeline;
 pub mod pricing;
 pub mod prometheus;
 pub mod propagation;
+pub mod providers;
 pub mod record;
 pub mod resource;
 pub mod scope;

@@ -20,9 +20,19 @@ use sha2::{Digest, Sha256};
 use crate::ids::SpanId;
 use crate::key::Key;
 use crate::pricing::{PriceTable, Usage};
-use crate::record::{Limits, SpanRecord};
+use crate::providers;
+use crate::record::{Limits, SpanRecord, Status};
 use crate::semconv as sc;
 use crate::value::{Value, ValueRef};
+
+/// Model-call attributes the conventions type as doubles.
+const DOUBLE_ATTRIBUTES: &[&str] = &[
+    sc::GEN_AI_REQUEST_TEMPERATURE,
+    sc::GEN_AI_REQUEST_TOP_P,
+    sc::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    sc::GEN_AI_REQUEST_PRESENCE_PENALTY,
+    sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+];
 
 /// Hex digits kept of the prompt hash.
 pub const PROMPT_HASH_LEN: usize = 12;
@@ -220,8 +230,18 @@ impl LlmStage {
         };
         let mut own = Totals::default();
         if is_model_call(r) {
-            self.estimate_usage(r, &limits);
-            if let Some(system) = text(r, sc::PRIVATE_SYSTEM_PROMPT).map(str::to_string) {
+            // JavaScript cannot tell 1 from 1.0: the conventions' doubles stay doubles.
+            for key in DOUBLE_ATTRIBUTES {
+                if let Some(ValueRef::I64(i)) = r.attribute(key) {
+                    r.set_attribute_ref(Key::new(key), ValueRef::F64(i as f64), &limits);
+                }
+            }
+            let texts = self.provider_payloads(r, &limits);
+            self.estimate_usage(r, &texts, &limits);
+            let system = text(r, sc::PRIVATE_SYSTEM_PROMPT)
+                .map(str::to_string)
+                .or(texts.system_text);
+            if let Some(system) = system {
                 if !system.trim().is_empty() && r.attribute(sc::FIVELENS_PROMPT_HASH).is_none() {
                     r.set_str(
                         Key::new(sc::FIVELENS_PROMPT_HASH),
@@ -282,25 +302,55 @@ impl LlmStage {
         }
     }
 
+    /// Turns the provider request and response bodies an integration handed over into
+    /// attributes ([`crate::providers`]); returns the texts found in them.
+    fn provider_payloads(&self, r: &mut SpanRecord, limits: &Limits) -> providers::Extracted {
+        let mut found = providers::Extracted::default();
+        let Some(format) = text(r, sc::PRIVATE_FORMAT).map(str::to_string) else {
+            return found;
+        };
+        let capture = self.settings.capture_content;
+        if let Some(body) = text(r, sc::PRIVATE_REQUEST).and_then(providers::parse) {
+            let x = providers::apply_request(r, &format, &body, capture, limits);
+            found.system_text = x.system_text;
+            found.input_text = x.input_text;
+        }
+        if let Some(body) = text(r, sc::PRIVATE_RESPONSE).and_then(providers::parse) {
+            found.output_text =
+                providers::apply_response(r, &format, &body, capture, limits).output_text;
+        }
+        found
+    }
+
     /// Counts the side(s) the provider did not report (no usage in a stream, or a stream cut
-    /// before its final usage) from the text the integration handed over, and marks the span.
-    fn estimate_usage(&self, r: &mut SpanRecord, limits: &Limits) {
+    /// before its final usage) from the text the integration handed over (or that its payloads
+    /// held), and marks the span. A call that failed before any output is not estimated: it is
+    /// usually not billed, and a guess would put a cost on it.
+    fn estimate_usage(&self, r: &mut SpanRecord, found: &providers::Extracted, limits: &Limits) {
         let model = text(r, sc::GEN_AI_RESPONSE_MODEL)
             .or_else(|| text(r, sc::GEN_AI_REQUEST_MODEL))
             .map(str::to_string);
+        let input = text(r, sc::PRIVATE_INPUT_TEXT)
+            .map(str::to_string)
+            .or_else(|| found.input_text.clone());
+        let output = text(r, sc::PRIVATE_OUTPUT_TEXT)
+            .map(str::to_string)
+            .or_else(|| found.output_text.clone());
+        if matches!(r.status, Status::Error(_)) && output.as_deref().is_none_or(str::is_empty) {
+            return;
+        }
         let mut estimated = false;
-        for (usage_key, text_key) in [
-            (sc::GEN_AI_USAGE_INPUT_TOKENS, sc::PRIVATE_INPUT_TEXT),
-            (sc::GEN_AI_USAGE_OUTPUT_TOKENS, sc::PRIVATE_OUTPUT_TEXT),
+        for (usage_key, source) in [
+            (sc::GEN_AI_USAGE_INPUT_TOKENS, input),
+            (sc::GEN_AI_USAGE_OUTPUT_TOKENS, output),
         ] {
             if r.attribute(usage_key).is_some() {
                 continue;
             }
-            let Some(n) =
-                text(r, text_key).map(|t| crate::tokens::count(t, model.as_deref()).tokens)
-            else {
+            let Some(t) = source else {
                 continue;
             };
+            let n = crate::tokens::count(&t, model.as_deref()).tokens;
             r.set_attribute_ref(Key::new(usage_key), ValueRef::I64(n as i64), limits);
             estimated = true;
         }
@@ -523,8 +573,14 @@ mod tests {
             Key::new(sc::PRIVATE_SYSTEM_PROMPT),
             Value::from("Be brief."),
         );
+        r.set_attribute(Key::new(sc::GEN_AI_REQUEST_TEMPERATURE), Value::I64(1));
         r.end_at(None);
         stage.process(&mut r);
+        assert_eq!(
+            r.attribute(sc::GEN_AI_REQUEST_TEMPERATURE),
+            Some(ValueRef::F64(1.0)),
+            "a double, even when the host language sent 1"
+        );
         assert_eq!(r.cost_pico, Some(7_500_000_000));
         assert_eq!(
             r.attribute(sc::FIVELENS_COST_USD),

@@ -153,6 +153,18 @@ impl PriceTable {
     /// `gpt-4o-2024-08-06` finds `gpt-4o`, while `gpt-4o-mini` never falls back to `gpt-4o`).
     pub fn lookup(&self, provider: &str, model: &str) -> Option<Rates> {
         let provider = provider.to_ascii_lowercase();
+        let found = self.lookup_exact(&provider, model);
+        match (
+            found,
+            FALLBACK_PROVIDERS.iter().find(|(p, _)| *p == provider),
+        ) {
+            (None, Some((_, fallback))) => self.lookup_exact(fallback, model),
+            (found, _) => found,
+        }
+    }
+
+    fn lookup_exact(&self, provider: &str, model: &str) -> Option<Rates> {
+        let provider = provider.to_string();
         let model = normalise(model);
         if let Some(r) = self.rates.get(&(provider.clone(), model.clone())) {
             return Some(*r);
@@ -164,6 +176,10 @@ impl PriceTable {
         None
     }
 }
+
+/// Providers whose models are priced like another's unless the table says otherwise: Azure
+/// OpenAI's standard deployments bill OpenAI's list prices.
+const FALLBACK_PROVIDERS: &[(&str, &str)] = &[("azure.ai.openai", "openai")];
 
 /// Lowercase, without a `provider/` or `models/` prefix.
 fn normalise(model: &str) -> String {
@@ -268,6 +284,19 @@ mod tests {
             "never priced as its bigger sibling"
         );
         assert!(t.lookup("anthropic", "gpt-4o").is_none());
+        // Azure OpenAI falls back to OpenAI's list prices, unless the table prices it itself.
+        assert_eq!(
+            t.lookup("azure.ai.openai", "gpt-4o"),
+            t.lookup("openai", "gpt-4o")
+        );
+        t.merge_json(
+            r#"{"models":[{"provider":"azure.ai.openai","model":"gpt-4o","input":2.75,"output":11}]}"#,
+        )
+        .unwrap();
+        assert_ne!(
+            t.lookup("azure.ai.openai", "gpt-4o"),
+            t.lookup("openai", "gpt-4o")
+        );
     }
 
     #[test]

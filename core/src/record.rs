@@ -372,6 +372,35 @@ impl Payload {
 
     /// Sets (or replaces) a string attribute, cut at a character boundary to the size limit.
     pub fn set_str(&mut self, key: Key, value: &str, limits: &Limits) -> SetOutcome {
+        // A provider payload handed to the processing thread is JSON that a cut would spoil:
+        // within its bound it is kept whole, beyond it not kept at all (the call then keeps its
+        // other attributes; see `providers`).
+        if matches!(
+            key.as_str(),
+            crate::semconv::PRIVATE_REQUEST | crate::semconv::PRIVATE_RESPONSE
+        ) {
+            let max = limits
+                .max_content_bytes
+                .saturating_mul(16)
+                .max(limits.max_attribute_bytes);
+            if value.len() > max {
+                crate::diag::report_with(crate::diag::Level::Warn, "payload.too_large", || {
+                    format!(
+                        "a model call's {} body of {} bytes is over {max} bytes (16 x max_content_bytes): its content and request parameters are not recorded",
+                        if key.as_str() == crate::semconv::PRIVATE_REQUEST { "request" } else { "response" },
+                        value.len()
+                    )
+                });
+                return SetOutcome::Dropped;
+            }
+            let exists = self.contains(&key);
+            if !exists && self.entries.len() >= limits.max_attributes {
+                return SetOutcome::Dropped;
+            }
+            let range = self.push_text(value);
+            self.store(key, Slot::Str(range), limits);
+            return SetOutcome::Stored;
+        }
         // Content is cut later, keeping its JSON valid; here it is only held to a hard bound.
         let max = if crate::semconv::CONTENT_KEYS.contains(&key.as_str()) {
             limits

@@ -215,6 +215,12 @@ pub const PRIVATE_SYSTEM_PROMPT: &str = "fivelens._system_prompt";
 pub const PRIVATE_INPUT_TEXT: &str = "fivelens._input_text";
 /// Private: the output text, for a token estimate when the provider reports no usage.
 pub const PRIVATE_OUTPUT_TEXT: &str = "fivelens._output_text";
+/// Private: the request body as sent, the provider's JSON (see [`crate::providers`]).
+pub const PRIVATE_REQUEST: &str = "fivelens._request";
+/// Private: the response body, the provider's JSON.
+pub const PRIVATE_RESPONSE: &str = "fivelens._response";
+/// Private: the format of the request and response bodies (`openai.chat`, `anthropic.messages`...).
+pub const PRIVATE_FORMAT: &str = "fivelens._format";
 /// `fivelens.token.type` on the token counter: input, output, cache_read, cache_write, reasoning.
 pub const FIVELENS_TOKEN_TYPE: &str = "fivelens.token.type";
 /// `fivelens.finish_reason` on the finish-reason counter.

@@ -9,6 +9,8 @@
 //!         copies of attributes, kept as columns so that summaries need no JSON parsing
 //! traces  one row per trace, aggregated as spans arrive (spans of one trace may come from
 //!         several processes)
+//! metric_points  what each LLM metric series gained since the previous write (every 10 s and
+//!         on flush), per process: summed, they are exact whatever was sampled or dropped
 //! meta    key/value: schema_version
 //! ```
 //!
@@ -958,43 +960,7 @@ impl Reader {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| self.sql(e))?;
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT coalesce(operation, ''), coalesce(provider, ''), coalesce(model, ''), count(*),
-                        sum(status_code = 2), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
-                        coalesce(sum(cost_usd), 0), group_concat(duration_ns)
-                 FROM spans WHERE operation IS NOT NULL
-                 GROUP BY 1, 2, 3 ORDER BY 4 DESC",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let durations: Option<String> = r.get(8)?;
-                let mut d: Vec<i64> = durations
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|s| s.parse().ok())
-                    .collect();
-                d.sort_unstable();
-                Ok(OperationStats {
-                    operation: r.get(0)?,
-                    provider: r.get(1)?,
-                    model: r.get(2)?,
-                    calls: r.get(3)?,
-                    errors: r.get(4)?,
-                    input_tokens: r.get(5)?,
-                    output_tokens: r.get(6)?,
-                    cost_usd: r.get(7)?,
-                    p50_ms: percentile(&d, 0.50),
-                    p95_ms: percentile(&d, 0.95),
-                    p99_ms: percentile(&d, 0.99),
-                })
-            })
-            .map_err(|e| self.sql(e))?;
-        let operations = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sql(e))?;
+        let llm = self.llm_stats()?;
         Ok(StoreStats {
             path: self.path.display().to_string(),
             traces,
@@ -1002,17 +968,189 @@ impl Reader {
             spans,
             first_start_ns: first,
             last_end_ns: last,
-            operations,
+            models: llm.models,
+            stages: llm.stages,
+            prompts: llm.prompts,
+            warnings: llm.warnings,
+        })
+    }
+
+    /// Model-call figures from the stored metric points (exact: metrics count every call,
+    /// sampled or not).
+    fn llm_stats(&self) -> Result<LlmStats, StoreError> {
+        use crate::metrics::quantile;
+        use std::collections::BTreeMap;
+
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, attributes, int_value, count, buckets FROM metric_points
+                 WHERE name IN (?1, ?2, ?3, ?4)",
+            )
+            .map_err(|e| self.sql(e))?;
+        type Row = (String, String, i64, i64, Option<String>);
+        let rows: Vec<Row> = stmt
+            .query_map(
+                params![
+                    semconv::METRIC_OPERATION_DURATION,
+                    semconv::METRIC_TOKENS,
+                    semconv::METRIC_COST,
+                    semconv::METRIC_FINISH_REASONS
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+
+        #[derive(Default)]
+        struct Acc {
+            calls: i64,
+            errors: i64,
+            fine: Vec<u64>,
+            tokens: BTreeMap<String, i128>,
+            cost_pico: i128,
+            finish: BTreeMap<String, i64>,
+        }
+        let mut models: BTreeMap<(String, String), Acc> = BTreeMap::new();
+        let mut stages: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut prompts: BTreeMap<String, Acc> = BTreeMap::new();
+        for (name, attributes, int_value, count, buckets) in rows {
+            let labels: BTreeMap<String, String> =
+                serde_json::from_str(&attributes).unwrap_or_default();
+            let label = |k: &str| labels.get(k).cloned().unwrap_or_default();
+            let model = labels
+                .get(semconv::GEN_AI_REQUEST_MODEL)
+                .or_else(|| labels.get(semconv::GEN_AI_RESPONSE_MODEL))
+                .cloned()
+                .unwrap_or_default();
+            let key = (label(semconv::GEN_AI_PROVIDER_NAME), model);
+            match name.as_str() {
+                semconv::METRIC_OPERATION_DURATION => {
+                    let acc = models.entry(key).or_default();
+                    acc.calls += count;
+                    if labels.contains_key(semconv::ERROR_TYPE) {
+                        acc.errors += count;
+                    }
+                    let fine: Vec<u64> = buckets
+                        .and_then(|b| serde_json::from_str(&b).ok())
+                        .unwrap_or_default();
+                    if acc.fine.len() < fine.len() {
+                        acc.fine.resize(fine.len(), 0);
+                    }
+                    for (slot, c) in acc.fine.iter_mut().zip(fine) {
+                        *slot += c;
+                    }
+                }
+                semconv::METRIC_TOKENS | semconv::METRIC_COST => {
+                    let groups = [
+                        Some(models.entry(key).or_default()),
+                        labels
+                            .get(semconv::FIVELENS_STAGE)
+                            .map(|s| stages.entry(s.clone()).or_default()),
+                    ];
+                    let prompt = labels
+                        .get(semconv::FIVELENS_PROMPT_HASH)
+                        .map(|p| prompts.entry(p.clone()).or_default());
+                    for acc in groups.into_iter().flatten().chain(prompt) {
+                        if name == semconv::METRIC_COST {
+                            acc.cost_pico += i128::from(int_value);
+                        } else {
+                            *acc.tokens
+                                .entry(label(semconv::FIVELENS_TOKEN_TYPE))
+                                .or_default() += i128::from(int_value);
+                        }
+                    }
+                }
+                _ => {
+                    *models
+                        .entry(key)
+                        .or_default()
+                        .finish
+                        .entry(label(semconv::FIVELENS_FINISH_REASON))
+                        .or_default() += int_value;
+                }
+            }
+        }
+
+        let tokens = |acc: &Acc, ty: &str| acc.tokens.get(ty).copied().unwrap_or(0) as i64;
+        let usd = |pico: i128| pico as f64 / 1e12;
+        let mut warnings = Vec::new();
+        let mut out_models = Vec::new();
+        for ((provider, model), acc) in &models {
+            let ended: i64 = acc.finish.values().sum();
+            let limit: i64 = acc
+                .finish
+                .iter()
+                .filter(|(r, _)| TOKEN_LIMIT_REASONS.contains(&r.as_str()))
+                .map(|(_, n)| n)
+                .sum();
+            let share = if ended > 0 {
+                limit as f64 / ended as f64
+            } else {
+                0.0
+            };
+            if share > TOKEN_LIMIT_WARNING {
+                warnings.push(format!(
+                    "{model}: {:.1}% of calls ({limit} of {ended}) ended on the token limit; raise max_tokens or ask for shorter answers",
+                    share * 100.0
+                ));
+            }
+            let q = |p: f64| quantile(&acc.fine, p).map(|s| s * 1000.0);
+            out_models.push(ModelStats {
+                provider: provider.clone(),
+                model: model.clone(),
+                calls: acc.calls,
+                errors: acc.errors,
+                input_tokens: tokens(acc, "input"),
+                output_tokens: tokens(acc, "output"),
+                cache_read_tokens: tokens(acc, "cache_read"),
+                cache_write_tokens: tokens(acc, "cache_write"),
+                reasoning_tokens: tokens(acc, "reasoning"),
+                cost_usd: usd(acc.cost_pico),
+                p50_ms: q(0.50),
+                p95_ms: q(0.95),
+                p99_ms: q(0.99),
+                finish_reasons: acc.finish.clone(),
+                token_limit_share: share,
+            });
+        }
+        out_models.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.model.cmp(&b.model)));
+        let groups = |map: &BTreeMap<String, Acc>| {
+            let mut v: Vec<GroupStats> = map
+                .iter()
+                .map(|(name, acc)| GroupStats {
+                    name: name.clone(),
+                    input_tokens: tokens(acc, "input"),
+                    output_tokens: tokens(acc, "output"),
+                    cost_usd: usd(acc.cost_pico),
+                })
+                .collect();
+            v.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then(a.name.cmp(&b.name)));
+            v
+        };
+        Ok(LlmStats {
+            models: out_models,
+            stages: groups(&stages),
+            prompts: groups(&prompts),
+            warnings,
         })
     }
 }
 
-fn percentile(sorted: &[i64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[idx.min(sorted.len() - 1)] as f64 / 1e6
+/// Finish reasons that mean "stopped by the output token limit", by provider: OpenAI chat,
+/// Anthropic, OpenAI Responses (fivelens maps it to `length`), Gemini.
+pub const TOKEN_LIMIT_REASONS: &[&str] =
+    &["length", "max_tokens", "max_output_tokens", "MAX_TOKENS"];
+
+/// Share of calls ending on the token limit past which `fivelens stats` warns.
+pub const TOKEN_LIMIT_WARNING: f64 = 0.05;
+
+struct LlmStats {
+    models: Vec<ModelStats>,
+    stages: Vec<GroupStats>,
+    prompts: Vec<GroupStats>,
+    warnings: Vec<String>,
 }
 
 /// `fivelens stats` figures.
@@ -1030,35 +1168,62 @@ pub struct StoreStats {
     pub first_start_ns: Option<i64>,
     /// Latest span end.
     pub last_end_ns: Option<i64>,
-    /// Per GenAI operation, provider and model.
-    pub operations: Vec<OperationStats>,
+    /// Model calls per provider and model (from the metrics: every call, sampled or not).
+    pub models: Vec<ModelStats>,
+    /// Tokens and cost per pipeline stage (`fivelens.stage`).
+    pub stages: Vec<GroupStats>,
+    /// Tokens and cost per prompt version (`fivelens.prompt.hash`).
+    pub prompts: Vec<GroupStats>,
+    /// Things worth a look (a model whose calls often end on the token limit).
+    pub warnings: Vec<String>,
 }
 
-/// Figures for one (operation, provider, model).
+/// Figures for one (provider, model), from the metrics.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct OperationStats {
-    /// `gen_ai.operation.name`.
-    pub operation: String,
+pub struct ModelStats {
     /// `gen_ai.provider.name`.
     pub provider: String,
     /// `gen_ai.request.model`.
     pub model: String,
-    /// Spans.
+    /// Calls.
     pub calls: i64,
-    /// Spans with status ERROR.
+    /// Calls that failed.
     pub errors: i64,
+    /// Input tokens (cached ones included).
+    pub input_tokens: i64,
+    /// Output tokens (reasoning ones included).
+    pub output_tokens: i64,
+    /// Input tokens read from the provider's cache.
+    pub cache_read_tokens: i64,
+    /// Input tokens written to the provider's cache.
+    pub cache_write_tokens: i64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: i64,
+    /// USD, summed exactly (pico-dollars).
+    pub cost_usd: f64,
+    /// Median duration, ms (from the store's latency buckets).
+    pub p50_ms: Option<f64>,
+    /// 95th percentile, ms.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Calls by finish reason.
+    pub finish_reasons: std::collections::BTreeMap<String, i64>,
+    /// Share of calls that ended on the output token limit.
+    pub token_limit_share: f64,
+}
+
+/// Tokens and cost of one stage or prompt version.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GroupStats {
+    /// The stage name or the prompt hash.
+    pub name: String,
     /// Input tokens.
     pub input_tokens: i64,
     /// Output tokens.
     pub output_tokens: i64,
     /// USD.
     pub cost_usd: f64,
-    /// Median duration, ms.
-    pub p50_ms: f64,
-    /// 95th percentile, ms.
-    pub p95_ms: f64,
-    /// 99th percentile, ms.
-    pub p99_ms: f64,
 }
 
 #[cfg(test)]
@@ -1129,8 +1294,85 @@ mod tests {
             vec![root.trace_id.to_hex()]
         );
         let stats = reader.stats().unwrap();
-        assert_eq!(stats.operations[0].operation, "chat");
-        assert_eq!(stats.operations[0].errors, 1);
+        assert_eq!(stats.spans, 2);
+        assert!(
+            stats.models.is_empty(),
+            "model figures come from the metrics"
+        );
+    }
+
+    #[test]
+    fn stats_from_metric_points_are_exact() {
+        use crate::metrics::Metrics;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut store = Store::open(&path, retention()).unwrap();
+        let mut metrics = Metrics::new(None, false);
+        // Two processes' worth of deltas, written at different times: 100 calls in all.
+        for batch in 0..2 {
+            for i in 0..50 {
+                let mut r = SpanRecord::start("chat gpt-4o", SpanKind::Client, None);
+                r.set_attribute(
+                    Key::new(semconv::GEN_AI_OPERATION_NAME),
+                    Value::from("chat"),
+                );
+                r.set_attribute(
+                    Key::new(semconv::GEN_AI_PROVIDER_NAME),
+                    Value::from("openai"),
+                );
+                r.set_attribute(
+                    Key::new(semconv::GEN_AI_REQUEST_MODEL),
+                    Value::from("gpt-4o"),
+                );
+                r.set_attribute(Key::new(semconv::GEN_AI_USAGE_INPUT_TOKENS), Value::I64(10));
+                r.set_attribute(Key::new(semconv::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(2));
+                r.set_attribute(
+                    Key::new(semconv::FIVELENS_STAGE),
+                    Value::from(if i % 2 == 0 { "plan" } else { "answer" }),
+                );
+                r.set_attribute(
+                    Key::new(semconv::FIVELENS_PROMPT_HASH),
+                    Value::from("a3f891c0ffee"),
+                );
+                let reason = if i < 4 { "length" } else { "stop" };
+                r.set_attribute(
+                    Key::new(semconv::GEN_AI_RESPONSE_FINISH_REASONS),
+                    Value::StrArray(vec![reason.into()].into()),
+                );
+                // 0.1 pico-dollar steps would not add up in floating point; pico-dollars do.
+                r.cost_pico = Some(100_000_001);
+                let ms = if i == 49 { 900 } else { 20 + (i as u64 % 10) };
+                r.end_at(Some(r.start_ns + ms * 1_000_000));
+                metrics.record(&r);
+            }
+            store.write_metrics(&metrics.take_deltas()).unwrap();
+            let _ = batch;
+        }
+        let stats = Reader::open(&path).unwrap().unwrap().stats().unwrap();
+        let m = &stats.models[0];
+        assert_eq!(
+            (m.calls, m.errors, m.input_tokens, m.output_tokens),
+            (100, 0, 1000, 200)
+        );
+        assert_eq!(m.cost_usd, 100.0 * 100_000_001.0 / 1e12);
+        assert_eq!(m.finish_reasons["length"], 8);
+        assert!((m.token_limit_share - 0.08).abs() < 1e-12);
+        assert!(
+            stats.warnings[0].contains("8.0% of calls"),
+            "{:?}",
+            stats.warnings
+        );
+        let p50 = m.p50_ms.unwrap();
+        assert!((20.0..=30.0).contains(&p50), "{p50}");
+        assert!(m.p99_ms.unwrap() > 500.0, "{:?}", m.p99_ms);
+        let stages: Vec<(&str, i64)> = stats
+            .stages
+            .iter()
+            .map(|g| (g.name.as_str(), g.input_tokens))
+            .collect();
+        assert_eq!(stages, vec![("answer", 500), ("plan", 500)]);
+        assert_eq!(stats.prompts[0].name, "a3f891c0ffee");
+        assert_eq!(stats.prompts[0].output_tokens, 200);
     }
 
     #[cfg(unix)]

@@ -6,6 +6,7 @@
 //! - `DELETE /spans`: forget it
 //! - `GET /metrics`: the metric points received (OTLP metrics, `POST /v1/metrics` or gRPC),
 //!   flattened (JSON array, see [`ReceivedPoint`]); `DELETE /metrics` forgets them
+//! - `POST /v1/logs`: accepted and counted (not decoded)
 //! - `POST /control`: `{"status": 503}` answer every export with that status;
 //!   `{"fail_next": 3, "status": 503}` only the next three; `{"max_body": 2048}` answer 413 to
 //!   bigger bodies; `{"delay_ms": 500}` answer late; `{}` back to normal
@@ -495,6 +496,11 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
             (tiny_http::Method::Delete, "/spans") => {
                 state.clear();
                 (200, b"{}".to_vec(), "application/json")
+            }
+            (tiny_http::Method::Post, "/v1/logs") => {
+                // Accepted and counted, not decoded (benchmarks of peers that export logs).
+                state.count("logs-200");
+                (200, Vec::new(), "application/x-protobuf")
             }
             (tiny_http::Method::Get, "/metrics") => (
                 200,

@@ -107,7 +107,7 @@ export type InstrumentOptions = {
     /**
      * `FIVELENS_LOG_LEVEL`
      */
-    logLevel?: "off" | "error" | "warn" | "info" | "debug" | undefined;
+    logLevel?: "error" | "off" | "warn" | "info" | "debug" | undefined;
     /**
      * largest content attribute, cut with JSON kept valid; default 65536
      */
@@ -241,6 +241,60 @@ export function withContext<T>(attributes: {
     tags?: string[];
     [key: string]: any;
 }, fn: () => T): T;
+/**
+ * Labels every model call made inside `fn` (however deep, across awaits and callbacks) with its
+ * pipeline stage, `fivelens.stage` (classifier, planner, synthesis...), so cost and tokens can be
+ * aggregated by stage (`fivelens stats`). Other spans are not labelled. Returns what `fn` returns.
+ * @template T
+ * @param {string} name
+ * @param {() => T} fn
+ * @returns {T}
+ */
+export function withStage<T>(name: string, fn: () => T): T;
+/**
+ * Declares the prompt template in use: every model call made inside `fn` gets `gen_ai.prompt.name`
+ * and, when given, `gen_ai.prompt.version`: `withPrompt(name, version, fn)` or
+ * `withPrompt(name, fn)`. Returns what `fn` returns.
+ * @template T
+ * @param {string} name
+ * @param {string | number | (() => T)} versionOrFn
+ * @param {() => T} [fn]
+ * @returns {T}
+ */
+export function withPrompt<T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T): T;
+/**
+ * Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
+ * `cl100k_base`, chosen by the model name, as `tiktoken` counts), an estimate with `o200k_base`
+ * for any other model or none. `options.encoding` names the vocabulary instead (an unknown one
+ * throws). Without the native addon, a rough estimate (a token per 4 characters).
+ * @param {string} text
+ * @param {string | null} [model]
+ * @param {{encoding?: string}} [options]
+ * @returns {number}
+ */
+export function countTokens(text: string, model?: string | null, options?: {
+    encoding?: string;
+}): number;
+/**
+ * The vocabulary `countTokens` uses for `model` when its count is exact (`o200k_base`,
+ * `cl100k_base`), or `null` when the model's tokenizer is not known (counts are then estimates).
+ * @param {string} model
+ * @returns {string | null}
+ */
+export function tokenEncoding(model: string): string | null;
+/**
+ * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
+ * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
+ * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
+ * from 'openai'`) or its client class. Returns the names of the modules it instrumented.
+ * Safe to call more than once.
+ * @param {{openai?: any, anthropic?: any}} modules
+ * @returns {string[]}
+ */
+export function instrumentModules(modules: {
+    openai?: any;
+    anthropic?: any;
+}): string[];
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
 export function currentSpan(): any;
 /**

@@ -125,16 +125,22 @@ export class Span {
      */
     end(time?: any): void;
 }
-/** Trace-scoped attributes (`withContext`); nested scopes are merged when created. */
+/**
+ * Trace-scoped attributes (`withContext`), and attributes for model-call spans only
+ * (`withStage`, `withPrompt`); nested scopes are merged when created.
+ */
 export class Scope {
     /**
      * @param {Record<string, any>} attributes already converted
      * @param {Scope | null} parent
+     * @param {Record<string, any>} [llm] model-call attributes, already converted
      */
-    constructor(attributes: Record<string, any>, parent: Scope | null);
+    constructor(attributes: Record<string, any>, parent: Scope | null, llm?: Record<string, any>);
     id: number;
-    /** @type {Record<string, any>} */
+    /** @type {Record<string, any>} stamped on every span */
     attributes: Record<string, any>;
+    /** @type {Record<string, any>} stamped on model-call spans only; never sent downstream */
+    llm: Record<string, any>;
 }
 /** Hands the buffered spans to the addon (one native call for the whole batch). */
 export function handOver(): void;

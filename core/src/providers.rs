@@ -1,0 +1,860 @@
+//! Provider payloads to GenAI attributes, on the processing thread.
+//!
+//! An integration hands the request body it sent and the response body it got, as the provider's
+//! own JSON, in private attributes (`fivelens._request`, `fivelens._response`, with their format in
+//! `fivelens._format`); this module turns them into the conventions' attributes: request
+//! parameters, response id and model, finish reasons, usage, and the content in the conventions'
+//! JSON shape. The host languages then do almost nothing on the caller's thread (serialising a
+//! dict or a model is a couple of microseconds), and both bindings share one mapping.
+//!
+//! Attributes the integration already set win (streamed responses are assembled by the host's
+//! stream observer). Formats: `openai.chat`, `openai.responses`, `openai.completions`,
+//! `openai.embeddings`, `anthropic.messages`, `anthropic.complete`.
+
+use serde_json::{json, Value as J};
+
+use crate::key::Key;
+use crate::record::{Limits, SpanRecord, Status};
+use crate::semconv as sc;
+use crate::value::{Value, ValueRef};
+
+/// What a request or a response gave, beyond plain attributes: the text the stage needs for a
+/// prompt hash and token estimates.
+#[derive(Default, Debug)]
+pub struct Extracted {
+    /// The system prompt as sent.
+    pub system_text: Option<String>,
+    /// The text of the input messages (for an estimate).
+    pub input_text: Option<String>,
+    /// The text of the output (for an estimate).
+    pub output_text: Option<String>,
+}
+
+struct Out<'a> {
+    r: &'a mut SpanRecord,
+    limits: &'a Limits,
+    capture: bool,
+}
+
+impl Out<'_> {
+    fn absent(&self, key: &str) -> bool {
+        self.r.attribute(key).is_none()
+    }
+    fn str(&mut self, key: &str, v: Option<&str>) {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            if self.absent(key) {
+                self.r.set_str(Key::new(key), v, self.limits);
+            }
+        }
+    }
+    fn int(&mut self, key: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            if self.absent(key) {
+                self.r
+                    .set_attribute_ref(Key::new(key), ValueRef::I64(v), self.limits);
+            }
+        }
+    }
+    fn float(&mut self, key: &str, v: Option<f64>) {
+        if let Some(v) = v {
+            if self.absent(key) {
+                self.r
+                    .set_attribute_ref(Key::new(key), ValueRef::F64(v), self.limits);
+            }
+        }
+    }
+    fn bool(&mut self, key: &str, v: bool) {
+        if v && self.absent(key) {
+            self.r
+                .set_attribute_ref(Key::new(key), ValueRef::Bool(true), self.limits);
+        }
+    }
+    fn strs(&mut self, key: &str, v: Vec<String>) {
+        if !v.is_empty() && self.absent(key) {
+            let arr = Value::StrArray(v.into_iter().map(Into::into).collect());
+            self.r
+                .set_attribute_ref(Key::new(key), ValueRef::Array(&arr), self.limits);
+        }
+    }
+    /// Content (only when capture is on).
+    fn content(&mut self, key: &str, v: &J) {
+        let empty = match v {
+            J::Array(a) => a.is_empty(),
+            J::Null => true,
+            _ => false,
+        };
+        if self.capture && !empty && self.absent(key) {
+            self.r.set_str(Key::new(key), &v.to_string(), self.limits);
+        }
+    }
+}
+
+fn s(v: &J) -> Option<&str> {
+    v.as_str()
+}
+
+fn int(v: &J) -> Option<i64> {
+    v.as_i64().filter(|n| *n >= 0)
+}
+
+fn text_part(text: &str) -> J {
+    json!({"type": "text", "content": text})
+}
+
+fn texts_of(parts: &[J]) -> Vec<&str> {
+    parts
+        .iter()
+        .filter(|p| p["type"] == "text")
+        .filter_map(|p| p["content"].as_str())
+        .collect()
+}
+
+fn messages_text(messages: &[J]) -> String {
+    let mut out = String::new();
+    for m in messages {
+        if let Some(parts) = m["parts"].as_array() {
+            for t in texts_of(parts) {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(t);
+            }
+        }
+    }
+    out
+}
+
+/// A tool call's arguments: the parsed JSON object when the string is JSON, else the string.
+fn arguments(raw: &J) -> J {
+    match raw {
+        J::String(t) => serde_json::from_str(t).unwrap_or_else(|_| raw.clone()),
+        J::Null => json!({}),
+        other => other.clone(),
+    }
+}
+
+fn media(url: &str, modality: &str) -> J {
+    if let Some(rest) = url.strip_prefix("data:") {
+        let (head, data) = rest.split_once(',').unwrap_or((rest, ""));
+        let mime = head.split(';').next().unwrap_or("");
+        let mut part = json!({"type": "blob", "modality": modality, "content": data});
+        if !mime.is_empty() {
+            part["mime_type"] = json!(mime);
+        }
+        return part;
+    }
+    json!({"type": "uri", "modality": modality, "uri": url})
+}
+
+/// OpenAI content (a string or typed parts, chat or Responses flavour) as parts.
+fn openai_parts(content: &J) -> Vec<J> {
+    match content {
+        J::Null => Vec::new(),
+        J::String(t) => vec![text_part(t)],
+        J::Array(items) => items
+            .iter()
+            .map(|p| {
+                if let Some(t) = p.as_str() {
+                    return text_part(t);
+                }
+                match s(&p["type"]).unwrap_or("") {
+                    "text" | "input_text" | "output_text" => {
+                        text_part(s(&p["text"]).unwrap_or(""))
+                    }
+                    "refusal" => text_part(s(&p["refusal"]).unwrap_or("")),
+                    "image_url" => media(s(&p["image_url"]["url"]).unwrap_or(""), "image"),
+                    "input_image" => match s(&p["image_url"]) {
+                        Some(url) => media(url, "image"),
+                        None => json!({"type": "file", "modality": "image", "file_id": p["file_id"]}),
+                    },
+                    "input_audio" => json!({
+                        "type": "blob", "modality": "audio",
+                        "content": p["input_audio"]["data"],
+                        "mime_type": format!("audio/{}", s(&p["input_audio"]["format"]).unwrap_or("")),
+                    }),
+                    "file" | "input_file" => {
+                        let f = if p["file"].is_object() { &p["file"] } else { p };
+                        let id = if f["file_id"].is_null() { &f["filename"] } else { &f["file_id"] };
+                        json!({"type": "file", "modality": "document", "file_id": id})
+                    }
+                    other => json!({"type": other}),
+                }
+            })
+            .collect(),
+        other => vec![text_part(&other.to_string())],
+    }
+}
+
+fn joined_text(parts: &[J]) -> String {
+    texts_of(parts).join("\n")
+}
+
+fn openai_tools(tools: &J) -> J {
+    let defs: Vec<J> = tools
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|t| {
+            let kind = s(&t["type"]).unwrap_or("function");
+            let name = s(&t["function"]["name"])
+                .or_else(|| s(&t["name"]))
+                .or_else(|| s(&t["custom"]["name"]));
+            let mut d = json!({ "type": kind });
+            if let Some(n) = name {
+                d["name"] = json!(n);
+            }
+            d
+        })
+        .collect();
+    J::Array(defs)
+}
+
+fn output_type(format: &J) -> Option<&'static str> {
+    match s(&format["type"]) {
+        Some("json_schema" | "json_object") => Some("json"),
+        Some("text") => Some("text"),
+        _ => None,
+    }
+}
+
+fn stops(v: &J) -> Vec<String> {
+    match v {
+        J::String(t) => vec![t.clone()],
+        J::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn common_request(out: &mut Out, body: &J) {
+    out.float(sc::GEN_AI_REQUEST_TEMPERATURE, body["temperature"].as_f64());
+    out.float(sc::GEN_AI_REQUEST_TOP_P, body["top_p"].as_f64());
+    out.float(
+        sc::GEN_AI_REQUEST_FREQUENCY_PENALTY,
+        body["frequency_penalty"].as_f64(),
+    );
+    out.float(
+        sc::GEN_AI_REQUEST_PRESENCE_PENALTY,
+        body["presence_penalty"].as_f64(),
+    );
+    out.int(sc::GEN_AI_REQUEST_SEED, body["seed"].as_i64());
+    out.str(sc::OPENAI_REQUEST_SERVICE_TIER, s(&body["service_tier"]));
+    out.bool(sc::GEN_AI_REQUEST_STREAM, body["stream"] == true);
+}
+
+fn openai_chat_messages(messages: &J) -> (Vec<J>, Option<String>) {
+    let mut out = Vec::new();
+    let mut system = Vec::new();
+    for m in messages.as_array().map(|a| a.as_slice()).unwrap_or(&[]) {
+        let role = s(&m["role"]).unwrap_or("user");
+        if role == "tool" {
+            let response = match &m["content"] {
+                J::Array(_) => json!(joined_text(&openai_parts(&m["content"]))),
+                other => other.clone(),
+            };
+            out.push(json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": m["tool_call_id"], "response": response}]}));
+            continue;
+        }
+        let mut parts = openai_parts(&m["content"]);
+        if role == "system" || role == "developer" {
+            system.extend(texts_of(&parts).into_iter().map(str::to_string));
+        }
+        for call in m["tool_calls"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+        {
+            parts.push(json!({"type": "tool_call", "id": call["id"], "name": call["function"]["name"], "arguments": arguments(&call["function"]["arguments"])}));
+        }
+        let mut msg = json!({"role": role, "parts": parts});
+        if let Some(name) = s(&m["name"]) {
+            msg["name"] = json!(name);
+        }
+        out.push(msg);
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n"));
+    (out, system)
+}
+
+fn responses_input(input: &J) -> (Vec<J>, Option<String>) {
+    let items = match input {
+        J::Null => return (Vec::new(), None),
+        J::String(t) => return (vec![json!({"role": "user", "parts": [text_part(t)]})], None),
+        J::Array(a) => a.as_slice(),
+        _ => return (Vec::new(), None),
+    };
+    let mut out = Vec::new();
+    let mut system = Vec::new();
+    for item in items {
+        let kind = s(&item["type"]);
+        let role = s(&item["role"]);
+        match (kind, role) {
+            (None | Some("message"), Some(role)) => {
+                let parts = openai_parts(&item["content"]);
+                if role == "system" || role == "developer" {
+                    system.extend(texts_of(&parts).into_iter().map(str::to_string));
+                }
+                out.push(json!({"role": role, "parts": parts}));
+            }
+            (Some("function_call"), _) => out.push(json!({"role": "assistant", "parts": [{"type": "tool_call", "id": item["call_id"], "name": item["name"], "arguments": arguments(&item["arguments"])}]})),
+            (Some("function_call_output" | "custom_tool_call_output"), _) => out.push(json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": item["call_id"], "response": item["output"]}]})),
+            (Some("reasoning"), _) => {
+                let text: Vec<&str> = item["summary"].as_array().map(|a| a.iter().filter_map(|x| x["text"].as_str()).collect()).unwrap_or_default();
+                out.push(json!({"role": "assistant", "parts": [{"type": "reasoning", "content": text.join("\n")}]}));
+            }
+            (Some(other), _) => {
+                let role = if other.contains("call") { "assistant" } else { "user" };
+                out.push(json!({"role": role, "parts": [{"type": other}]}));
+            }
+            (None, None) => {}
+        }
+    }
+    let system = (!system.is_empty()).then(|| system.join("\n"));
+    (out, system)
+}
+
+/// Anthropic content (a string or blocks) as parts.
+fn anthropic_parts(content: &J) -> Vec<J> {
+    match content {
+        J::Null => Vec::new(),
+        J::String(t) => vec![text_part(t)],
+        J::Array(blocks) => blocks
+            .iter()
+            .map(|b| {
+                if let Some(t) = b.as_str() {
+                    return text_part(t);
+                }
+                let kind = s(&b["type"]).unwrap_or("");
+                match kind {
+                    "text" => text_part(s(&b["text"]).unwrap_or("")),
+                    "thinking" => json!({"type": "reasoning", "content": s(&b["thinking"]).unwrap_or("")}),
+                    "redacted_thinking" => json!({"type": "reasoning", "content": ""}),
+                    "tool_use" => json!({"type": "tool_call", "id": b["id"], "name": b["name"], "arguments": b["input"]}),
+                    "tool_result" => {
+                        let response = match &b["content"] {
+                            J::Array(_) => json!(joined_text(&anthropic_parts(&b["content"]))),
+                            other => other.clone(),
+                        };
+                        json!({"type": "tool_call_response", "id": b["tool_use_id"], "response": response})
+                    }
+                    "image" | "document" => {
+                        let modality = if kind == "image" { "image" } else { "document" };
+                        let src = &b["source"];
+                        match s(&src["type"]) {
+                            Some("base64") => json!({"type": "blob", "modality": modality, "mime_type": src["media_type"], "content": src["data"]}),
+                            Some("url") => json!({"type": "uri", "modality": modality, "uri": src["url"]}),
+                            Some("file") => json!({"type": "file", "modality": modality, "file_id": src["file_id"]}),
+                            Some("text") => text_part(s(&src["data"]).unwrap_or("")),
+                            _ => json!({"type": kind}),
+                        }
+                    }
+                    k if k.starts_with("server_tool_use") || k.starts_with("mcp_tool_use") => json!({"type": "server_tool_call", "id": b["id"], "name": b["name"], "server_tool_call": {"type": k, "input": b["input"]}}),
+                    k if k.ends_with("_tool_result") => json!({"type": "server_tool_call_response", "id": b["tool_use_id"], "server_tool_call_response": {"type": k}}),
+                    k => json!({"type": k}),
+                }
+            })
+            .collect(),
+        other => vec![text_part(&other.to_string())],
+    }
+}
+
+fn anthropic_tools(tools: &J) -> J {
+    J::Array(
+        tools
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|t| {
+                let kind = match s(&t["type"]) {
+                    None | Some("custom") => "function",
+                    Some(k) => k,
+                };
+                let mut d = json!({ "type": kind });
+                if let Some(n) = s(&t["name"]) {
+                    d["name"] = json!(n);
+                }
+                d
+            })
+            .collect(),
+    )
+}
+
+/// Applies a request body; returns the texts the stage needs.
+pub fn apply_request(
+    r: &mut SpanRecord,
+    format: &str,
+    body: &J,
+    capture: bool,
+    limits: &Limits,
+) -> Extracted {
+    let mut out = Out { r, limits, capture };
+    let mut x = Extracted::default();
+    let (messages, system_parts, tools): (Vec<J>, Option<Vec<J>>, J) = match format {
+        "openai.chat" => {
+            common_request(&mut out, body);
+            out.int(
+                sc::GEN_AI_REQUEST_MAX_TOKENS,
+                int(&body["max_completion_tokens"]).or_else(|| int(&body["max_tokens"])),
+            );
+            out.strs(sc::GEN_AI_REQUEST_STOP_SEQUENCES, stops(&body["stop"]));
+            if let Some(n) = int(&body["n"]).filter(|n| *n != 1) {
+                out.int(sc::GEN_AI_REQUEST_CHOICE_COUNT, Some(n));
+            }
+            out.str(
+                sc::GEN_AI_REQUEST_REASONING_LEVEL,
+                s(&body["reasoning_effort"]),
+            );
+            out.str(
+                sc::GEN_AI_OUTPUT_TYPE,
+                output_type(&body["response_format"]),
+            );
+            let (m, system) = openai_chat_messages(&body["messages"]);
+            x.system_text = system;
+            (m, None, openai_tools(&body["tools"]))
+        }
+        "openai.responses" => {
+            common_request(&mut out, body);
+            out.int(
+                sc::GEN_AI_REQUEST_MAX_TOKENS,
+                int(&body["max_output_tokens"]),
+            );
+            out.str(
+                sc::GEN_AI_REQUEST_REASONING_LEVEL,
+                s(&body["reasoning"]["effort"]),
+            );
+            out.str(sc::GEN_AI_OUTPUT_TYPE, output_type(&body["text"]["format"]));
+            out.str(
+                sc::GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID,
+                s(&body["previous_response_id"]),
+            );
+            out.str(
+                sc::GEN_AI_CONVERSATION_ID,
+                s(&body["conversation"]).or_else(|| s(&body["conversation"]["id"])),
+            );
+            if let Some(id) = s(&body["prompt"]["id"]) {
+                // A stored prompt: its id and version are the declared prompt name and version.
+                out.str(sc::GEN_AI_PROMPT_NAME, Some(id));
+                out.str(sc::GEN_AI_PROMPT_VERSION, s(&body["prompt"]["version"]));
+            }
+            let (m, mut system) = responses_input(&body["input"]);
+            let mut system_parts = None;
+            if let Some(instructions) = s(&body["instructions"]).filter(|t| !t.is_empty()) {
+                system_parts = Some(vec![text_part(instructions)]);
+                system = Some(instructions.to_string());
+            }
+            x.system_text = system;
+            (m, system_parts, openai_tools(&body["tools"]))
+        }
+        "openai.completions" => {
+            common_request(&mut out, body);
+            out.int(sc::GEN_AI_REQUEST_MAX_TOKENS, int(&body["max_tokens"]));
+            out.strs(sc::GEN_AI_REQUEST_STOP_SEQUENCES, stops(&body["stop"]));
+            let prompts: Vec<J> = stops(&body["prompt"])
+                .iter()
+                .map(|t| json!({"role": "user", "parts": [text_part(t)]}))
+                .collect();
+            (prompts, None, J::Null)
+        }
+        "openai.embeddings" => {
+            if let Some(f) = s(&body["encoding_format"]) {
+                out.strs(sc::GEN_AI_REQUEST_ENCODING_FORMATS, vec![f.to_string()]);
+            }
+            out.int(
+                sc::GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
+                int(&body["dimensions"]),
+            );
+            (Vec::new(), None, J::Null)
+        }
+        "anthropic.messages" => {
+            out.int(sc::GEN_AI_REQUEST_MAX_TOKENS, int(&body["max_tokens"]));
+            out.float(sc::GEN_AI_REQUEST_TEMPERATURE, body["temperature"].as_f64());
+            out.float(sc::GEN_AI_REQUEST_TOP_P, body["top_p"].as_f64());
+            out.int(sc::GEN_AI_REQUEST_TOP_K, int(&body["top_k"]));
+            out.strs(
+                sc::GEN_AI_REQUEST_STOP_SEQUENCES,
+                stops(&body["stop_sequences"]),
+            );
+            out.bool(sc::GEN_AI_REQUEST_STREAM, body["stream"] == true);
+            out.str(
+                sc::GEN_AI_REQUEST_REASONING_LEVEL,
+                s(&body["output_config"]["effort"]),
+            );
+            let format = if body["output_config"]["format"].is_object() {
+                &body["output_config"]["format"]
+            } else {
+                &body["output_format"]
+            };
+            if s(&format["type"]) == Some("json_schema") {
+                out.str(sc::GEN_AI_OUTPUT_TYPE, Some("json"));
+            }
+            let messages: Vec<J> = body["messages"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .map(|m| json!({"role": s(&m["role"]).unwrap_or("user"), "parts": anthropic_parts(&m["content"])}))
+                .collect();
+            let system_parts =
+                (!body["system"].is_null()).then(|| anthropic_parts(&body["system"]));
+            x.system_text = system_parts
+                .as_deref()
+                .map(joined_text)
+                .filter(|t| !t.is_empty());
+            (messages, system_parts, anthropic_tools(&body["tools"]))
+        }
+        "anthropic.complete" => {
+            out.int(
+                sc::GEN_AI_REQUEST_MAX_TOKENS,
+                int(&body["max_tokens_to_sample"]),
+            );
+            let prompts = s(&body["prompt"])
+                .map(|t| vec![json!({"role": "user", "parts": [text_part(t)]})])
+                .unwrap_or_default();
+            (prompts, None, J::Null)
+        }
+        _ => return x,
+    };
+    let mut input_text = messages_text(&messages);
+    if let Some(system) = &x.system_text {
+        let in_messages = messages
+            .iter()
+            .any(|m| matches!(s(&m["role"]), Some("system" | "developer")));
+        if !in_messages {
+            input_text = if input_text.is_empty() {
+                system.clone()
+            } else {
+                format!("{system}\n{input_text}")
+            };
+        }
+    }
+    x.input_text = (!input_text.is_empty()).then_some(input_text);
+    out.content(sc::GEN_AI_INPUT_MESSAGES, &J::Array(messages));
+    if let Some(parts) = system_parts {
+        out.content(sc::GEN_AI_SYSTEM_INSTRUCTIONS, &J::Array(parts));
+    }
+    out.content(sc::GEN_AI_TOOL_DEFINITIONS, &tools);
+    x
+}
+
+fn openai_usage(out: &mut Out, u: &J) {
+    if !u.is_object() {
+        return;
+    }
+    let (input, output, in_details, out_details) = if u["prompt_tokens"].is_number() {
+        (
+            &u["prompt_tokens"],
+            &u["completion_tokens"],
+            &u["prompt_tokens_details"],
+            &u["completion_tokens_details"],
+        )
+    } else {
+        (
+            &u["input_tokens"],
+            &u["output_tokens"],
+            &u["input_tokens_details"],
+            &u["output_tokens_details"],
+        )
+    };
+    out.int(sc::GEN_AI_USAGE_INPUT_TOKENS, int(input));
+    out.int(sc::GEN_AI_USAGE_OUTPUT_TOKENS, int(output));
+    out.int(
+        sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        int(&in_details["cached_tokens"]),
+    );
+    out.int(
+        sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        int(&out_details["reasoning_tokens"]),
+    );
+}
+
+fn response_meta(out: &mut Out, body: &J) {
+    out.str(sc::GEN_AI_RESPONSE_ID, s(&body["id"]));
+    out.str(sc::GEN_AI_RESPONSE_MODEL, s(&body["model"]));
+}
+
+/// Applies a (non-streamed) response body; returns the output text for an estimate.
+pub fn apply_response(
+    r: &mut SpanRecord,
+    format: &str,
+    body: &J,
+    capture: bool,
+    limits: &Limits,
+) -> Extracted {
+    let mut out = Out { r, limits, capture };
+    let mut x = Extracted::default();
+    let messages: Vec<J> = match format {
+        "openai.chat" | "openai.completions" => {
+            response_meta(&mut out, body);
+            out.str(sc::OPENAI_RESPONSE_SERVICE_TIER, s(&body["service_tier"]));
+            out.str(
+                sc::OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
+                s(&body["system_fingerprint"]),
+            );
+            let mut reasons = Vec::new();
+            let mut messages = Vec::new();
+            for choice in body["choices"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or(&[])
+            {
+                let reason = s(&choice["finish_reason"]).unwrap_or("error").to_string();
+                let message = &choice["message"];
+                let mut parts = Vec::new();
+                if message.is_object() {
+                    if let Some(t) = s(&message["content"]).filter(|t| !t.is_empty()) {
+                        parts.push(text_part(t));
+                    }
+                    if let Some(t) = s(&message["refusal"]).filter(|t| !t.is_empty()) {
+                        parts.push(text_part(t));
+                    }
+                    for call in message["tool_calls"]
+                        .as_array()
+                        .map(|a| a.as_slice())
+                        .unwrap_or(&[])
+                    {
+                        parts.push(json!({"type": "tool_call", "id": call["id"], "name": call["function"]["name"], "arguments": arguments(&call["function"]["arguments"])}));
+                    }
+                } else if let Some(t) = s(&choice["text"]).filter(|t| !t.is_empty()) {
+                    parts.push(text_part(t));
+                }
+                messages
+                    .push(json!({"role": "assistant", "parts": parts, "finish_reason": reason}));
+                reasons.push(reason);
+            }
+            out.strs(sc::GEN_AI_RESPONSE_FINISH_REASONS, reasons);
+            openai_usage(&mut out, &body["usage"]);
+            messages
+        }
+        "openai.responses" => {
+            response_meta(&mut out, body);
+            out.str(sc::OPENAI_RESPONSE_SERVICE_TIER, s(&body["service_tier"]));
+            let mut parts = Vec::new();
+            let mut tool_call = false;
+            for item in body["output"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or(&[])
+            {
+                match s(&item["type"]).unwrap_or("") {
+                    "message" => parts.extend(openai_parts(&item["content"])),
+                    "function_call" | "custom_tool_call" => {
+                        tool_call = true;
+                        let args = if item["arguments"].is_null() { &item["input"] } else { &item["arguments"] };
+                        parts.push(json!({"type": "tool_call", "id": item["call_id"], "name": item["name"], "arguments": arguments(args)}));
+                    }
+                    "reasoning" => {
+                        let text: Vec<&str> = item["summary"].as_array().map(|a| a.iter().filter_map(|x| x["text"].as_str()).collect()).unwrap_or_default();
+                        parts.push(json!({"type": "reasoning", "content": text.join("\n")}));
+                    }
+                    "" => {}
+                    kind => parts.push(json!({"type": "server_tool_call", "id": item["id"], "name": kind, "server_tool_call": {"type": kind}})),
+                }
+            }
+            let reason = match s(&body["status"]) {
+                Some("incomplete") => match s(&body["incomplete_details"]["reason"]) {
+                    Some("max_output_tokens") => "length".to_string(),
+                    Some(other) => other.to_string(),
+                    None => "incomplete".to_string(),
+                },
+                Some("failed") => "error".to_string(),
+                _ if tool_call => "tool_calls".to_string(),
+                _ => "stop".to_string(),
+            };
+            if s(&body["status"]) == Some("failed") {
+                let code = s(&body["error"]["code"]).unwrap_or("_OTHER").to_string();
+                let message = s(&body["error"]["message"])
+                    .unwrap_or("response failed")
+                    .to_string();
+                out.str(sc::ERROR_TYPE, Some(&code));
+                out.r.set_status(Status::Error(message.into()));
+            }
+            out.strs(sc::GEN_AI_RESPONSE_FINISH_REASONS, vec![reason.clone()]);
+            openai_usage(&mut out, &body["usage"]);
+            vec![json!({"role": "assistant", "parts": parts, "finish_reason": reason})]
+        }
+        "openai.embeddings" => {
+            out.str(sc::GEN_AI_RESPONSE_MODEL, s(&body["model"]));
+            if let Some(n) = body["data"][0]["embedding"].as_array().map(Vec::len) {
+                out.int(sc::GEN_AI_EMBEDDINGS_DIMENSION_COUNT, Some(n as i64));
+            }
+            out.int(
+                sc::GEN_AI_USAGE_INPUT_TOKENS,
+                int(&body["usage"]["prompt_tokens"]),
+            );
+            Vec::new()
+        }
+        "anthropic.messages" => {
+            response_meta(&mut out, body);
+            let reason = s(&body["stop_reason"]).unwrap_or("error").to_string();
+            out.strs(sc::GEN_AI_RESPONSE_FINISH_REASONS, vec![reason.clone()]);
+            anthropic_usage(&mut out, &body["usage"]);
+            vec![
+                json!({"role": "assistant", "parts": anthropic_parts(&body["content"]), "finish_reason": reason}),
+            ]
+        }
+        "anthropic.complete" => {
+            response_meta(&mut out, body);
+            let reason = s(&body["stop_reason"]).unwrap_or("error").to_string();
+            out.strs(sc::GEN_AI_RESPONSE_FINISH_REASONS, vec![reason.clone()]);
+            vec![
+                json!({"role": "assistant", "parts": [text_part(s(&body["completion"]).unwrap_or(""))], "finish_reason": reason}),
+            ]
+        }
+        _ => return x,
+    };
+    let text = messages_text(&messages);
+    x.output_text = (!text.is_empty()).then_some(text);
+    out.content(sc::GEN_AI_OUTPUT_MESSAGES, &J::Array(messages));
+    x
+}
+
+/// Anthropic usage in the conventions' terms: the input count includes the cache reads and
+/// writes that Anthropic's own `input_tokens` leaves out.
+fn anthropic_usage(out: &mut Out, u: &J) {
+    if !u.is_object() {
+        return;
+    }
+    let read = int(&u["cache_read_input_tokens"]);
+    let write = int(&u["cache_creation_input_tokens"]);
+    if let Some(uncached) = int(&u["input_tokens"]) {
+        out.int(
+            sc::GEN_AI_USAGE_INPUT_TOKENS,
+            Some(uncached + read.unwrap_or(0) + write.unwrap_or(0)),
+        );
+    }
+    out.int(sc::GEN_AI_USAGE_OUTPUT_TOKENS, int(&u["output_tokens"]));
+    out.int(sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, read);
+    out.int(sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, write);
+    out.int(
+        sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        int(&u["output_tokens_details"]["thinking_tokens"]),
+    );
+}
+
+/// An object whose JSON could not be read: nothing is applied.
+pub fn parse(text: &str) -> Option<J> {
+    serde_json::from_str::<J>(text)
+        .ok()
+        .filter(|v| v.is_object())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::SpanKind;
+
+    fn record() -> SpanRecord {
+        SpanRecord::start("chat gpt-4o", SpanKind::Client, None)
+    }
+
+    fn get<'a>(r: &'a SpanRecord, k: &str) -> Option<ValueRef<'a>> {
+        r.attribute(k)
+    }
+
+    #[test]
+    fn openai_chat_request_and_response() {
+        let mut r = record();
+        let limits = Limits::current();
+        let body = json!({
+            "model": "gpt-4o", "max_completion_tokens": 50, "temperature": 1, "stop": "END", "n": 2,
+            "response_format": {"type": "json_schema"},
+            "messages": [
+                {"role": "system", "content": "Be  brief."},
+                {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+                {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "done"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+        });
+        let x = apply_request(&mut r, "openai.chat", &body, true, &limits);
+        assert_eq!(x.system_text.as_deref(), Some("Be  brief."));
+        assert_eq!(x.input_text.as_deref(), Some("Be  brief.\nhi"));
+        assert_eq!(
+            get(&r, sc::GEN_AI_REQUEST_MAX_TOKENS),
+            Some(ValueRef::I64(50))
+        );
+        assert_eq!(
+            get(&r, sc::GEN_AI_REQUEST_TEMPERATURE),
+            Some(ValueRef::F64(1.0))
+        );
+        assert_eq!(
+            get(&r, sc::GEN_AI_REQUEST_CHOICE_COUNT),
+            Some(ValueRef::I64(2))
+        );
+        assert_eq!(get(&r, sc::GEN_AI_OUTPUT_TYPE), Some(ValueRef::Str("json")));
+        let Some(ValueRef::Str(m)) = get(&r, sc::GEN_AI_INPUT_MESSAGES) else {
+            panic!("no input messages")
+        };
+        let m: J = serde_json::from_str(m).unwrap();
+        assert_eq!(
+            m[1]["parts"][1],
+            json!({"type": "blob", "modality": "image", "content": "AAAA", "mime_type": "image/png"})
+        );
+        assert_eq!(m[2]["parts"][0]["arguments"], json!({"a": 1}));
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "done"}]})
+        );
+
+        let resp = json!({"id": "x1", "object": "chat.completion", "model": "gpt-4o-2024", "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hello"}},
+            {"index": 1, "finish_reason": null, "message": {"role": "assistant", "content": null}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 4}}});
+        let x = apply_response(&mut r, "openai.chat", &resp, true, &limits);
+        assert_eq!(x.output_text.as_deref(), Some("hello"));
+        assert_eq!(get(&r, sc::GEN_AI_RESPONSE_ID), Some(ValueRef::Str("x1")));
+        assert_eq!(
+            get(&r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            Some(ValueRef::I64(4))
+        );
+        let Some(ValueRef::Array(Value::StrArray(reasons))) =
+            get(&r, sc::GEN_AI_RESPONSE_FINISH_REASONS)
+        else {
+            panic!("no finish reasons")
+        };
+        assert_eq!(
+            reasons.iter().map(|s| s.as_ref()).collect::<Vec<_>>(),
+            vec!["stop", "error"]
+        );
+    }
+
+    #[test]
+    fn host_attributes_win_and_capture_off_drops_content() {
+        let mut r = record();
+        let limits = Limits::current();
+        r.set_attribute(Key::new(sc::GEN_AI_USAGE_OUTPUT_TOKENS), Value::I64(99));
+        let resp = json!({"id": "m1", "model": "claude", "stop_reason": "end_turn", "content": [{"type": "text", "text": "hi"}],
+            "usage": {"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 2, "cache_creation_input_tokens": 1}});
+        apply_response(&mut r, "anthropic.messages", &resp, false, &limits);
+        assert_eq!(
+            get(&r, sc::GEN_AI_USAGE_OUTPUT_TOKENS),
+            Some(ValueRef::I64(99))
+        );
+        assert_eq!(
+            get(&r, sc::GEN_AI_USAGE_INPUT_TOKENS),
+            Some(ValueRef::I64(8))
+        );
+        assert!(get(&r, sc::GEN_AI_OUTPUT_MESSAGES).is_none());
+    }
+
+    #[test]
+    fn responses_failure_and_stored_prompt() {
+        let mut r = record();
+        let limits = Limits::current();
+        let body = json!({"model": "gpt-4o", "input": "hi", "instructions": "sys", "prompt": {"id": "pmpt_1", "version": "3"}});
+        let x = apply_request(&mut r, "openai.responses", &body, true, &limits);
+        assert_eq!(x.input_text.as_deref(), Some("sys\nhi"));
+        assert_eq!(
+            get(&r, sc::GEN_AI_PROMPT_NAME),
+            Some(ValueRef::Str("pmpt_1"))
+        );
+        let resp = json!({"id": "r1", "status": "failed", "error": {"code": "server_error", "message": "boom"}, "output": []});
+        apply_response(&mut r, "openai.responses", &resp, true, &limits);
+        assert!(matches!(r.status, Status::Error(_)));
+        assert_eq!(get(&r, sc::ERROR_TYPE), Some(ValueRef::Str("server_error")));
+    }
+}
