@@ -691,6 +691,28 @@ impl PySpan {
         Ok(())
     }
 
+    /// Sets `attributes` and ends the span, in one call (model-call integrations gather their
+    /// attributes during the call and hand them over at the end).
+    #[pyo3(signature = (attributes, end_time=None))]
+    fn _end_with(
+        &self,
+        attributes: &Bound<'_, PyDict>,
+        end_time: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if self.owner.is_some() {
+            return Ok(());
+        }
+        let t = ns(end_time)?;
+        let record = self.record.lock().take();
+        if let Some(mut r) = record {
+            let limits = fivelens_core::record::Limits::current();
+            convert::set_attributes(&mut r, Some(attributes), &limits);
+            r.end_at(t);
+            global::submit(r);
+        }
+        Ok(())
+    }
+
     /// Makes this span current; returns a token for `_deactivate`.
     fn _activate(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();

@@ -261,3 +261,21 @@ def test_sdk_builtin_tracing_never_doubles_ours() -> None:
     assert adopted["scope"] != "fivelens.anthropic"
     assert adopted["cost"] is not None and adopted["cost"] > 0
     assert result["sdk"] == ["anthropic.messages.create"]
+
+
+def test_parse_structured_output(llm_server: Any, recorded: Recorded) -> None:
+    import pydantic
+
+    class Colour(pydantic.BaseModel):
+        name: str
+        hex: str
+
+    c = client(llm_server)
+    message = c.messages.parse(
+        model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "a colour"}], output_format=Colour
+    )
+    assert isinstance(message.parsed_output, Colour)
+    a = recorded.one()["attributes"]
+    assert a["gen_ai.output.type"] == "json"
+    assert a["gen_ai.response.id"] == message.id
+    assert a["gen_ai.usage.output_tokens"] == message.usage.output_tokens

@@ -180,8 +180,9 @@ def test_store_and_the_fivelens_command(tmp_path: Path) -> None:
 
     stats = json.loads(cli("stats", "--json"))
     assert stats["traces"] == 1
-    op = stats["operations"][0]
-    assert (op["operation"], op["provider"], op["model"], op["calls"]) == ("chat", "openai", "gpt-4o", 1)
+    model = stats["models"][0]
+    assert (model["provider"], model["model"], model["calls"], model["input_tokens"]) == ("openai", "gpt-4o", 1, 120)
+    assert "model calls" in cli("stats")
 
 
 def test_store_and_exporter_together(receiver: Receiver, tmp_path: Path) -> None:

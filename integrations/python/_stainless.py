@@ -22,6 +22,7 @@ unobserved.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import weakref
@@ -54,6 +55,28 @@ class Adapter(Protocol):
 
     def observer(self, call: LlmCall) -> Observer:
         """An observer for a streamed response."""
+
+
+# The call whose HTTP exchange is under way in this context: ``_process_response`` hands it the
+# bodies the SDK already has as bytes (the request it sent, the response it read), so nothing is
+# serialised again on the caller's thread.
+_EXCHANGE: contextvars.ContextVar[LlmCall | None] = contextvars.ContextVar("fivelens_exchange", default=None)
+
+
+def _capture_bodies(call: LlmCall, response: Any, stream: bool) -> None:
+    if call._body is None:  # the integration wants no payload for this call (embeddings)
+        return
+    try:
+        request = getattr(response, "request", None)
+        content = getattr(request, "content", None)
+        if isinstance(content, bytes) and content[:1] == b"{":
+            call._raw_request(content.decode("utf-8", "replace"))
+        if not stream and not call._has_response_payload and getattr(response, "is_stream_consumed", True):
+            body = response.content
+            if isinstance(body, bytes) and body[:1] == b"{":
+                call._response_payload(body.decode("utf-8", "replace"))
+    except Exception:  # unread (streamed) bodies, odd transports: the objects are used instead
+        pass
 
 
 def _report(what: str, e: BaseException) -> None:
@@ -306,11 +329,42 @@ def _begin(adapter: Adapter, client: Any, args: tuple[Any, ...], kwargs: dict[st
         return None
 
 
+def _patch_process_response(cls: Any) -> None:
+    original = getattr(cls, "_process_response", None)
+    if original is None or getattr(original, "__fivelens__", False):
+        return
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def aprocess(self: Any, *args: Any, **kwargs: Any) -> Any:
+            call = _EXCHANGE.get()
+            if call is not None:
+                _capture_bodies(call, kwargs.get("response"), bool(kwargs.get("stream")))
+            return await original(self, *args, **kwargs)
+
+        hooked: Any = aprocess
+    else:
+
+        @functools.wraps(original)
+        def process(self: Any, *args: Any, **kwargs: Any) -> Any:
+            call = _EXCHANGE.get()
+            if call is not None:
+                _capture_bodies(call, kwargs.get("response"), bool(kwargs.get("stream")))
+            return original(self, *args, **kwargs)
+
+        hooked = process
+    hooked.__fivelens__ = True
+    hooked.__fivelens_original__ = original
+    cls._process_response = hooked
+
+
 def patch(base_client_module: Any, adapter: Adapter) -> None:
     """Wraps ``request`` of the SDK's sync and async base clients (once)."""
     kinds = _Kinds(base_client_module)
     sync_cls = base_client_module.SyncAPIClient
     async_cls = base_client_module.AsyncAPIClient
+    for cls in (sync_cls, async_cls):
+        _patch_process_response(cls)
 
     sync_original = sync_cls.request
     if not getattr(sync_original, "__fivelens__", False):
@@ -321,12 +375,15 @@ def patch(base_client_module: Any, adapter: Adapter) -> None:
             if call is None:
                 return sync_original(self, *args, **kwargs)
             call._activate()
+            exchange = _EXCHANGE.set(call)
             try:
                 result = sync_original(self, *args, **kwargs)
             except BaseException as e:
+                _EXCHANGE.reset(exchange)
                 call._deactivate()
                 _fail(call, e)
                 raise
+            _EXCHANGE.reset(exchange)
             call._deactivate()
             return _handle(adapter, kinds, call, result)
 
@@ -343,12 +400,15 @@ def patch(base_client_module: Any, adapter: Adapter) -> None:
             if call is None:
                 return await async_original(self, *args, **kwargs)
             call._activate()
+            exchange = _EXCHANGE.set(call)
             try:
                 result = await async_original(self, *args, **kwargs)
             except BaseException as e:
+                _EXCHANGE.reset(exchange)
                 call._deactivate()
                 _fail(call, e)
                 raise
+            _EXCHANGE.reset(exchange)
             call._deactivate()
             return _handle(adapter, kinds, call, result)
 
@@ -359,21 +419,31 @@ def patch(base_client_module: Any, adapter: Adapter) -> None:
 
 def unpatch(base_client_module: Any) -> None:
     for cls in (base_client_module.SyncAPIClient, base_client_module.AsyncAPIClient):
-        original = getattr(cls.request, "__fivelens_original__", None)
-        if original is not None:
-            cls.request = original
+        for name in ("request", "_process_response"):
+            original = getattr(getattr(cls, name, None), "__fivelens_original__", None)
+            if original is not None:
+                setattr(cls, name, original)
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    """``server.address`` and ``server.port`` of a client's base URL."""
+    """``server.address`` and ``server.port`` of a client's base URL (kept on the client, for as
+    long as its base URL is the same object)."""
     url = getattr(client, "base_url", None)
+    cached = getattr(client, "_fivelens_server", None)
+    if cached is not None and cached[0] is url:
+        return cached[1], cached[2]
     host = getattr(url, "host", None)
     if not host:
         return None, None
     port = getattr(url, "port", None)
     if port is None:
         port = 443 if getattr(url, "scheme", "https") == "https" else 80
-    return str(host), int(port)
+    server = (str(host), int(port))
+    try:
+        client._fivelens_server = (url, *server)
+    except Exception:  # a client that takes no new attributes: computed each time
+        pass
+    return server
 
 
 def body_of(options: Any) -> dict[str, Any]:
@@ -387,8 +457,38 @@ def body_of(options: Any) -> dict[str, Any]:
     return body
 
 
+_MISSING = object()
+
+
 def get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of a response object or of a plain dict."""
+    """A field of a response object (a pydantic model) or of a plain dict.
+
+    Performance note: asking a pydantic model for a field it does not have raises (and formats)
+    an ``AttributeError`` inside ``getattr``, a few microseconds each; response objects are read
+    from their ``__dict__`` (where pydantic keeps fields) and their extras instead.
+    """
+    if type(obj) is dict:
+        return obj.get(name, default)
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None:
+        value = fields.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+        if hasattr(obj, "__pydantic_fields_set__") or hasattr(obj, "__fields_set__"):
+            extra = getattr(obj, "__pydantic_extra__", None)
+            return extra.get(name, default) if isinstance(extra, dict) else default
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def dump_json(model: Any) -> str | None:
+    """A response object as JSON (pydantic 2 or 1), or ``None``."""
+    dump = getattr(model, "model_dump_json", None)
+    if dump is not None:
+        try:
+            return str(dump(warnings=False))
+        except TypeError:
+            return str(dump())
+    legacy = getattr(model, "json", None)
+    return str(legacy()) if callable(legacy) else None

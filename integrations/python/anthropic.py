@@ -16,6 +16,9 @@ client:
 Usage follows the conventions: ``gen_ai.usage.input_tokens`` is Anthropic's ``input_tokens``
 plus the cache-read and cache-write tokens (Anthropic's own count leaves them out), and a
 stream's output tokens are the last cumulative count of ``message_delta``.
+
+As for OpenAI, the request and a non-streamed response are handed to the core as the provider's
+JSON and mapped there (``core/src/providers.rs``); streams are assembled here.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from fivelens import semconv as sc
 from fivelens._llm import LlmCall, start_call, text_part
 
 from . import _stainless
-from ._stainless import body_of, get
+from ._stainless import body_of, dump_json, get
 
 INSTRUMENTATION = "fivelens.anthropic"
 
@@ -122,88 +125,6 @@ def _provider(client: Any) -> str:
     return "anthropic"
 
 
-def _blocks(content: Any) -> list[dict[str, Any]]:
-    """Anthropic content (a string or a list of blocks) as parts."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [text_part(content)]
-    parts: list[dict[str, Any]] = []
-    for b in content:
-        if isinstance(b, str):
-            parts.append(text_part(b))
-            continue
-        kind = get(b, "type")
-        if kind == "text":
-            parts.append(text_part(get(b, "text") or ""))
-        elif kind == "thinking":
-            parts.append({"type": "reasoning", "content": get(b, "thinking") or ""})
-        elif kind == "redacted_thinking":
-            parts.append({"type": "reasoning", "content": ""})
-        elif kind == "tool_use":
-            parts.append(
-                {"type": "tool_call", "id": get(b, "id"), "name": get(b, "name"), "arguments": get(b, "input")}
-            )
-        elif kind == "tool_result":
-            result = get(b, "content")
-            if not isinstance(result, str) and result is not None:
-                result = "\n".join(p["content"] for p in _blocks(result) if p.get("type") == "text")
-            parts.append({"type": "tool_call_response", "id": get(b, "tool_use_id"), "response": result})
-        elif kind in ("image", "document"):
-            source = get(b, "source")
-            modality = "image" if kind == "image" else "document"
-            stype = get(source, "type")
-            if stype == "base64":
-                parts.append(
-                    {
-                        "type": "blob",
-                        "modality": modality,
-                        "mime_type": get(source, "media_type"),
-                        "content": get(source, "data"),
-                    }
-                )
-            elif stype == "url":
-                parts.append({"type": "uri", "modality": modality, "uri": get(source, "url")})
-            elif stype == "file":
-                parts.append({"type": "file", "modality": modality, "file_id": get(source, "file_id")})
-            elif stype == "text":
-                parts.append(text_part(get(source, "data") or ""))
-            else:
-                parts.append({"type": str(kind)})
-        elif kind and str(kind).startswith(("server_tool_use", "mcp_tool_use")):
-            parts.append(
-                {
-                    "type": "server_tool_call",
-                    "id": get(b, "id"),
-                    "name": get(b, "name"),
-                    "server_tool_call": {"type": str(kind), "input": get(b, "input")},
-                }
-            )
-        elif kind and str(kind).endswith("_tool_result"):
-            parts.append(
-                {
-                    "type": "server_tool_call_response",
-                    "id": get(b, "tool_use_id"),
-                    "server_tool_call_response": {"type": str(kind)},
-                }
-            )
-        else:
-            parts.append({"type": str(kind)})
-    return parts
-
-
-def _tool_definitions(tools: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for t in tools or ():
-        kind = get(t, "type")
-        entry: dict[str, Any] = {"type": "function" if kind in (None, "custom") else str(kind)}
-        name = get(t, "name")
-        if name:
-            entry["name"] = name
-        out.append(entry)
-    return out
-
-
 class _Adapter:
     def begin(self, client: Any, options: Any, stream: bool) -> LlmCall | None:
         operation = _endpoint(options)
@@ -217,76 +138,22 @@ class _Adapter:
         if host:
             attrs[sc.SERVER_ADDRESS] = host
             attrs[sc.SERVER_PORT] = port
-        max_tokens = body.get("max_tokens", body.get("max_tokens_to_sample"))
-        if isinstance(max_tokens, int):
-            attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        for key, attr in (("temperature", sc.GEN_AI_REQUEST_TEMPERATURE), ("top_p", sc.GEN_AI_REQUEST_TOP_P)):
-            v = body.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                attrs[attr] = float(v)
-        top_k = body.get("top_k")
-        if isinstance(top_k, int) and not isinstance(top_k, bool):
-            attrs[sc.GEN_AI_REQUEST_TOP_K] = top_k
-        stops = body.get("stop_sequences")
-        if stops:
-            attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stops]
         if stream or body.get("stream") is True:
             attrs[sc.GEN_AI_REQUEST_STREAM] = True
-        output_config = body.get("output_config")
-        effort = get(output_config, "effort") if output_config else None
-        if isinstance(effort, str):
-            attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-        fmt = (get(output_config, "format") if output_config else None) or body.get("output_format")
-        if fmt is not None and get(fmt, "type") == "json_schema":
-            attrs[sc.GEN_AI_OUTPUT_TYPE] = "json"
         call = start_call(operation, _provider(client), model, attrs, INSTRUMENTATION)
-        if operation == "text_completion":
-            prompt = body.get("prompt")
-            if isinstance(prompt, str):
-                call._record_input([{"role": "user", "parts": [text_part(prompt)]}], None, None, None)
-            return call
-        messages = [
-            {"role": str(get(m, "role") or "user"), "parts": _blocks(get(m, "content"))}
-            for m in body.get("messages") or ()
-        ]
-        system = body.get("system")
-        system_parts = _blocks(system) if system else None
-        system_text = "\n".join(p["content"] for p in system_parts or () if p.get("type") == "text") or None
-        tools = _tool_definitions(body.get("tools")) if call.capture_content else None
-        call._record_input(messages, system_parts, tools, system_text)
+        fmt = "anthropic.complete" if operation == "text_completion" else "anthropic.messages"
+        call._payload(fmt, body)
         return call
 
     def finish(self, call: LlmCall, result: Any) -> None:
-        if get(result, "type") == "completion":
-            reason = str(get(result, "stop_reason") or "error")
-            call.set_response(id=get(result, "id"), model=get(result, "model"), finish_reasons=[reason])
-            call._record_output(
-                [{"role": "assistant", "parts": [text_part(get(result, "completion") or "")], "finish_reason": reason}]
-            )
-            return
-        reason = str(get(result, "stop_reason") or "error")
-        call.set_response(id=get(result, "id"), model=get(result, "model"), finish_reasons=[reason])
-        call._record_output([{"role": "assistant", "parts": _blocks(get(result, "content")), "finish_reason": reason}])
-        _usage(call, get(result, "usage"))
+        if not call._has_response_payload:
+            call._response_payload(dump_json(result))
 
     def observer(self, call: LlmCall) -> _stainless.Observer:
         return _StreamObserver(call)
 
 
 _ADAPTER = _Adapter()
-
-
-def _usage(call: LlmCall, usage: Any) -> None:
-    if usage is None:
-        return
-    _set_usage(
-        call,
-        get(usage, "input_tokens"),
-        get(usage, "output_tokens"),
-        get(usage, "cache_read_input_tokens"),
-        get(usage, "cache_creation_input_tokens"),
-        _thinking_tokens(usage),
-    )
 
 
 def _thinking_tokens(usage: Any) -> Any:

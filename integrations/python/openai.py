@@ -8,6 +8,12 @@ in ``server.address``), and ``azure.ai.openai`` for the Azure clients.
 Streamed chat completions carry usage only when the request asks for it
 (``stream_options={"include_usage": True}``); fivelens does not add it (that would change the
 stream the app reads). Without it the tokens are estimated and marked so.
+
+What happens on the caller's thread is kept small: the request body and the parsed response are
+handed to the core as the provider's JSON (serialised in C and in pydantic-core, a couple of
+microseconds each), and the core's processing thread maps them to the conventions' attributes
+(``core/src/providers.rs``, shared with the Node package). Streams are assembled here, chunk by
+chunk, as the caller reads them.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from fivelens import semconv as sc
 from fivelens._llm import LlmCall, start_call, text_part
 
 from . import _stainless
-from ._stainless import body_of, get
+from ._stainless import body_of, dump_json, get
 
 INSTRUMENTATION = "fivelens.openai"
 
@@ -49,6 +55,13 @@ def _patch(_openai: Any) -> None:
 # ---- request -----------------------------------------------------------------------------------
 
 
+_FORMATS = {
+    "chat": "openai.chat",
+    "responses": "openai.responses",
+    "completions": "openai.completions",
+}
+
+
 def _endpoint(options: Any, stream: bool) -> str | None:
     method = str(getattr(options, "method", "")).lower()
     url = str(getattr(options, "url", ""))
@@ -73,56 +86,6 @@ def _provider(client: Any) -> str:
     return "azure.ai.openai" if name.startswith(("Azure", "AsyncAzure")) else "openai"
 
 
-def _number(value: Any) -> Any:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _output_type(fmt: Any) -> str | None:
-    kind = get(fmt, "type") if fmt is not None else None
-    if kind in ("json_schema", "json_object"):
-        return "json"
-    if kind == "text":
-        return "text"
-    return None
-
-
-def _common_request(body: dict[str, Any], attrs: dict[str, Any]) -> None:
-    for key, attr in (
-        ("temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-        ("top_p", sc.GEN_AI_REQUEST_TOP_P),
-        ("frequency_penalty", sc.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-        ("presence_penalty", sc.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ):
-        v = _number(body.get(key))
-        if v is not None:
-            attrs[attr] = float(v)
-    seed = body.get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        attrs[sc.GEN_AI_REQUEST_SEED] = seed
-    tier = body.get("service_tier")
-    if isinstance(tier, str):
-        attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
-    if body.get("stream") is True:
-        attrs[sc.GEN_AI_REQUEST_STREAM] = True
-
-
-def _tool_definitions(tools: Any) -> list[dict[str, Any]]:
-    """Tool definitions, names only (the conventions leave descriptions and schemas out by
-    default, for size)."""
-    out: list[dict[str, Any]] = []
-    for t in tools or ():
-        kind = get(t, "type") or "function"
-        fn = get(t, "function")
-        name = get(fn, "name") if fn is not None else get(t, "name")
-        if name is None and kind == "custom":
-            name = get(get(t, "custom"), "name")
-        entry: dict[str, Any] = {"type": kind}
-        if name:
-            entry["name"] = name
-        out.append(entry)
-    return out
-
-
 def _arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
@@ -130,148 +93,6 @@ def _arguments(raw: Any) -> Any:
         except ValueError:
             return raw
     return raw
-
-
-def _media_part(url: str, modality: str) -> dict[str, Any]:
-    if url.startswith("data:"):
-        head, _, data = url.partition(",")
-        mime = head[5:].split(";", 1)[0] or None
-        part: dict[str, Any] = {"type": "blob", "modality": modality, "content": data}
-        if mime:
-            part["mime_type"] = mime
-        return part
-    return {"type": "uri", "modality": modality, "uri": url}
-
-
-def _content_parts(content: Any) -> list[dict[str, Any]]:
-    """Chat-completions or Responses content (a string or a list of typed parts)."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [text_part(content)]
-    parts: list[dict[str, Any]] = []
-    for p in content:
-        if isinstance(p, str):
-            parts.append(text_part(p))
-            continue
-        kind = get(p, "type")
-        if kind in ("text", "input_text", "output_text"):
-            parts.append(text_part(get(p, "text") or ""))
-        elif kind == "refusal":
-            parts.append(text_part(get(p, "refusal") or ""))
-        elif kind == "image_url":
-            url = get(get(p, "image_url"), "url") or ""
-            parts.append(_media_part(str(url), "image"))
-        elif kind == "input_image":
-            url = get(p, "image_url")
-            if url:
-                parts.append(_media_part(str(url), "image"))
-            else:
-                parts.append({"type": "file", "modality": "image", "file_id": get(p, "file_id")})
-        elif kind == "input_audio":
-            audio = get(p, "input_audio")
-            parts.append(
-                {
-                    "type": "blob",
-                    "modality": "audio",
-                    "content": get(audio, "data"),
-                    "mime_type": f"audio/{get(audio, 'format')}",
-                }
-            )
-        elif kind in ("file", "input_file"):
-            f = get(p, "file") or p
-            parts.append({"type": "file", "modality": "document", "file_id": get(f, "file_id") or get(f, "filename")})
-        else:
-            parts.append({"type": str(kind)})
-    return parts
-
-
-def _chat_messages(messages: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """Chat-completions messages in the conventions' shape, and the system prompt text."""
-    out: list[dict[str, Any]] = []
-    system: list[str] = []
-    for m in messages or ():
-        role = str(get(m, "role") or "user")
-        if role == "tool":
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {
-                            "type": "tool_call_response",
-                            "id": get(m, "tool_call_id"),
-                            "response": _tool_response(get(m, "content")),
-                        }
-                    ],
-                }
-            )
-            continue
-        parts = _content_parts(get(m, "content"))
-        if role in ("system", "developer"):
-            system.extend(p["content"] for p in parts if p.get("type") == "text")
-        for call in get(m, "tool_calls") or ():
-            fn = get(call, "function")
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": get(call, "id"),
-                    "name": get(fn, "name"),
-                    "arguments": _arguments(get(fn, "arguments")),
-                }
-            )
-        msg: dict[str, Any] = {"role": role, "parts": parts}
-        name = get(m, "name")
-        if name:
-            msg["name"] = name
-        out.append(msg)
-    return out, ("\n".join(system) if system else None)
-
-
-def _tool_response(content: Any) -> Any:
-    if isinstance(content, list):
-        return "\n".join(p["content"] for p in _content_parts(content) if p.get("type") == "text")
-    return content
-
-
-def _responses_input(value: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """Responses API ``input`` (a string or a list of items) in the conventions' shape."""
-    if value is None:
-        return [], None
-    if isinstance(value, str):
-        return [{"role": "user", "parts": [text_part(value)]}], None
-    out: list[dict[str, Any]] = []
-    system: list[str] = []
-    for item in value:
-        kind = get(item, "type")
-        role = get(item, "role")
-        if kind in (None, "message") and role:
-            parts = _content_parts(get(item, "content"))
-            if role in ("system", "developer"):
-                system.extend(p["content"] for p in parts if p.get("type") == "text")
-            out.append({"role": str(role), "parts": parts})
-        elif kind == "function_call":
-            part = {
-                "type": "tool_call",
-                "id": get(item, "call_id"),
-                "name": get(item, "name"),
-                "arguments": _arguments(get(item, "arguments")),
-            }
-            out.append({"role": "assistant", "parts": [part]})
-        elif kind in ("function_call_output", "custom_tool_call_output"):
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {"type": "tool_call_response", "id": get(item, "call_id"), "response": get(item, "output")}
-                    ],
-                }
-            )
-        elif kind == "reasoning":
-            text = "\n".join(str(get(s, "text") or "") for s in get(item, "summary") or ())
-            out.append({"role": "assistant", "parts": [{"type": "reasoning", "content": text}]})
-        elif kind is not None:
-            out.append({"role": "assistant" if "call" in str(kind) else "user", "parts": [{"type": str(kind)}]})
-    return out, ("\n".join(system) if system else None)
 
 
 class _Adapter:
@@ -287,7 +108,11 @@ class _Adapter:
         if host:
             attrs[sc.SERVER_ADDRESS] = host
             attrs[sc.SERVER_PORT] = port
+        if stream or body.get("stream") is True:
+            attrs[sc.GEN_AI_REQUEST_STREAM] = True
         if endpoint == "embeddings":
+            # Read here: the request's inputs and the response's vectors are of no use to the
+            # core, and can be large.
             fmt = body.get("encoding_format")
             if isinstance(fmt, str):
                 attrs[sc.GEN_AI_REQUEST_ENCODING_FORMATS] = [fmt]
@@ -295,88 +120,16 @@ class _Adapter:
             if isinstance(dims, int):
                 attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dims
             return start_call("embeddings", _provider(client), model, attrs, INSTRUMENTATION)
-
-        _common_request(body, attrs)
-        if stream:
-            attrs[sc.GEN_AI_REQUEST_STREAM] = True
-        if endpoint == "chat":
-            max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-            if isinstance(max_tokens, int):
-                attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-            stop = body.get("stop")
-            if stop:
-                attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else [str(s) for s in stop]
-            n = body.get("n")
-            if isinstance(n, int) and n != 1:
-                attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
-            effort = body.get("reasoning_effort")
-            if isinstance(effort, str):
-                attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-            out_type = _output_type(body.get("response_format"))
-            if out_type:
-                attrs[sc.GEN_AI_OUTPUT_TYPE] = out_type
-            call = start_call("chat", _provider(client), model, attrs, INSTRUMENTATION)
-            messages, system = _chat_messages(body.get("messages"))
-            call._record_input(
-                messages, None, _tool_definitions(body.get("tools")) if call.capture_content else None, system
-            )
-            return call
-        if endpoint == "completions":
-            max_tokens = body.get("max_tokens")
-            if isinstance(max_tokens, int):
-                attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-            call = start_call("text_completion", _provider(client), model, attrs, INSTRUMENTATION)
-            prompt = body.get("prompt")
-            texts = [prompt] if isinstance(prompt, str) else [str(p) for p in prompt or () if isinstance(p, str)]
-            call._record_input([{"role": "user", "parts": [text_part(t)]} for t in texts], None, None, None)
-            return call
-
-        # Responses API
-        max_tokens = body.get("max_output_tokens")
-        if isinstance(max_tokens, int):
-            attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        effort = get(body.get("reasoning"), "effort") if body.get("reasoning") else None
-        if isinstance(effort, str):
-            attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-        text_cfg = body.get("text")
-        out_type = _output_type(get(text_cfg, "format")) if text_cfg else None
-        if out_type:
-            attrs[sc.GEN_AI_OUTPUT_TYPE] = out_type
-        previous = body.get("previous_response_id")
-        if isinstance(previous, str):
-            attrs[sc.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID] = previous
-        conversation = body.get("conversation")
-        conversation_id = (
-            conversation if isinstance(conversation, str) else get(conversation, "id") if conversation else None
-        )
-        if isinstance(conversation_id, str):
-            attrs[sc.GEN_AI_CONVERSATION_ID] = conversation_id
-        prompt = body.get("prompt")
-        if isinstance(prompt, dict) and prompt.get("id"):
-            # A stored prompt: its id and version are the declared prompt name and version.
-            attrs[sc.GEN_AI_PROMPT_NAME] = str(prompt["id"])
-            if prompt.get("version"):
-                attrs[sc.GEN_AI_PROMPT_VERSION] = str(prompt["version"])
-        call = start_call("chat", _provider(client), model, attrs, INSTRUMENTATION)
-        messages, system = _responses_input(body.get("input"))
-        instructions = body.get("instructions")
-        system_parts = None
-        if isinstance(instructions, str) and instructions:
-            system_parts = [text_part(instructions)]
-            system = instructions
-        call._record_input(
-            messages, system_parts, _tool_definitions(body.get("tools")) if call.capture_content else None, system
-        )
+        operation = "text_completion" if endpoint == "completions" else "chat"
+        call = start_call(operation, _provider(client), model, attrs, INSTRUMENTATION)
+        call._payload(_FORMATS[endpoint], body)
         return call
 
     def finish(self, call: LlmCall, result: Any) -> None:
-        obj = get(result, "object")
-        if obj == "response" or (obj is None and get(result, "output") is not None):
-            _finish_response(call, result)
-        elif obj in ("chat.completion", "text_completion") or get(result, "choices") is not None:
-            _finish_chat(call, result)
-        elif obj == "list" or get(result, "data") is not None:
+        if sc.PRIVATE_FORMAT not in call._attrs:  # embeddings
             _finish_embeddings(call, result)
+        elif not call._has_response_payload:
+            call._response_payload(dump_json(result))
 
     def observer(self, call: LlmCall) -> _stainless.Observer:
         return _StreamObserver(call)
@@ -388,10 +141,16 @@ _ADAPTER = _Adapter()
 def _usage(call: LlmCall, usage: Any) -> None:
     if usage is None:
         return
-    input_tokens = get(usage, "prompt_tokens", get(usage, "input_tokens"))
-    output_tokens = get(usage, "completion_tokens", get(usage, "output_tokens"))
-    in_details = get(usage, "prompt_tokens_details") or get(usage, "input_tokens_details")
-    out_details = get(usage, "completion_tokens_details") or get(usage, "output_tokens_details")
+    input_tokens = get(usage, "prompt_tokens")
+    if input_tokens is None:  # the Responses API's names
+        input_tokens = get(usage, "input_tokens")
+        output_tokens = get(usage, "output_tokens")
+        in_details = get(usage, "input_tokens_details")
+        out_details = get(usage, "output_tokens_details")
+    else:
+        output_tokens = get(usage, "completion_tokens")
+        in_details = get(usage, "prompt_tokens_details")
+        out_details = get(usage, "completion_tokens_details")
     call.set_usage(
         input_tokens,
         output_tokens,
@@ -410,93 +169,8 @@ def _response_meta(call: LlmCall, result: Any) -> None:
         call.set_attribute(sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
 
 
-def _finish_chat(call: LlmCall, result: Any) -> None:
-    _response_meta(call, result)
-    reasons: list[str] = []
-    messages: list[dict[str, Any]] = []
-    for choice in get(result, "choices") or ():
-        reason = get(choice, "finish_reason") or "error"
-        reasons.append(str(reason))
-        message = get(choice, "message")
-        parts: list[dict[str, Any]] = []
-        if message is None:  # legacy completions
-            text = get(choice, "text")
-            if text:
-                parts.append(text_part(text))
-        else:
-            content = get(message, "content")
-            if content:
-                parts.append(text_part(content))
-            refusal = get(message, "refusal")
-            if refusal:
-                parts.append(text_part(refusal))
-            for tc in get(message, "tool_calls") or ():
-                fn = get(tc, "function")
-                parts.append(
-                    {
-                        "type": "tool_call",
-                        "id": get(tc, "id"),
-                        "name": get(fn, "name"),
-                        "arguments": _arguments(get(fn, "arguments")),
-                    }
-                )
-        messages.append({"role": "assistant", "parts": parts, "finish_reason": str(reason)})
-    if reasons:
-        call.set_response(finish_reasons=reasons)
-    call._record_output(messages)
-    _usage(call, get(result, "usage"))
-
-
-def _response_finish_reason(result: Any, has_tool_call: bool) -> str:
-    status = get(result, "status")
-    if status == "incomplete":
-        reason = get(get(result, "incomplete_details"), "reason")
-        return "length" if reason == "max_output_tokens" else str(reason or "incomplete")
-    if status == "failed":
-        return "error"
-    return "tool_calls" if has_tool_call else "stop"
-
-
-def _finish_response(call: LlmCall, result: Any) -> None:
-    _response_meta(call, result)
-    parts: list[dict[str, Any]] = []
-    has_tool_call = False
-    for item in get(result, "output") or ():
-        kind = get(item, "type")
-        if kind == "message":
-            parts.extend(_content_parts(get(item, "content")))
-        elif kind in ("function_call", "custom_tool_call"):
-            has_tool_call = True
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": get(item, "call_id"),
-                    "name": get(item, "name"),
-                    "arguments": _arguments(get(item, "arguments", get(item, "input"))),
-                }
-            )
-        elif kind == "reasoning":
-            text = "\n".join(str(get(s, "text") or "") for s in get(item, "summary") or ())
-            parts.append({"type": "reasoning", "content": text})
-        elif kind:
-            parts.append(
-                {
-                    "type": "server_tool_call",
-                    "id": get(item, "id"),
-                    "name": str(kind),
-                    "server_tool_call": {"type": str(kind)},
-                }
-            )
-    reason = _response_finish_reason(result, has_tool_call)
-    call.set_response(finish_reasons=[reason])
-    call._record_output([{"role": "assistant", "parts": parts, "finish_reason": reason}])
-    _usage(call, get(result, "usage"))
-    error = get(result, "error")
-    if get(result, "status") == "failed" and error is not None:
-        call.fail(str(get(error, "message") or "response failed"), str(get(error, "code") or "_OTHER"))
-
-
 def _finish_embeddings(call: LlmCall, result: Any) -> None:
+    # Not handed over as JSON: the vectors would make it large for nothing.
     call.set_response(model=get(result, "model"))
     data = get(result, "data") or ()
     if data:
@@ -601,7 +275,7 @@ class _StreamObserver:
     def finish(self) -> None:
         call = self.call
         if self.final is not None:
-            _finish_response(call, self.final)
+            call._response_payload(dump_json(self.final))
             return
         if self.texts:  # a Responses stream that ended before its final event
             call.set_response(finish_reasons=["error"])

@@ -155,6 +155,8 @@ class LlmCall:
     """
 
     __slots__ = (
+        "_attrs",
+        "_body",
         "_capture",
         "_chunks",
         "_ended",
@@ -188,6 +190,10 @@ class LlmCall:
         self.span: Any = _native.start_span(
             name, kind="client", parent=parent, attributes=attributes, _instrumentation=instrumentation
         )
+        # Attributes gathered during the call, handed to the span in one native call at the end
+        # (each native call costs about a microsecond on the caller's cold path).
+        self._attrs: dict[str, Any] = {}
+        self._body: Any = None
         self._token: Any = None
         self._t0 = time.monotonic_ns()
         self._first_chunk = 0
@@ -244,7 +250,7 @@ class LlmCall:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Any other attribute on the span."""
-        self.span.set_attribute(key, value)
+        self._attrs[key] = value
 
     def set_input(self, messages: Any = None, *, system: Any = None, tools: Any = None) -> None:
         """The input: ``messages`` (the conventions' ``{"role", "parts"}`` shape, or the common
@@ -273,16 +279,38 @@ class LlmCall:
         self._system_text = system_text
         if system_text:
             # Private: hashed into ``fivelens.prompt.hash`` and removed by the processing thread.
-            self.span.set_attribute(sc.PRIVATE_SYSTEM_PROMPT, system_text)
+            self._attrs[sc.PRIVATE_SYSTEM_PROMPT] = system_text
         if not self._capture:
             return
-        span = self.span
+        attrs = self._attrs
         if messages:
-            span.set_attribute(sc.GEN_AI_INPUT_MESSAGES, to_json(messages))
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = to_json(messages)
         if system_parts:
-            span.set_attribute(sc.GEN_AI_SYSTEM_INSTRUCTIONS, to_json(system_parts))
+            attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(system_parts)
         if tools:
-            span.set_attribute(sc.GEN_AI_TOOL_DEFINITIONS, to_json(tools))
+            attrs[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(tools)
+
+    def _payload(self, format: str, body: Any) -> None:
+        """For integrations: the request body, mapped to attributes (parameters, content, system
+        prompt) by the core's processing thread from the provider's JSON. The JSON the SDK sent
+        is used when the integration captures it (``_raw_request``); else ``body`` is serialised
+        when the call ends."""
+        self._attrs[sc.PRIVATE_FORMAT] = format
+        self._body = body
+
+    def _raw_request(self, text: str) -> None:
+        """For integrations: the request body as the SDK sent it."""
+        self._attrs[sc.PRIVATE_REQUEST] = text
+
+    def _response_payload(self, response_json: str | None) -> None:
+        """For integrations: the response body, the provider's JSON (id, model, finish reasons,
+        usage, output), mapped by the core. Attributes set here win over it."""
+        if response_json:
+            self._attrs[sc.PRIVATE_RESPONSE] = response_json
+
+    @property
+    def _has_response_payload(self) -> bool:
+        return sc.PRIVATE_RESPONSE in self._attrs
 
     def chunk(self, text: str | None = None) -> None:
         """A streamed chunk arrived (with its text, if any): the first one sets
@@ -291,7 +319,7 @@ class LlmCall:
             return
         if not self._first_chunk:
             self._first_chunk = time.monotonic_ns()
-            self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (self._first_chunk - self._t0) / 1e9)
+            self._attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk - self._t0) / 1e9
         self._last_ns = time.time_ns()
         if text:
             self._chunks.append(text)
@@ -302,7 +330,7 @@ class LlmCall:
         reasons = _as_list(finish_reasons)
         messages = normalize_messages(output, default_role="assistant")
         if reasons:
-            self.span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            self._attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
             for m, r in zip(messages, reasons, strict=False):
                 m.setdefault("finish_reason", r)
         self._record_output(messages)
@@ -311,7 +339,7 @@ class LlmCall:
         if messages:
             self._output_text = messages_text(messages)
         if messages and self._capture:
-            self.span.set_attribute(sc.GEN_AI_OUTPUT_MESSAGES, to_json(messages))
+            self._attrs[sc.GEN_AI_OUTPUT_MESSAGES] = to_json(messages)
 
     def set_usage(
         self,
@@ -324,7 +352,7 @@ class LlmCall:
     ) -> None:
         """Token usage as the provider reported it. ``input_tokens`` includes cached tokens and
         ``output_tokens`` reasoning tokens (the conventions' rule: the others are subsets)."""
-        span = self.span
+        attrs = self._attrs
         for key, value in (
             (sc.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
             (sc.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
@@ -333,7 +361,7 @@ class LlmCall:
             (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning_output_tokens),
         ):
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                span.set_attribute(key, value)
+                attrs[key] = value
                 if key == sc.GEN_AI_USAGE_INPUT_TOKENS:
                     self._input_set = True
                 elif key == sc.GEN_AI_USAGE_OUTPUT_TOKENS:
@@ -341,26 +369,26 @@ class LlmCall:
 
     def set_response(self, id: str | None = None, model: str | None = None, finish_reasons: Any = None) -> None:
         """The response id, the model that answered, and the finish reason of each choice."""
-        span = self.span
+        attrs = self._attrs
         if id:
-            span.set_attribute(sc.GEN_AI_RESPONSE_ID, str(id))
+            attrs[sc.GEN_AI_RESPONSE_ID] = str(id)
         if model:
-            span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, str(model))
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = str(model)
         if finish_reasons is not None:
-            span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, _as_list(finish_reasons))
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = _as_list(finish_reasons)
 
     def fail(self, error: BaseException | str, error_type: str | None = None) -> None:
         """Marks the call failed: status ERROR, ``error.type`` (the exception's class name unless
         given) and an ``exception`` event."""
         self._failed = True
         if error_type:
-            self.span.set_attribute(sc.ERROR_TYPE, error_type)
+            self._attrs[sc.ERROR_TYPE] = error_type
         if isinstance(error, BaseException):
             self.span.record_exception(error)
         else:
             self.span.set_status("error", str(error))
             if not error_type:
-                self.span.set_attribute(sc.ERROR_TYPE, "_OTHER")
+                self._attrs.setdefault(sc.ERROR_TYPE, "_OTHER")
 
     def end(self, end_time: int | None = None) -> None:
         """Ends the call (only the first call counts). Without usage from the provider, the
@@ -370,14 +398,14 @@ class LlmCall:
         self._ended = True
         self._deactivate()
         try:
-            span = self.span
+            attrs = self._attrs
+            if self._body is not None and sc.PRIVATE_REQUEST not in attrs:
+                attrs[sc.PRIVATE_REQUEST] = to_json(self._body)
             if self._output_text is None and self._chunks:
                 text = "".join(self._chunks)
                 self._output_text = text
                 if self._capture:
-                    span.set_attribute(
-                        sc.GEN_AI_OUTPUT_MESSAGES, to_json([{"role": "assistant", "parts": [text_part(text)]}])
-                    )
+                    attrs[sc.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": [text_part(text)]}])
             # What the provider did not report is estimated by the processing thread from the
             # text (private attributes: they never leave the process). A call that failed before
             # any output is not estimated: it is usually not billed, and a guess would cost it.
@@ -388,10 +416,10 @@ class LlmCall:
                     m.get("role") in ("system", "developer") for m in self._input_messages
                 ):
                     text = self._system_text + "\n" + text
-                span.set_attribute(sc.PRIVATE_INPUT_TEXT, text)
+                attrs[sc.PRIVATE_INPUT_TEXT] = text
             if estimate and not self._output_set and self._output_text:
-                span.set_attribute(sc.PRIVATE_OUTPUT_TEXT, self._output_text)
-            span.end(end_time)
+                attrs[sc.PRIVATE_OUTPUT_TEXT] = self._output_text
+            self.span._end_with(attrs, end_time)
         except Exception as e:  # never into the host
             _native.report_internal_error("python", f"ending a model-call span failed: {e!r}")
 
