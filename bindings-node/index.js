@@ -2,6 +2,7 @@
 // fivelens for Node.js: `require('fivelens')`. The ESM entry (index.mjs) re-exports this
 // module, so CommonJS and ESM apps share one state (see lib/state.js).
 const api = require('./lib/api')
+const { withLlmCall, startLlmCall, LlmCall } = require('./lib/llm')
 const { state } = require('./lib/state')
 
 /** Test support: spans kept when instrumented with `testing: true`, and the core's defaults. */
@@ -24,4 +25,4 @@ const testing = {
   },
 }
 
-module.exports = { ...api, testing }
+module.exports = { ...api, withLlmCall, startLlmCall, LlmCall, testing }

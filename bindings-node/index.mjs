@@ -8,6 +8,13 @@ export const {
   withSpan,
   startSpan,
   withContext,
+  withStage,
+  withPrompt,
+  withLlmCall,
+  startLlmCall,
+  countTokens,
+  tokenEncoding,
+  instrumentModules,
   currentSpan,
   inject,
   extract,
@@ -16,6 +23,7 @@ export const {
   spanProcessor,
   Span,
   RemoteContext,
+  LlmCall,
   testing,
 } = fivelens
 export default fivelens

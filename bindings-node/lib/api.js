@@ -7,6 +7,7 @@ const native = require('./native')
 const { Span, Scope, handOver, kindNumber, convert } = require('./span')
 const { store } = require('./context')
 const otel = require('./otel')
+const sc = require('./semconv')
 
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
@@ -159,7 +160,11 @@ function instrument(options = {}) {
  * @param {string[] | null} wanted
  */
 function enableIntegrations(report, wanted) {
-  const integrations = [{ name: 'opentelemetry', enable: enableOtel }]
+  const integrations = [
+    { name: 'opentelemetry', enable: enableOtel },
+    { name: 'openai', enable: () => require('../integrations/openai').instrument() },
+    { name: 'anthropic', enable: () => require('../integrations/anthropic').instrument() },
+  ]
   const names = integrations.map((i) => i.name)
   if (wanted) {
     const unknown = wanted.filter((w) => !names.includes(w))
@@ -357,16 +362,137 @@ function withContext(attributes, fn) {
   const { sessionId, userId, tenant, tags, ...more } = attributes || {}
   /** @type {Record<string, any>} */
   const attrs = {}
-  if (sessionId !== undefined && sessionId !== null) attrs['session.id'] = String(sessionId)
+  if (sessionId !== undefined && sessionId !== null) attrs[sc.SESSION_ID] = String(sessionId)
   if (userId !== undefined && userId !== null) {
     const addon = state().native
-    if (addon) attrs['user.hash'] = addon.hashUserId(String(userId))
+    if (addon) attrs[sc.USER_HASH] = addon.hashUserId(String(userId))
   }
-  if (tenant !== undefined && tenant !== null) attrs['fivelens.tenant'] = String(tenant)
-  if (tags !== undefined && tags !== null) attrs['fivelens.tags'] = (Array.isArray(tags) ? tags : [tags]).map(String)
+  if (tenant !== undefined && tenant !== null) attrs[sc.FIVELENS_TENANT] = String(tenant)
+  if (tags !== undefined && tags !== null) attrs[sc.FIVELENS_TAGS] = (Array.isArray(tags) ? tags : [tags]).map(String)
   Object.assign(attrs, convert(more))
   const s = store()
   return s.runWithScope(new Scope(attrs, s.activeScope()), fn)
+}
+
+/**
+ * @param {any} value
+ * @param {string} what
+ * @returns {string}
+ */
+function requiredName(value, what) {
+  if (typeof value !== 'string' || !value) throw new TypeError(`fivelens: ${what}: expected a non-empty string, got ${JSON.stringify(value) ?? typeof value}`)
+  return value
+}
+
+/**
+ * Runs `fn` in a scope whose model-call-only attributes are `llm` (on top of the current ones).
+ * @param {Record<string, any>} llm
+ * @param {Function} fn
+ */
+function withLlmScope(llm, fn) {
+  const s = store()
+  const parent = s.activeScope()
+  return s.runWithScope(new Scope({}, parent, llm), fn)
+}
+
+/**
+ * Labels every model call made inside `fn` (however deep, across awaits and callbacks) with its
+ * pipeline stage, `fivelens.stage` (classifier, planner, synthesis...), so cost and tokens can be
+ * aggregated by stage (`fivelens stats`). Other spans are not labelled. Returns what `fn` returns.
+ * @template T
+ * @param {string} name
+ * @param {() => T} fn
+ * @returns {T}
+ */
+function withStage(name, fn) {
+  requiredName(name, 'withStage name')
+  if (typeof fn !== 'function') throw new TypeError('fivelens: withStage needs a function to run')
+  return withLlmScope({ [sc.FIVELENS_STAGE]: name }, fn)
+}
+
+/**
+ * Declares the prompt template in use: every model call made inside `fn` gets `gen_ai.prompt.name`
+ * and, when given, `gen_ai.prompt.version`: `withPrompt(name, version, fn)` or
+ * `withPrompt(name, fn)`. Returns what `fn` returns.
+ * @template T
+ * @param {string} name
+ * @param {string | number | (() => T)} versionOrFn
+ * @param {() => T} [fn]
+ * @returns {T}
+ */
+function withPrompt(name, versionOrFn, fn) {
+  requiredName(name, 'withPrompt name')
+  /** @type {any} */
+  let version = versionOrFn
+  if (typeof versionOrFn === 'function' && fn === undefined) {
+    fn = /** @type {() => T} */ (versionOrFn)
+    version = undefined
+  }
+  if (typeof fn !== 'function') throw new TypeError('fivelens: withPrompt needs a function to run')
+  /** @type {Record<string, any>} */
+  const llm = { [sc.GEN_AI_PROMPT_NAME]: name }
+  if (version !== undefined && version !== null) {
+    if (typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
+      throw new TypeError(`fivelens: withPrompt version: expected a string or a number, got ${typeof version}`)
+    }
+    llm[sc.GEN_AI_PROMPT_VERSION] = String(version)
+  }
+  return withLlmScope(llm, fn)
+}
+
+/**
+ * Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
+ * `cl100k_base`, chosen by the model name, as `tiktoken` counts), an estimate with `o200k_base`
+ * for any other model or none. `options.encoding` names the vocabulary instead (an unknown one
+ * throws). Without the native addon, a rough estimate (a token per 4 characters).
+ * @param {string} text
+ * @param {string | null} [model]
+ * @param {{encoding?: string}} [options]
+ * @returns {number}
+ */
+function countTokens(text, model, options = {}) {
+  if (typeof text !== 'string') throw new TypeError(`fivelens: countTokens text: expected a string, got ${typeof text}`)
+  if (model !== undefined && model !== null && typeof model !== 'string') throw new TypeError(`fivelens: countTokens model: expected a string, got ${typeof model}`)
+  const encoding = options && options.encoding
+  if (encoding !== undefined && encoding !== null && typeof encoding !== 'string') throw new TypeError('fivelens: countTokens encoding: expected a string')
+  const addon = ensureNative()
+  if (!addon) return Math.ceil(text.length / 4)
+  return addon.countTokens(text, model ?? null, encoding ?? null)
+}
+
+/**
+ * The vocabulary `countTokens` uses for `model` when its count is exact (`o200k_base`,
+ * `cl100k_base`), or `null` when the model's tokenizer is not known (counts are then estimates).
+ * @param {string} model
+ * @returns {string | null}
+ */
+function tokenEncoding(model) {
+  if (typeof model !== 'string') throw new TypeError(`fivelens: tokenEncoding model: expected a string, got ${typeof model}`)
+  const addon = ensureNative()
+  return addon ? addon.tokenEncoding(model) ?? null : null
+}
+
+/**
+ * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
+ * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
+ * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
+ * from 'openai'`) or its client class. Returns the names of the modules it instrumented.
+ * Safe to call more than once.
+ * @param {{openai?: any, anthropic?: any}} modules
+ * @returns {string[]}
+ */
+function instrumentModules(modules) {
+  if (!modules || typeof modules !== 'object') throw new TypeError('fivelens: instrumentModules needs an object, e.g. { openai, anthropic }')
+  /** @type {string[]} */
+  const done = []
+  for (const [name, mod] of Object.entries(modules)) {
+    if (name !== 'openai' && name !== 'anthropic') throw new TypeError(`fivelens: instrumentModules: unknown module ${JSON.stringify(name)} (known: anthropic, openai)`)
+    if (mod === undefined || mod === null) continue
+    const integration = require(`../integrations/${name}`)
+    if (!integration.patchModule(mod)) throw new TypeError(`fivelens: instrumentModules: ${name} is not the ${name} SDK module or client class`)
+    done.push(name)
+  }
+  return done
 }
 
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
@@ -453,6 +579,11 @@ module.exports = {
   withSpan,
   startSpan,
   withContext,
+  withStage,
+  withPrompt,
+  countTokens,
+  tokenEncoding,
+  instrumentModules,
   currentSpan,
   inject,
   extract,

@@ -18,6 +18,7 @@ const { state } = require('./state')
 const { Span, kindNumber } = require('./span')
 const { otelStore } = require('./context')
 const ids = require('./ids')
+const sc = require('./semconv')
 
 /** @param {any} obj */
 const className = (obj) => (obj && obj.constructor && obj.constructor.name) || ''
@@ -178,6 +179,12 @@ class FivelensTracerProvider {
   }
 }
 
+/**
+ * Instrumentation scopes whose spans are recorded wherever they start: model-call spans fivelens
+ * adopts instead of making its own (the Anthropic SDK's, when its owner turns them on).
+ */
+const ADOPTED_SCOPES = ['com.anthropic.sdk']
+
 /** The span processor an app with its own SDK provider passes at construction (case b). */
 class FivelensSpanProcessor {
   constructor() {
@@ -193,7 +200,12 @@ class FivelensSpanProcessor {
       const bridge = state().otel
       if (!bridge) return
       const parent = bridge.api.trace.getSpan(parentContext)
-      const inside = parent instanceof Span || (parent && this._adopted.has(parent.spanContext().spanId))
+      let inside = parent instanceof Span || (parent && this._adopted.has(parent.spanContext().spanId))
+      if (!inside) {
+        // Model-call spans fivelens adopts wherever they start (see integrations/anthropic.js).
+        const scopeName = String((span.instrumentationScope || span.instrumentationLibrary || {}).name || '')
+        inside = ADOPTED_SCOPES.some((prefix) => scopeName.startsWith(prefix))
+      }
       if (!inside) return
       if (this._adopted.size >= 100000) {
         const oldest = this._adopted.keys().next().value
@@ -207,20 +219,20 @@ class FivelensSpanProcessor {
   /** @param {any} span a ReadableSpan */
   onEnd(span) {
     try {
-      const sc = span.spanContext()
-      if (!this._adopted.has(sc.spanId)) return
-      const scope = this._adopted.get(sc.spanId)
-      this._adopted.delete(sc.spanId)
+      const ctx = span.spanContext()
+      if (!this._adopted.has(ctx.spanId)) return
+      const scope = this._adopted.get(ctx.spanId)
+      this._adopted.delete(ctx.spanId)
       const parentId = (span.parentSpanContext && span.parentSpanContext.spanId) || span.parentSpanId || ''
-      const parent = parentId ? { traceId: sc.traceId, spanId: parentId, remote: false, sampled: true } : null
+      const parent = parentId ? { traceId: ctx.traceId, spanId: parentId, remote: false, sampled: true } : null
       const scopeName = (span.instrumentationScope || span.instrumentationLibrary || {}).name || 'opentelemetry'
       const s = new Span(span.name, (Number(span.kind) || 0) + 1, parent, scope, true, scopeName)
-      s._traceId = sc.traceId
-      s._spanId = sc.spanId
+      s._traceId = ctx.traceId
+      s._spanId = ctx.spanId
       s._storeOnly = true
       s._start = ids.toEpochMs(span.startTime) ?? s._start
       s.setAttributes(span.attributes || {})
-      s.setAttribute('fivelens.otel.foreign', true)
+      s.setAttribute(sc.FIVELENS_OTEL_FOREIGN, true)
       for (const e of span.events || []) s.addEvent(e.name, e.attributes || {}, e.time)
       for (const l of span.links || []) s.addLink(l)
       if (span.status && span.status.code) s.setStatus(span.status)

@@ -8,6 +8,7 @@
 const { state } = require('./state')
 const ids = require('./ids')
 const { toAttribute, bound, wellFormed, label } = require('./values')
+const sc = require('./semconv')
 
 /** Spans per hand-over. */
 const BATCH = 512
@@ -30,16 +31,22 @@ function kindNumber(kind) {
   return n
 }
 
-/** Trace-scoped attributes (`withContext`); nested scopes are merged when created. */
+/**
+ * Trace-scoped attributes (`withContext`), and attributes for model-call spans only
+ * (`withStage`, `withPrompt`); nested scopes are merged when created.
+ */
 class Scope {
   /**
    * @param {Record<string, any>} attributes already converted
    * @param {Scope | null} parent
+   * @param {Record<string, any>} [llm] model-call attributes, already converted
    */
-  constructor(attributes, parent) {
+  constructor(attributes, parent, llm) {
     this.id = state().nextScopeId++
-    /** @type {Record<string, any>} */
+    /** @type {Record<string, any>} stamped on every span */
     this.attributes = parent ? { ...parent.attributes, ...attributes } : attributes
+    /** @type {Record<string, any>} stamped on model-call spans only; never sent downstream */
+    this.llm = parent ? (llm ? { ...parent.llm, ...llm } : parent.llm) : llm || {}
   }
 }
 
@@ -224,10 +231,10 @@ class Span {
     const type = e && typeof e === 'object' ? (e.constructor && e.constructor.name) || e.name || 'Error' : typeof e
     const message = e && typeof e === 'object' ? String(e.message ?? '') : String(e)
     /** @type {Record<string, any>} */
-    const attrs = { 'exception.type': type, 'exception.message': message.slice(0, 4096) }
-    if (e && typeof e.stack === 'string') attrs['exception.stacktrace'] = e.stack.slice(0, 16384)
-    this.addEvent('exception', attrs, time)
-    if (this._attributes['error.type'] === undefined) this._attributes['error.type'] = type
+    const attrs = { [sc.EXCEPTION_TYPE]: type, [sc.EXCEPTION_MESSAGE]: message.slice(0, 4096) }
+    if (e && typeof e.stack === 'string') attrs[sc.EXCEPTION_STACKTRACE] = e.stack.slice(0, 16384)
+    this.addEvent(sc.EXCEPTION_EVENT, attrs, time)
+    if (this._attributes[sc.ERROR_TYPE] === undefined) this._attributes[sc.ERROR_TYPE] = type
     this._status = 2
     this._statusMessage = message.slice(0, 4096)
   }
@@ -300,15 +307,22 @@ function handOver() {
   st.buffer = []
   /** @type {Record<number, any>} */
   const scopes = {}
+  /** @type {Record<number, any>} */
+  const llm = {}
   for (const s of spans) {
     const scope = s[13]
     if (scope) {
       scopes[scope.id] = scope.attributes
+      for (const _ in scope.llm) {
+        llm[scope.id] = scope.llm
+        break
+      }
       s[13] = scope.id
     }
   }
   try {
-    st.native.submitBatch(JSON.stringify({ scopes, spans }), spans.length)
+    // "scopes" and "llm" before "spans": the decoder reads them first.
+    st.native.submitBatch(JSON.stringify({ scopes, llm, spans }), spans.length)
   } catch (e) {
     // Never into the app: count it and move on (the batch is lost, and says so in status()).
     try {

@@ -119,6 +119,44 @@ pub fn shutdown_sync(timeout_ms: f64) -> bool {
     ))
 }
 
+/// Whether model-call content (messages, instructions, tool definitions) is captured: recording,
+/// and `capture_content` on (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). Model-call
+/// spans build no content JSON when it is off.
+#[napi]
+pub fn capture_content() -> bool {
+    global::is_recording() && global::config().is_some_and(|c| c.capture_content)
+}
+
+/// Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
+/// `cl100k_base`, chosen by the model name), an estimate with `o200k_base` for any other model
+/// or none. `encoding` names the vocabulary instead; an unknown one throws an `Error` naming it.
+#[napi]
+pub fn count_tokens(text: String, model: Option<String>, encoding: Option<String>) -> Result<u32> {
+    use fivelens_core::tokens;
+    let n = match encoding {
+        Some(name) => {
+            let e = tokens::Encoding::parse(&name).ok_or_else(|| {
+                Error::new(
+                    napi::Status::InvalidArg,
+                    format!(
+                        "encoding: unknown vocabulary {name:?} (known: o200k_base, cl100k_base)"
+                    ),
+                )
+            })?;
+            tokens::count_with(&text, e)
+        }
+        None => tokens::count(&text, model.as_deref()).tokens,
+    };
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// The vocabulary `countTokens` uses for `model` when its count is exact (`o200k_base`,
+/// `cl100k_base`), or `null` when the model's tokenizer is not known (then counts are estimates).
+#[napi]
+pub fn token_encoding(model: String) -> Option<&'static str> {
+    fivelens_core::tokens::encoding_for_model(&model).map(|e| e.name())
+}
+
 /// Self-statistics as JSON.
 #[napi]
 pub fn status() -> String {

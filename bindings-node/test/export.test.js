@@ -114,7 +114,8 @@ test('the local store by default, and the fivelens command reads it', () => {
   assert.match(tree, /tokens 120\/30/)
   assert.match(tree, /ERROR Error: tool timed out/)
   const stats = JSON.parse(cli('stats', '--json'))
-  assert.equal(stats.operations[0].model, 'gpt-4o')
+  assert.equal(stats.models[0].model, 'gpt-4o')
+  assert.equal(stats.models[0].calls, 1)
 })
 
 test('collector down: spans never block, flush and exit are bounded', async () => {

@@ -11,6 +11,23 @@ const readline = require('node:readline')
 const REPO = path.resolve(__dirname, '..', '..')
 const PKG = path.resolve(__dirname, '..')
 
+/** Temporary directories made by these helpers, removed when the test process exits. */
+const tempDirs = []
+process.on('exit', () => {
+  for (const dir of tempDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } catch {}
+  }
+})
+
+/** A fresh temporary directory, removed at exit. */
+function tempDir(prefix = 'fivelens-node-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempDirs.push(dir)
+  return dir
+}
+
 function receiverBinary() {
   if (process.env.FIVELENS_OTLP_RECEIVER) return process.env.FIVELENS_OTLP_RECEIVER
   const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target')
@@ -73,8 +90,8 @@ function byName(spans) {
 }
 
 /** Runs a script in a fresh Node process; returns {status, stdout, stderr}. */
-function runNode(code, { env = {}, input, ext = '.js', timeout = 60000 } = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fivelens-node-'))
+function runNode(code, { env = {}, input, ext = '.js', timeout = 60000, cwd = PKG } = {}) {
+  const dir = tempDir()
   const file = path.join(dir, `main${ext}`)
   fs.writeFileSync(file, code)
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')))
@@ -83,9 +100,41 @@ function runNode(code, { env = {}, input, ext = '.js', timeout = 60000 } = {}) {
     input,
     encoding: 'utf8',
     timeout,
-    cwd: PKG,
+    cwd,
   })
   return { status: res.status, stdout: res.stdout, stderr: res.stderr, dir }
+}
+
+/**
+ * The repository's fake OpenAI / Anthropic server (tests/fake_llm_server.py) on a free loopback
+ * port: `url` (no `/v1`), the requests it received, and `stop()`.
+ */
+async function startFakeLlm() {
+  const proc = spawn('python3', [path.join(REPO, 'tests', 'fake_llm_server.py')], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const rl = readline.createInterface({ input: proc.stdout })
+  const line = await new Promise((resolve, reject) => {
+    rl.once('line', resolve)
+    proc.once('exit', (code) => reject(new Error(`fake LLM server exited ${code}`)))
+  })
+  if (!String(line).startsWith('READY ')) throw new Error(`fake LLM server: ${line}`)
+  const { url } = JSON.parse(String(line).slice(6))
+  return {
+    url,
+    /** @returns {Promise<any[]>} */
+    async requests() {
+      return (await fetch(url + '/requests')).json()
+    },
+    async clear() {
+      await fetch(url + '/requests', { method: 'DELETE' })
+    },
+    stop() {
+      proc.stdin.end()
+      return new Promise((r) => {
+        if (proc.exitCode !== null) return r()
+        proc.once('exit', r)
+      })
+    },
+  }
 }
 
 function freePort() {
@@ -99,4 +148,4 @@ function freePort() {
   })
 }
 
-module.exports = { startReceiver, byName, runNode, freePort, PKG, REPO }
+module.exports = { startReceiver, startFakeLlm, byName, byCase: (s) => require('./scenarios').byCase(s), runNode, freePort, tempDir, PKG, REPO }

@@ -4,7 +4,7 @@
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { runNode, startReceiver, byName, PKG } = require('./helpers')
+const { runNode, startReceiver, byName, tempDir, PKG } = require('./helpers')
 
 const REQ = JSON.stringify(PKG)
 
@@ -80,7 +80,7 @@ test('(b)+(c) app SDK provider and context manager first: its SERVER span parent
       const exporter = new InMemorySpanExporter()
       const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter), f.spanProcessor()] })
       api.trace.setGlobalTracerProvider(provider)
-      f.instrument({ store: 'on', scheduleDelayMs: 10 })
+      f.instrument({ store: 'on', scheduleDelayMs: 10, testing: true })
       const r = { sameManager: api.context._getContextManager() === manager }
       const tracer = api.trace.getTracer('web.framework')
       tracer.startActiveSpan('GET /ask', { kind: api.SpanKind.SERVER }, async (server) => {
@@ -95,6 +95,7 @@ test('(b)+(c) app SDK provider and context manager first: its SERVER span parent
         tracer.startActiveSpan('unrelated', (u) => u.end())
         await f.flush()
         r.appExported = exporter.getFinishedSpans().map((s) => s.name).sort()
+        r.recorded = f.testing.finishedSpans().map((s) => [s.name, s.attributes['fivelens.otel.foreign'] === true])
         console.log(JSON.stringify(r))
       })
     `,
@@ -106,6 +107,8 @@ test('(b)+(c) app SDK provider and context manager first: its SERVER span parent
     assert.deepEqual(Object.keys(exported), ['ours'], 'spans of the app provider are never exported twice')
     assert.equal(exported.ours.parent_span_id, out.server.spanId)
     assert.deepEqual(out.appExported, ['GET /ask', 'their-child', 'unrelated'])
+    // The app's span inside a fivelens trace is recorded (store only), marked as foreign.
+    assert.deepEqual(out.recorded.sort(), [['ours', false], ['their-child', true]])
   } finally {
     await rx.stop()
   }
@@ -150,8 +153,7 @@ test('ESM and CommonJS share one state', () => {
 test('without the native addon the package is a no-op with one warning', () => {
   const fs = require('node:fs')
   const path = require('node:path')
-  const os = require('node:os')
-  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'fivelens-nonative-'))
+  const copy = tempDir('fivelens-nonative-')
   for (const f of ['index.js', 'package.json']) fs.copyFileSync(path.join(PKG, f), path.join(copy, f))
   fs.cpSync(path.join(PKG, 'lib'), path.join(copy, 'lib'), { recursive: true })
   const out = runNode(

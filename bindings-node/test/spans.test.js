@@ -5,11 +5,11 @@ const { test, before, beforeEach } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { byName, runNode, PKG } = require('./helpers')
+const { byName, runNode, tempDir, PKG } = require('./helpers')
 const fivelens = require('..')
 
 before(() => {
-  process.env.FIVELENS_HOME = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'fl-'))
+  process.env.FIVELENS_HOME = tempDir('fl-')
   process.env.FIVELENS_USER_HASH_KEY = 'node-test-key'
   const report = fivelens.instrument({ store: 'off', testing: true, scheduleDelayMs: 10, integrations: [] })
   assert.equal(report.recording, true)
