@@ -1,49 +1,61 @@
 """A small support agent, instrumented with fivelens: `make demo` runs it on the embedded store,
 then shows its trace tree and the store's statistics with the `fivelens` command.
 
-The model and the tools are simulated in-process (deterministic, no network); the spans they
-produce are what the real OpenAI / Anthropic and framework integrations record.
+The model calls go through the real OpenAI SDK to the repository's local fake OpenAI server
+(tests/fake_llm_server.py: deterministic, no network); fivelens records them by itself (tokens,
+cost, prompt hash, content). The tools are simulated in-process.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import random
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import fivelens
 
-PRICES = {"gpt-4o-mini": (0.15, 0.60)}  # USD per million input / output tokens
-
-
-def chat(model: str, messages: list[dict[str, str]], step: int) -> str:
-    """One model call: a CLIENT span with the GenAI attributes a provider integration sets."""
-    with fivelens.span(
-        f"chat {model}",
-        kind="client",
-        **{
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": model,
-            "server.address": "api.openai.com",
+REPO = Path(__file__).resolve().parents[1]
+SYSTEM = "You are the support agent of an online shop. Use the tools to look orders up; answer in one sentence."
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup_order",
+            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
         },
-    ) as span:
-        time.sleep(0.02 + 0.01 * random.random())
-        input_tokens = 180 + 90 * len(messages)
-        output_tokens = 40 + 10 * step
-        price_in, price_out = PRICES[model]
-        span.set_attributes(
-            {
-                "gen_ai.response.model": f"{model}-2024-07-18",
-                "gen_ai.usage.input_tokens": input_tokens,
-                "gen_ai.usage.output_tokens": output_tokens,
-                "gen_ai.response.finish_reasons": ["tool_calls" if step < 2 else "stop"],
-                "fivelens.cost.usd": (input_tokens * price_in + output_tokens * price_out) / 1e6,
-            }
-        )
-        return "lookup_order" if step < 2 else "Your order ships tomorrow."
+    }
+]
+
+
+def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
+
+
+def chat(client: Any, messages: list[dict[str, Any]], step: int) -> str:
+    """One model call, through the OpenAI SDK: fivelens makes the span (no code here)."""
+    scenario = {"x-fake-scenario": "tools"} if step < 2 else {}
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": SYSTEM}, *messages],
+        tools=TOOLS,
+        max_tokens=200,
+        extra_headers=scenario,
+    )
+    choice = reply.choices[0]
+    return "lookup_order" if choice.finish_reason == "tool_calls" else str(choice.message.content)
 
 
 def tool(name: str, argument: str) -> str:
@@ -55,11 +67,11 @@ def tool(name: str, argument: str) -> str:
 
 
 @fivelens.span("invoke_agent support", **{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support"})
-def answer(question: str) -> str:
-    messages = [{"role": "user", "content": question}]
+def answer(client: Any, question: str) -> str:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": question}]
     for step in range(3):
-        with fivelens.span("agent.iteration", step=step):
-            reply = chat("gpt-4o-mini", messages, step)
+        with fivelens.span("agent.iteration", step=step), fivelens.stage("orchestrator" if step < 2 else "synthesis"):
+            reply = chat(client, messages, step)
             if reply != "lookup_order":
                 return reply
             # Tools run in a thread pool; the spans still land under this iteration.
@@ -76,9 +88,18 @@ def answer(question: str) -> str:
 def main() -> None:
     random.seed(7)
     fivelens.instrument(service_name="demo-support-agent")
-    with fivelens.context(session_id="demo-session", user_id="demo-user@example.com", tags=["demo"]):
-        with fivelens.span("user.query", kind="server") as root:
-            print(answer("Where is my order A-1042?"))
+    import openai  # imported after instrument(): fivelens patches it on import
+
+    server, base_url = fake_openai_server()
+    client = openai.OpenAI(base_url=base_url, api_key="demo")
+    try:
+        with fivelens.context(session_id="demo-session", user_id="demo-user@example.com", tags=["demo"]):
+            with fivelens.span("user.query", kind="server") as root, fivelens.prompt("support-agent", "v1"):
+                print(answer(client, "Where is my order A-1042?"))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
     fivelens.flush(10)
     print(f"\nstore: {fivelens.status()['pipeline']['store']}\n")
     cli = [sys.executable, "-m", "fivelens"]
