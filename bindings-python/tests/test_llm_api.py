@@ -256,3 +256,34 @@ def test_env_capture_switch_in_a_fresh_process(llm_server: Any) -> None:
     assert proc.returncode == 0, proc.stderr
     spans = json.loads(proc.stdout)
     assert len(spans) == 1 and SECRET not in proc.stdout
+
+
+def test_price_overrides(tmp_path: Path, recorded: Recorded) -> None:
+    fivelens.shutdown()
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps({"models": [{"provider": "ollama", "model": "llama3.1", "input": 0.1, "output": 0.2}]}))
+    fivelens.instrument(
+        testing=True,
+        store="off",
+        prices_file=str(table),
+        # Inline entries win over the file and the built-in table (gpt-4o is repriced here).
+        prices=[{"provider": "openai", "model": "gpt-4o", "input": 1, "output": 1}],
+    )
+    for provider, model in (("ollama", "llama3.1"), ("openai", "gpt-4o")):
+        with fivelens.llm_call(provider, model) as call:
+            call.set_usage(1_000_000, 1_000_000)
+    costs = {
+        s["attributes"]["gen_ai.request.model"]: s["attributes"]["fivelens.cost.usd"] for s in recorded.llm_spans()
+    }
+    assert costs == {"llama3.1": pytest.approx(0.3), "gpt-4o": pytest.approx(2.0)}
+
+
+def test_broken_prices_are_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "prices.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="prices_file"):
+        fivelens.instrument(prices_file=str(bad))
+    with pytest.raises(ValueError, match="prices_file"):
+        fivelens.instrument(prices_file=str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="prices"):
+        fivelens.instrument(prices=[{"provider": "openai", "model": "x"}])

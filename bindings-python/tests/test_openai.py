@@ -442,3 +442,17 @@ def test_not_recording_passes_through(llm_server: Any) -> None:
     c = client(llm_server)
     result = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
     assert result.choices[0].message.content == "echo: x"
+
+
+def test_responses_parse(llm_server: Any, recorded: Recorded) -> None:
+    class Answer(pydantic.BaseModel):
+        city: str
+        month: str
+
+    c = client(llm_server)
+    result = c.responses.parse(model="gpt-4o-mini", input="When to visit Kyoto?", text_format=Answer)
+    assert isinstance(result.output_parsed, Answer)
+    a = recorded.one()["attributes"]
+    assert a["gen_ai.output.type"] == "json"
+    assert a["gen_ai.response.id"] == result.id
+    assert a["gen_ai.usage.output_tokens"] == result.usage.output_tokens  # type: ignore[union-attr]

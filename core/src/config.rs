@@ -549,6 +549,24 @@ impl Config {
                 ));
             }
         }
+        // Prices: a file that cannot be read or parsed, or an entry without its rates, is an
+        // error here rather than calls silently left without a cost.
+        let mut table = crate::pricing::PriceTable::default();
+        if let Some(path) = &self.prices_file {
+            table
+                .merge_file(std::path::Path::new(path))
+                .map_err(|e| ConfigError::new("prices_file", e))?;
+        }
+        if !self.prices.is_empty() {
+            table
+                .merge_json(&serde_json::json!({ "models": self.prices }).to_string())
+                .map_err(|e| {
+                    ConfigError::new(
+                        "prices",
+                        format!("{e} (each entry: provider, model, input, output, optional cache_read, cache_write, reasoning; USD per million tokens)"),
+                    )
+                })?;
+        }
         #[cfg(not(feature = "grpc"))]
         if self.otlp_protocol == Protocol::Grpc && self.traces_endpoint().is_some() {
             return Err(ConfigError::new(
