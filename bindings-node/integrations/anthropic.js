@@ -17,6 +17,9 @@
 // Usage follows the conventions: `gen_ai.usage.input_tokens` is Anthropic's `input_tokens` plus
 // the cache-read and cache-write tokens (Anthropic's own count leaves them out), and a stream's
 // output tokens are the last cumulative count of `message_delta`.
+//
+// As for OpenAI, the request body and a non-streamed response are handed to the core as the
+// provider's JSON and mapped there (`core/src/providers.rs`); streams are assembled here.
 
 const path = require('node:path')
 const sc = require('../lib/semconv')
@@ -36,7 +39,6 @@ const FORCING = Symbol.for('fivelens.anthropic.forcing')
 /** @param {any} obj @param {string} name */
 const get = (obj, name) => (obj !== null && obj !== undefined && typeof obj === 'object' ? obj[name] : undefined)
 const isInt = (/** @type {any} */ v) => Number.isInteger(v)
-const isNumber = (/** @type {any} */ v) => typeof v === 'number' && Number.isFinite(v)
 
 /**
  * Sets a property that stays out of enumerations and copies of the client.
@@ -77,64 +79,6 @@ function provider(client) {
   return 'anthropic'
 }
 
-/**
- * Anthropic content (a string or a list of blocks) as parts.
- * @param {any} content
- * @returns {Array<Record<string, any>>}
- */
-function blocks(content) {
-  if (content === undefined || content === null) return []
-  if (typeof content === 'string') return [textPart(content)]
-  if (!Array.isArray(content)) return []
-  return content.map((b) => {
-    if (typeof b === 'string') return textPart(b)
-    const kind = get(b, 'type')
-    if (kind === 'text') return textPart(get(b, 'text') || '')
-    if (kind === 'thinking') return { type: 'reasoning', content: get(b, 'thinking') || '' }
-    if (kind === 'redacted_thinking') return { type: 'reasoning', content: '' }
-    if (kind === 'tool_use') return { type: 'tool_call', id: get(b, 'id'), name: get(b, 'name'), arguments: get(b, 'input') }
-    if (kind === 'tool_result') {
-      let result = get(b, 'content')
-      if (result !== undefined && result !== null && typeof result !== 'string') {
-        result = blocks(result)
-          .filter((p) => p.type === 'text')
-          .map((p) => p.content)
-          .join('\n')
-      }
-      return { type: 'tool_call_response', id: get(b, 'tool_use_id'), response: result }
-    }
-    if (kind === 'image' || kind === 'document') {
-      const source = get(b, 'source')
-      const modality = kind === 'image' ? 'image' : 'document'
-      const stype = get(source, 'type')
-      if (stype === 'base64') return { type: 'blob', modality, mime_type: get(source, 'media_type'), content: get(source, 'data') }
-      if (stype === 'url') return { type: 'uri', modality, uri: get(source, 'url') }
-      if (stype === 'file') return { type: 'file', modality, file_id: get(source, 'file_id') }
-      if (stype === 'text') return textPart(get(source, 'data') || '')
-      return { type: String(kind) }
-    }
-    if (typeof kind === 'string' && (kind.startsWith('server_tool_use') || kind.startsWith('mcp_tool_use'))) {
-      return { type: 'server_tool_call', id: get(b, 'id'), name: get(b, 'name'), server_tool_call: { type: kind, input: get(b, 'input') } }
-    }
-    if (typeof kind === 'string' && kind.endsWith('_tool_result')) {
-      return { type: 'server_tool_call_response', id: get(b, 'tool_use_id'), server_tool_call_response: { type: kind } }
-    }
-    return { type: String(kind) }
-  })
-}
-
-/** @param {any} tools */
-function toolDefinitions(tools) {
-  if (!Array.isArray(tools)) return []
-  return tools.map((t) => {
-    const kind = get(t, 'type')
-    /** @type {Record<string, any>} */
-    const entry = { type: kind === undefined || kind === null || kind === 'custom' ? 'function' : String(kind) }
-    if (get(t, 'name')) entry.name = get(t, 'name')
-    return entry
-  })
-}
-
 /** @param {any} usage */
 const thinkingTokens = (usage) => get(get(usage, 'output_tokens_details'), 'thinking_tokens')
 
@@ -169,47 +113,13 @@ const messagesAdapter = {
       attrs[sc.SERVER_ADDRESS] = host
       attrs[sc.SERVER_PORT] = port
     }
-    if (isInt(body.max_tokens)) attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = body.max_tokens
-    if (isNumber(body.temperature)) attrs[sc.GEN_AI_REQUEST_TEMPERATURE] = body.temperature
-    if (isNumber(body.top_p)) attrs[sc.GEN_AI_REQUEST_TOP_P] = body.top_p
-    if (isInt(body.top_k)) attrs[sc.GEN_AI_REQUEST_TOP_K] = body.top_k
-    if (Array.isArray(body.stop_sequences) && body.stop_sequences.length) attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = body.stop_sequences.map(String)
     if (body.stream === true) attrs[sc.GEN_AI_REQUEST_STREAM] = true
-    const effort = get(body.output_config, 'effort')
-    if (typeof effort === 'string') attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-    const fmt = get(body.output_config, 'format') || body.output_format
-    if (get(fmt, 'type') === 'json_schema') attrs[sc.GEN_AI_OUTPUT_TYPE] = 'json'
     const model = body.model ? String(body.model) : null
     const call = startCall('chat', provider(client), model, attrs, INSTRUMENTATION)
-    const messages = (Array.isArray(body.messages) ? body.messages : []).map((/** @type {any} */ m) => ({
-      role: String(get(m, 'role') || 'user'),
-      parts: blocks(get(m, 'content')),
-    }))
-    const systemParts = body.system ? blocks(body.system) : null
-    const systemText =
-      (systemParts || [])
-        .filter((p) => p.type === 'text')
-        .map((p) => p.content)
-        .join('\n') || null
-    call._recordInput(messages, systemParts, call.captureContent ? toolDefinitions(body.tools) : null, systemText)
+    call._payload('anthropic.messages', body)
     return call
   },
-  finish(call, result) {
-    const reason = String(get(result, 'stop_reason') || 'error')
-    call.setResponse({ id: get(result, 'id'), model: get(result, 'model'), finishReasons: [reason] })
-    call._recordOutput([{ role: 'assistant', parts: blocks(get(result, 'content')), finish_reason: reason }])
-    const usage = get(result, 'usage')
-    if (usage) {
-      setUsage(
-        call,
-        get(usage, 'input_tokens'),
-        get(usage, 'output_tokens'),
-        get(usage, 'cache_read_input_tokens'),
-        get(usage, 'cache_creation_input_tokens'),
-        thinkingTokens(usage),
-      )
-    }
-  },
+  finish: stainless.finishPayload,
   observer(call) {
     return new StreamObserver(call)
   },

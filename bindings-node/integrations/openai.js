@@ -10,6 +10,12 @@
 // Streamed chat completions carry usage only when the request asks for it
 // (`stream_options: {include_usage: true}`); fivelens does not add it (that would change the
 // stream the app reads). Without it the tokens are estimated and marked so.
+//
+// The request body and a non-streamed response (and a Responses stream's final response) are
+// handed to the core as the provider's JSON and mapped there, off the event loop
+// (`core/src/providers.rs`, shared with the Python package); embeddings are read here (their
+// vectors are of no use to the core). Streams are assembled here, chunk by chunk, as the caller
+// reads them.
 
 const path = require('node:path')
 const sc = require('../lib/semconv')
@@ -20,7 +26,6 @@ const INSTRUMENTATION = 'fivelens.openai'
 
 /** @param {any} obj @param {string} name */
 const get = (obj, name) => (obj !== null && obj !== undefined && typeof obj === 'object' ? obj[name] : undefined)
-const isNumber = (/** @type {any} */ v) => typeof v === 'number' && Number.isFinite(v)
 const isInt = (/** @type {any} */ v) => Number.isInteger(v)
 
 /** @param {any} client */
@@ -29,51 +34,6 @@ function provider(client) {
     if (typeof c.name === 'string' && c.name.startsWith('Azure')) return 'azure.ai.openai'
   }
   return 'openai'
-}
-
-/** @param {any} fmt */
-function outputType(fmt) {
-  const kind = get(fmt, 'type')
-  if (kind === 'json_schema' || kind === 'json_object') return 'json'
-  if (kind === 'text') return 'text'
-  return null
-}
-
-/**
- * @param {Record<string, any>} body
- * @param {Record<string, any>} attrs
- */
-function commonRequest(body, attrs) {
-  for (const [key, attr] of [
-    ['temperature', sc.GEN_AI_REQUEST_TEMPERATURE],
-    ['top_p', sc.GEN_AI_REQUEST_TOP_P],
-    ['frequency_penalty', sc.GEN_AI_REQUEST_FREQUENCY_PENALTY],
-    ['presence_penalty', sc.GEN_AI_REQUEST_PRESENCE_PENALTY],
-  ]) {
-    if (isNumber(body[key])) attrs[attr] = body[key]
-  }
-  if (isInt(body.seed)) attrs[sc.GEN_AI_REQUEST_SEED] = body.seed
-  if (typeof body.service_tier === 'string') attrs[sc.OPENAI_REQUEST_SERVICE_TIER] = body.service_tier
-  if (body.stream === true) attrs[sc.GEN_AI_REQUEST_STREAM] = true
-}
-
-/**
- * Tool definitions, names only (the conventions leave descriptions and schemas out by default,
- * for size).
- * @param {any} tools
- */
-function toolDefinitions(tools) {
-  if (!Array.isArray(tools)) return []
-  return tools.map((t) => {
-    const kind = get(t, 'type') || 'function'
-    const fn = get(t, 'function')
-    let name = fn !== undefined ? get(fn, 'name') : get(t, 'name')
-    if (name === undefined && kind === 'custom') name = get(get(t, 'custom'), 'name')
-    /** @type {Record<string, any>} */
-    const entry = { type: kind }
-    if (name) entry.name = name
-    return entry
-  })
 }
 
 /** @param {any} raw */
@@ -87,250 +47,59 @@ function parseArguments(raw) {
 }
 
 /**
- * @param {string} url
- * @param {string} modality
- */
-function mediaPart(url, modality) {
-  if (url.startsWith('data:')) {
-    const comma = url.indexOf(',')
-    const head = comma >= 0 ? url.slice(5, comma) : url.slice(5)
-    const mime = head.split(';')[0]
-    /** @type {Record<string, any>} */
-    const part = { type: 'blob', modality, content: comma >= 0 ? url.slice(comma + 1) : '' }
-    if (mime) part.mime_type = mime
-    return part
-  }
-  return { type: 'uri', modality, uri: url }
-}
-
-/**
- * Chat-completions or Responses content (a string or a list of typed parts) as parts.
- * @param {any} content
- * @returns {Record<string, any>[]}
- */
-function contentParts(content) {
-  if (content === undefined || content === null) return []
-  if (typeof content === 'string') return [textPart(content)]
-  if (!Array.isArray(content)) return [{ type: String(get(content, 'type') || 'unknown') }]
-  return content.map((p) => {
-    if (typeof p === 'string') return textPart(p)
-    const kind = get(p, 'type')
-    if (kind === 'text' || kind === 'input_text' || kind === 'output_text') return textPart(get(p, 'text') || '')
-    if (kind === 'refusal') return textPart(get(p, 'refusal') || '')
-    if (kind === 'image_url') return mediaPart(String(get(get(p, 'image_url'), 'url') || ''), 'image')
-    if (kind === 'input_image') {
-      const url = get(p, 'image_url')
-      return url ? mediaPart(String(url), 'image') : { type: 'file', modality: 'image', file_id: get(p, 'file_id') }
-    }
-    if (kind === 'input_audio') {
-      const audio = get(p, 'input_audio')
-      return { type: 'blob', modality: 'audio', content: get(audio, 'data'), mime_type: `audio/${get(audio, 'format')}` }
-    }
-    if (kind === 'file' || kind === 'input_file') {
-      const f = get(p, 'file') || p
-      return { type: 'file', modality: 'document', file_id: get(f, 'file_id') || get(f, 'filename') }
-    }
-    return { type: String(kind) }
-  })
-}
-
-/** @param {any} content */
-function toolResponse(content) {
-  if (Array.isArray(content)) {
-    return contentParts(content)
-      .filter((p) => p.type === 'text')
-      .map((p) => p.content)
-      .join('\n')
-  }
-  return content
-}
-
-/**
- * Chat-completions messages in the conventions' shape, and the system prompt text.
- * @param {any} messages
- * @returns {[any[], string | null]}
- */
-function chatMessages(messages) {
-  /** @type {Array<Record<string, any>>} */
-  const out = []
-  /** @type {string[]} */
-  const system = []
-  for (const m of Array.isArray(messages) ? messages : []) {
-    const role = String(get(m, 'role') || 'user')
-    if (role === 'tool') {
-      out.push({ role: 'tool', parts: [{ type: 'tool_call_response', id: get(m, 'tool_call_id'), response: toolResponse(get(m, 'content')) }] })
-      continue
-    }
-    const parts = contentParts(get(m, 'content'))
-    if (role === 'system' || role === 'developer') system.push(...parts.filter((p) => p.type === 'text').map((p) => p.content))
-    for (const tc of get(m, 'tool_calls') || []) {
-      const fn = get(tc, 'function')
-      parts.push({ type: 'tool_call', id: get(tc, 'id'), name: get(fn, 'name'), arguments: parseArguments(get(fn, 'arguments')) })
-    }
-    /** @type {Record<string, any>} */
-    const msg = { role, parts }
-    if (get(m, 'name')) msg.name = get(m, 'name')
-    out.push(msg)
-  }
-  return [out, system.length ? system.join('\n') : null]
-}
-
-/**
- * Responses API `input` (a string or a list of items) in the conventions' shape.
- * @param {any} value
- * @returns {[any[], string | null]}
- */
-function responsesInput(value) {
-  if (value === undefined || value === null) return [[], null]
-  if (typeof value === 'string') return [[{ role: 'user', parts: [textPart(value)] }], null]
-  /** @type {Array<Record<string, any>>} */
-  const out = []
-  /** @type {string[]} */
-  const system = []
-  for (const item of Array.isArray(value) ? value : []) {
-    const kind = get(item, 'type')
-    const role = get(item, 'role')
-    if ((kind === undefined || kind === 'message') && role) {
-      const parts = contentParts(get(item, 'content'))
-      if (role === 'system' || role === 'developer') system.push(...parts.filter((p) => p.type === 'text').map((p) => p.content))
-      out.push({ role: String(role), parts })
-    } else if (kind === 'function_call') {
-      out.push({
-        role: 'assistant',
-        parts: [{ type: 'tool_call', id: get(item, 'call_id'), name: get(item, 'name'), arguments: parseArguments(get(item, 'arguments')) }],
-      })
-    } else if (kind === 'function_call_output' || kind === 'custom_tool_call_output') {
-      out.push({ role: 'tool', parts: [{ type: 'tool_call_response', id: get(item, 'call_id'), response: get(item, 'output') }] })
-    } else if (kind === 'reasoning') {
-      const text = (get(item, 'summary') || []).map((/** @type {any} */ s) => String(get(s, 'text') || '')).join('\n')
-      out.push({ role: 'assistant', parts: [{ type: 'reasoning', content: text }] })
-    } else if (kind !== undefined) {
-      out.push({ role: String(kind).includes('call') ? 'assistant' : 'user', parts: [{ type: String(kind) }] })
-    }
-  }
-  return [out, system.length ? system.join('\n') : null]
-}
-
-/**
+ * Start attributes: `server.address`/`server.port` and `gen_ai.request.stream`.
  * @param {any} client
- * @param {Record<string, any>} attrs
+ * @param {Record<string, any>} body
+ * @returns {Record<string, any>}
  */
-function server(client, attrs) {
+function startAttributes(client, body) {
+  /** @type {Record<string, any>} */
+  const attrs = {}
   const [host, port] = stainless.serverOf(client)
   if (host) {
     attrs[sc.SERVER_ADDRESS] = host
     attrs[sc.SERVER_PORT] = port
   }
+  if (body.stream === true) attrs[sc.GEN_AI_REQUEST_STREAM] = true
+  return attrs
 }
 
 /** @param {any} body */
 const modelOf = (body) => (body.model ? String(body.model) : null)
 
-/** @type {import('./stainless').Adapter} */
-const chatAdapter = {
-  begin(resource, body) {
-    const client = resource._client
-    /** @type {Record<string, any>} */
-    const attrs = {}
-    server(client, attrs)
-    commonRequest(body, attrs)
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens
-    if (isInt(maxTokens)) attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = maxTokens
-    const stop = body.stop
-    if (stop) attrs[sc.GEN_AI_REQUEST_STOP_SEQUENCES] = typeof stop === 'string' ? [stop] : Array.from(stop, String)
-    if (isInt(body.n) && body.n !== 1) attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = body.n
-    if (typeof body.reasoning_effort === 'string') attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = body.reasoning_effort
-    const out = outputType(body.response_format)
-    if (out) attrs[sc.GEN_AI_OUTPUT_TYPE] = out
-    const call = startCall('chat', provider(client), modelOf(body), attrs, INSTRUMENTATION)
-    const [messages, system] = chatMessages(body.messages)
-    call._recordInput(messages, null, call.captureContent ? toolDefinitions(body.tools) : null, system)
-    return call
-  },
-  finish(call, result) {
-    finishChat(call, result)
-  },
-  observer(call) {
-    return new StreamObserver(call)
-  },
+/**
+ * An adapter for an endpoint whose request and non-streamed response are handed to the core as
+ * JSON (`format`), with the streams assembled here.
+ * @param {string} operation
+ * @param {string} format
+ * @returns {import('./stainless').Adapter}
+ */
+function payloadAdapter(operation, format) {
+  return {
+    begin(resource, body) {
+      const client = resource._client
+      const call = startCall(operation, provider(client), modelOf(body), startAttributes(client, body), INSTRUMENTATION)
+      call._payload(format, body)
+      return call
+    },
+    finish: stainless.finishPayload,
+    observer(call) {
+      return new StreamObserver(call)
+    },
+  }
 }
 
-/** @type {import('./stainless').Adapter} */
-const completionsAdapter = {
-  begin(resource, body) {
-    const client = resource._client
-    /** @type {Record<string, any>} */
-    const attrs = {}
-    server(client, attrs)
-    commonRequest(body, attrs)
-    if (isInt(body.max_tokens)) attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = body.max_tokens
-    const call = startCall('text_completion', provider(client), modelOf(body), attrs, INSTRUMENTATION)
-    const prompt = body.prompt
-    const texts = typeof prompt === 'string' ? [prompt] : Array.isArray(prompt) ? prompt.filter((p) => typeof p === 'string') : []
-    call._recordInput(
-      texts.map((t) => ({ role: 'user', parts: [textPart(t)] })),
-      null,
-      null,
-      null,
-    )
-    return call
-  },
-  finish(call, result) {
-    finishChat(call, result)
-  },
-  observer(call) {
-    return new StreamObserver(call)
-  },
-}
-
-/** @type {import('./stainless').Adapter} */
-const responsesAdapter = {
-  begin(resource, body) {
-    const client = resource._client
-    /** @type {Record<string, any>} */
-    const attrs = {}
-    server(client, attrs)
-    commonRequest(body, attrs)
-    if (isInt(body.max_output_tokens)) attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = body.max_output_tokens
-    const effort = get(body.reasoning, 'effort')
-    if (typeof effort === 'string') attrs[sc.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-    const out = outputType(get(body.text, 'format'))
-    if (out) attrs[sc.GEN_AI_OUTPUT_TYPE] = out
-    if (typeof body.previous_response_id === 'string') attrs[sc.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID] = body.previous_response_id
-    const conversation = body.conversation
-    const conversationId = typeof conversation === 'string' ? conversation : get(conversation, 'id')
-    if (typeof conversationId === 'string') attrs[sc.GEN_AI_CONVERSATION_ID] = conversationId
-    const prompt = body.prompt
-    if (get(prompt, 'id')) {
-      // A stored prompt: its id and version are the declared prompt name and version.
-      attrs[sc.GEN_AI_PROMPT_NAME] = String(prompt.id)
-      if (prompt.version) attrs[sc.GEN_AI_PROMPT_VERSION] = String(prompt.version)
-    }
-    const call = startCall('chat', provider(client), modelOf(body), attrs, INSTRUMENTATION)
-    let [messages, system] = responsesInput(body.input)
-    let systemParts = null
-    if (typeof body.instructions === 'string' && body.instructions) {
-      systemParts = [textPart(body.instructions)]
-      system = body.instructions
-    }
-    call._recordInput(messages, systemParts, call.captureContent ? toolDefinitions(body.tools) : null, system)
-    return call
-  },
-  finish(call, result) {
-    finishResponse(call, result)
-  },
-  observer(call) {
-    return new StreamObserver(call)
-  },
-}
+const chatAdapter = payloadAdapter('chat', 'openai.chat')
+const responsesAdapter = payloadAdapter('chat', 'openai.responses')
+const completionsAdapter = payloadAdapter('text_completion', 'openai.completions')
 
 /** @type {import('./stainless').Adapter} */
 const embeddingsAdapter = {
   begin(resource, body) {
+    // Not handed over as JSON (the inputs and the vectors can be large, and are of no use to
+    // the core): the few attributes are read here.
     const client = resource._client
-    /** @type {Record<string, any>} */
-    const attrs = {}
-    server(client, attrs)
+    const attrs = startAttributes(client, body)
     // What is sent: the SDK asks for base64 (and decodes it) when the app names no format.
     attrs[sc.GEN_AI_REQUEST_ENCODING_FORMATS] = [typeof body.encoding_format === 'string' ? body.encoding_format : 'base64']
     if (isInt(body.dimensions)) attrs[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = body.dimensions
@@ -350,6 +119,7 @@ const embeddingsAdapter = {
 }
 
 /**
+ * A chat stream's usage (its last chunk's, with `stream_options.include_usage`).
  * @param {import('../lib/llm').LlmCall} call
  * @param {any} usage
  */
@@ -366,6 +136,7 @@ function setUsage(call, usage) {
 }
 
 /**
+ * A stream's response id and model (from its first chunk or its `response.created` event).
  * @param {import('../lib/llm').LlmCall} call
  * @param {any} result
  */
@@ -375,96 +146,6 @@ function responseMeta(call, result) {
   if (typeof tier === 'string') call.setAttribute(sc.OPENAI_RESPONSE_SERVICE_TIER, tier)
   const fingerprint = get(result, 'system_fingerprint')
   if (typeof fingerprint === 'string') call.setAttribute(sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fingerprint)
-}
-
-/**
- * A chat completion (or a legacy text completion).
- * @param {import('../lib/llm').LlmCall} call
- * @param {any} result
- */
-function finishChat(call, result) {
-  responseMeta(call, result)
-  /** @type {string[]} */
-  const reasons = []
-  /** @type {Array<any>} */
-  const messages = []
-  for (const choice of get(result, 'choices') || []) {
-    const reason = String(get(choice, 'finish_reason') || 'error')
-    reasons.push(reason)
-    const message = get(choice, 'message')
-    /** @type {Array<Record<string, any>>} */
-    const parts = []
-    if (message === undefined) {
-      const text = get(choice, 'text')
-      if (text) parts.push(textPart(text))
-    } else {
-      const content = get(message, 'content')
-      if (content) parts.push(textPart(content))
-      const refusal = get(message, 'refusal')
-      if (refusal) parts.push(textPart(refusal))
-      for (const tc of get(message, 'tool_calls') || []) {
-        const fn = get(tc, 'function')
-        parts.push({ type: 'tool_call', id: get(tc, 'id'), name: get(fn, 'name'), arguments: parseArguments(get(fn, 'arguments')) })
-      }
-    }
-    messages.push({ role: 'assistant', parts, finish_reason: reason })
-  }
-  if (reasons.length) call.setResponse({ finishReasons: reasons })
-  call._recordOutput(messages)
-  setUsage(call, get(result, 'usage'))
-}
-
-/**
- * @param {any} result
- * @param {boolean} hasToolCall
- */
-function responseFinishReason(result, hasToolCall) {
-  const status = get(result, 'status')
-  if (status === 'incomplete') {
-    const reason = get(get(result, 'incomplete_details'), 'reason')
-    return reason === 'max_output_tokens' ? 'length' : String(reason || 'incomplete')
-  }
-  if (status === 'failed') return 'error'
-  return hasToolCall ? 'tool_calls' : 'stop'
-}
-
-/**
- * A Responses API `response`.
- * @param {import('../lib/llm').LlmCall} call
- * @param {any} result
- */
-function finishResponse(call, result) {
-  responseMeta(call, result)
-  /** @type {Array<Record<string, any>>} */
-  const parts = []
-  let hasToolCall = false
-  for (const item of get(result, 'output') || []) {
-    const kind = get(item, 'type')
-    if (kind === 'message') {
-      parts.push(...contentParts(get(item, 'content')))
-    } else if (kind === 'function_call' || kind === 'custom_tool_call') {
-      hasToolCall = true
-      parts.push({
-        type: 'tool_call',
-        id: get(item, 'call_id'),
-        name: get(item, 'name'),
-        arguments: parseArguments(get(item, 'arguments') ?? get(item, 'input')),
-      })
-    } else if (kind === 'reasoning') {
-      const text = (get(item, 'summary') || []).map((/** @type {any} */ s) => String(get(s, 'text') || '')).join('\n')
-      parts.push({ type: 'reasoning', content: text })
-    } else if (kind) {
-      parts.push({ type: 'server_tool_call', id: get(item, 'id'), name: String(kind), server_tool_call: { type: String(kind) } })
-    }
-  }
-  const reason = responseFinishReason(result, hasToolCall)
-  call.setResponse({ finishReasons: [reason] })
-  call._recordOutput([{ role: 'assistant', parts, finish_reason: reason }])
-  setUsage(call, get(result, 'usage'))
-  const error = get(result, 'error')
-  if (get(result, 'status') === 'failed' && error) {
-    call.fail(String(get(error, 'message') || 'response failed'), String(get(error, 'code') || '_OTHER'))
-  }
 }
 
 /** Chat-completion chunks or Responses events, as the caller reads them. */
@@ -569,7 +250,8 @@ class StreamObserver {
   finish() {
     const call = this.call
     if (this.final) {
-      finishResponse(call, this.final)
+      // The final response of a Responses stream: mapped by the core, as a non-streamed one.
+      stainless.finishPayload(call, this.final)
       return
     }
     if (this.texts.length) {

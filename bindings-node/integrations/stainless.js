@@ -18,6 +18,12 @@
 //
 // Errors reach the caller unchanged. Nothing here throws into the app: a failure inside the
 // observation is reported (`status()`) and the call goes on unobserved.
+//
+// What is recorded on the caller's side is kept small: the request body (as JSON) and, for a
+// non-streamed call, the response body as the SDK read it (the text of the one read, when the
+// SDK reads a standard `Response` with `json()`; else the parsed object as JSON) are handed to
+// the core, whose processing thread maps them to the GenAI attributes (`core/src/providers.rs`).
+// Streams are assembled here, item by item, as the caller reads them.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -25,7 +31,7 @@ const Module = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { state } = require('../lib/state')
 const { store } = require('../lib/context')
-const { report } = require('../lib/llm')
+const { report, payloadJson } = require('../lib/llm')
 
 /** Marks a wrapper and holds the original (shared by every copy of fivelens). */
 const ORIGINAL = Symbol.for('fivelens.original')
@@ -150,13 +156,21 @@ function observe(result, call, adapter) {
       failEnd(call, e)
       throw e
     })
-    // A body that cannot be read or parsed.
+    // A body that cannot be read or parsed; and the body's text, as the SDK reads it.
     const parseResponse = derived.parseResponse
     derived.parseResponse = function (/** @type {any} */ client, /** @type {any} */ props) {
-      return Promise.resolve(parseResponse.call(this, client, props)).then(undefined, (e) => {
-        failEnd(call, e)
-        throw e
-      })
+      const restore = call._format !== null ? keepResponseText(call, props) : null
+      return Promise.resolve(parseResponse.call(this, client, props)).then(
+        (value) => {
+          if (restore) restore()
+          return value
+        },
+        (e) => {
+          if (restore) restore()
+          failEnd(call, e)
+          throw e
+        },
+      )
     }
     // `asResponse()` alone never parses the body: the span ends with the response.
     // (`withResponse()` parses first, so then the body ends it.)
@@ -178,6 +192,52 @@ function observe(result, call, adapter) {
     call.end()
     return result
   }
+}
+
+/** The standard `Response.prototype.json`, when there is one. */
+const RESPONSE_JSON = typeof Response === 'function' ? Response.prototype.json : undefined
+
+/**
+ * Lets the call keep the text of a non-streamed JSON body while the SDK reads it: for the
+ * duration of the SDK's parse, this `Response`'s `json()` reads `text()` and parses it, which
+ * is what `json()` does (the Fetch standard: UTF-8 decode, then JSON parse; the same errors), so
+ * the body is still read once and the SDK gets the same value. Only a standard `Response` with
+ * its own `json()` is touched; anything else (a custom fetch's objects) is left alone, and the
+ * parsed object is serialised instead.
+ * @param {import('../lib/llm').LlmCall} call
+ * @param {any} props the SDK's parse properties (`response`, `options`...)
+ * @returns {(() => void) | null} puts the response back as it was
+ */
+function keepResponseText(call, props) {
+  try {
+    /** @type {any} */
+    const response = props && props.response
+    if (!RESPONSE_JSON || (props.options && props.options.stream) || !(response instanceof Response) || response.json !== RESPONSE_JSON) return null
+    const json = function () {
+      delete /** @type {any} */ (response).json
+      return response.text().then((/** @type {string} */ text) => {
+        call._responsePayload(text)
+        return JSON.parse(text)
+      })
+    }
+    Object.defineProperty(response, 'json', { value: json, configurable: true, writable: true, enumerable: false })
+    return () => {
+      if (Object.prototype.hasOwnProperty.call(response, 'json')) delete /** @type {any} */ (response).json
+    }
+  } catch (e) {
+    problem('reading a response body', e)
+    return null
+  }
+}
+
+/**
+ * For the integrations' adapters: a parsed, non-streamed result whose text was not kept, as
+ * JSON.
+ * @param {import('../lib/llm').LlmCall} call
+ * @param {any} result
+ */
+function finishPayload(call, result) {
+  if (!call._hasResponsePayload) call._responsePayload(payloadJson(result))
 }
 
 /**
@@ -383,6 +443,7 @@ module.exports = {
   unwrapMethod,
   observe,
   observeStream,
+  finishPayload,
   serverOf,
   resolveFromApp,
   whenRequired,

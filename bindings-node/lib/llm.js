@@ -5,7 +5,9 @@
 // A model call is one CLIENT span named `{operation} {model}` with the GenAI attributes. This
 // module only gathers what the caller sees; the processing thread does the rest, off the event
 // loop: token estimates when the provider reported no usage, the prompt hash, cost, content
-// truncation (and dropping, when capture is off), metrics and roll-ups.
+// truncation (and dropping, when capture is off), metrics and roll-ups. The integrations hand
+// over the provider's request and response bodies as JSON (`_payload`, `_responsePayload`), and
+// the processing thread maps them to the GenAI attributes too (`core/src/providers.rs`).
 
 const { performance } = require('node:perf_hooks')
 const { state } = require('./state')
@@ -108,6 +110,22 @@ function toJson(value) {
     })
   } catch {
     return JSON.stringify(String(value))
+  }
+}
+
+/**
+ * A provider payload (a request body, a parsed response) as JSON: plain `JSON.stringify`, which
+ * is what the SDKs send (its output is always well-formed), or `toJson` for what it refuses
+ * (cycles, BigInt).
+ * @param {any} value
+ * @returns {string | null}
+ */
+function payloadJson(value) {
+  if (!isObject(value)) return null
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return toJson(value)
   }
 }
 
@@ -236,6 +254,14 @@ class LlmCall {
     /** @type {string[]} */
     this._chunks = []
     this._capture = captureContent()
+    // Set by integrations (`_payload`, `_responsePayload`): the payloads' format
+    // (`openai.chat`...), the request body as JSON, a non-streamed response body as JSON.
+    /** @type {string | null} */
+    this._format = null
+    /** @type {string | null} */
+    this._request = null
+    /** @type {string | null} */
+    this._response = null
   }
 
   /** Whether content is captured (`captureContent` and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). */
@@ -309,6 +335,34 @@ class LlmCall {
     if (messages && messages.length) span.setAttribute(sc.GEN_AI_INPUT_MESSAGES, toJson(messages))
     if (systemParts && systemParts.length) span.setAttribute(sc.GEN_AI_SYSTEM_INSTRUCTIONS, toJson(systemParts))
     if (Array.isArray(tools) && tools.length) span.setAttribute(sc.GEN_AI_TOOL_DEFINITIONS, toJson(tools))
+  }
+
+  /**
+   * For integrations: the provider's request body, serialised now (what the SDK is about to
+   * send), and its format (`openai.chat`, `openai.responses`, `openai.completions`,
+   * `anthropic.messages`, `anthropic.complete`). The core's processing thread maps it to the
+   * request parameters, the input content, the tool definitions and the system prompt (see
+   * `core/src/providers.rs`); attributes set on the call itself win over what it gives.
+   * @param {string} format
+   * @param {any} body
+   */
+  _payload(format, body) {
+    this._format = format
+    this._request = payloadJson(body)
+  }
+
+  /**
+   * For integrations: a non-streamed response body as the provider's JSON text (the core maps
+   * the response id and model, finish reasons, usage and output). Only the first one is kept.
+   * @param {string | null | undefined} json
+   */
+  _responsePayload(json) {
+    if (this._response === null && typeof json === 'string' && json) this._response = json
+  }
+
+  /** Whether a response body was handed over. */
+  get _hasResponsePayload() {
+    return this._response !== null
   }
 
   /**
@@ -434,7 +488,8 @@ class LlmCall {
     this._ended = true
     try {
       const span = this.span
-      if (this._outputText === null && this._chunks.length) {
+      // (A response body handed over holds the output: the core maps it.)
+      if (this._outputText === null && this._response === null && this._chunks.length) {
         const text = this._chunks.join('')
         this._outputText = text
         if (this._capture) span.setAttribute(sc.GEN_AI_OUTPUT_MESSAGES, toJson([{ role: 'assistant', parts: [textPart(text)] }]))
@@ -452,12 +507,23 @@ class LlmCall {
         span.setAttribute(sc.PRIVATE_INPUT_TEXT, text)
       }
       if (estimate && !this._outputSet && this._outputText) span.setAttribute(sc.PRIVATE_OUTPUT_TEXT, this._outputText)
+      if (this._format !== null && span.isRecording()) {
+        // Whole, never cut (a cut would spoil the JSON): the core keeps a payload up to
+        // 16 x max_content_bytes and drops a larger one, saying so in status().
+        const attrs = span._attributes
+        attrs[sc.PRIVATE_FORMAT] = this._format
+        if (this._request !== null) attrs[sc.PRIVATE_REQUEST] = this._request
+        if (this._response !== null) attrs[sc.PRIVATE_RESPONSE] = this._response
+      }
       span.end(endTimeMs)
     } catch (e) {
       report(`ending a model-call span failed: ${e}`)
     }
   }
 }
+
+/** `api.startSpan`, looked up once, on first use. @type {any} */
+let startSpan = null
 
 /**
  * For integrations: a call whose attributes are already keyed by their full names.
@@ -473,7 +539,7 @@ function startCall(operation, provider, model, attributes, instrumentation, pare
   attributes[sc.GEN_AI_OPERATION_NAME] = operation
   attributes[sc.GEN_AI_PROVIDER_NAME] = provider
   if (model) attributes[sc.GEN_AI_REQUEST_MODEL] = model
-  const span = require('./api').startSpan(model ? `${operation} ${model}` : operation, {
+  const span = (startSpan ||= require('./api').startSpan)(model ? `${operation} ${model}` : operation, {
     kind: 'client',
     parent,
     attributes,
@@ -575,4 +641,4 @@ function runCall(call, fn) {
   return result
 }
 
-module.exports = { LlmCall, startLlmCall, withLlmCall, startCall, toJson, textPart, normalizeMessages, messagesText, report, REQUEST_PARAMS }
+module.exports = { LlmCall, startLlmCall, withLlmCall, startCall, toJson, payloadJson, textPart, normalizeMessages, messagesText, report, REQUEST_PARAMS }

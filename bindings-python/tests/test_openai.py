@@ -324,6 +324,10 @@ def test_responses_create_and_stream(llm_server: Any, recorded: Recorded) -> Non
     assert a["gen_ai.response.id"] == final.id
     assert a["gen_ai.usage.output_tokens"] == final.usage.output_tokens  # type: ignore[union-attr]
     assert "gen_ai.response.time_to_first_chunk" in a
+    # The output is the final response's (with its finish reason), not the streamed deltas.
+    assert json.loads(a["gen_ai.output.messages"]) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": final.output_text}], "finish_reason": "stop"}
+    ]
 
 
 def test_embeddings(llm_server: Any, recorded: Recorded) -> None:

@@ -54,6 +54,13 @@ export function observe(result: any, call: import("../lib/llm").LlmCall, adapter
  */
 export function observeStream(stream: any, call: import("../lib/llm").LlmCall, observer: Observer): any;
 /**
+ * For the integrations' adapters: a parsed, non-streamed result whose text was not kept, as
+ * JSON.
+ * @param {import('../lib/llm').LlmCall} call
+ * @param {any} result
+ */
+export function finishPayload(call: import("../lib/llm").LlmCall, result: any): void;
+/**
  * `server.address` and `server.port` of a client's base URL.
  * @param {any} client
  * @returns {[string | null, number | null]}

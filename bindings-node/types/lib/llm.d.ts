@@ -141,6 +141,12 @@ export class LlmCall {
     /** @type {string[]} */
     _chunks: string[];
     _capture: boolean;
+    /** @type {string | null} */
+    _format: string | null;
+    /** @type {string | null} */
+    _request: string | null;
+    /** @type {string | null} */
+    _response: string | null;
     /** Whether content is captured (`captureContent` and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). */
     get captureContent(): boolean;
     /** Whether the call has ended. */
@@ -174,6 +180,24 @@ export class LlmCall {
      * @param {string | null} systemText
      */
     _recordInput(messages: Message[], systemParts: Part[] | null, tools: any, systemText: string | null): void;
+    /**
+     * For integrations: the provider's request body, serialised now (what the SDK is about to
+     * send), and its format (`openai.chat`, `openai.responses`, `openai.completions`,
+     * `anthropic.messages`, `anthropic.complete`). The core's processing thread maps it to the
+     * request parameters, the input content, the tool definitions and the system prompt (see
+     * `core/src/providers.rs`); attributes set on the call itself win over what it gives.
+     * @param {string} format
+     * @param {any} body
+     */
+    _payload(format: string, body: any): void;
+    /**
+     * For integrations: a non-streamed response body as the provider's JSON text (the core maps
+     * the response id and model, finish reasons, usage and output). Only the first one is kept.
+     * @param {string | null | undefined} json
+     */
+    _responsePayload(json: string | null | undefined): void;
+    /** Whether a response body was handed over. */
+    get _hasResponsePayload(): boolean;
     /**
      * A streamed chunk arrived (with its text, if any): the first one sets
      * `gen_ai.response.time_to_first_chunk`.
@@ -265,6 +289,14 @@ export function startCall(operation: string, provider: string, model: string | n
  * @returns {string}
  */
 export function toJson(value: any): string;
+/**
+ * A provider payload (a request body, a parsed response) as JSON: plain `JSON.stringify`, which
+ * is what the SDKs send (its output is always well-formed), or `toJson` for what it refuses
+ * (cycles, BigInt).
+ * @param {any} value
+ * @returns {string | null}
+ */
+export function payloadJson(value: any): string | null;
 /**
  * @param {string} text
  * @returns {Part}

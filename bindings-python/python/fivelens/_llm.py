@@ -401,7 +401,9 @@ class LlmCall:
             attrs = self._attrs
             if self._body is not None and sc.PRIVATE_REQUEST not in attrs:
                 attrs[sc.PRIVATE_REQUEST] = to_json(self._body)
-            if self._output_text is None and self._chunks:
+            # Streamed text is the output unless a final response body was handed over (the
+            # core maps that one, tool calls and finish reasons included).
+            if self._output_text is None and self._chunks and sc.PRIVATE_RESPONSE not in attrs:
                 text = "".join(self._chunks)
                 self._output_text = text
                 if self._capture:
