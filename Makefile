@@ -108,11 +108,12 @@ dist: $(VENV)/.installed node-release py-stage
 	rm -rf dist && mkdir -p dist
 	cd $(PY_STAGE) && $(VENV)/bin/maturin build --quiet --release --out $(ROOT)/dist
 	rm -rf $(CARGO_TARGET_DIR)/npm-stage && mkdir -p $(CARGO_TARGET_DIR)/npm-stage
-	cd bindings-node && cp -rL package.json index.js index.mjs lib bin types *.node README.md $(CARGO_TARGET_DIR)/npm-stage/
+	cd bindings-node && cp -rL package.json index.js index.mjs lib integrations bin types *.node README.md $(CARGO_TARGET_DIR)/npm-stage/
 	cd $(CARGO_TARGET_DIR)/npm-stage && npm pack --silent --pack-destination $(ROOT)/dist >/dev/null
 	ls -l dist
 
 BENCH_PLAIN := $(CARGO_TARGET_DIR)/bench-venv-plain
+BENCH_GENAI := $(CARGO_TARGET_DIR)/bench-venv-genai
 BENCH_OUT := benches/results
 
 # The comparisons run the peers (the OpenTelemetry Python and JS SDKs) in the same run on this
@@ -132,7 +133,13 @@ bench: python-release node-release
 	$(PY) benches/python/span_overhead.py --plain-python $(BENCH_PLAIN)/bin/python --json $(BENCH_OUT)/python_span.json
 	$(PY) benches/python/collector_down.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/collector_down.json
 	node benches/node/span_overhead.js --json $(BENCH_OUT)/node_span.json
+	test -x $(BENCH_GENAI)/bin/python || python3 -m venv $(BENCH_GENAI)
+	$(BENCH_GENAI)/bin/python -m pip install --quiet -r benches/python/requirements-genai.txt
+	$(BENCH_GENAI)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl
+	$(BENCH_GENAI)/bin/python benches/python/openai_overhead.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/openai_overhead.json
+	$(BENCH_GENAI)/bin/python benches/python/tokens.py --json $(BENCH_OUT)/tokens.json
 	cargo bench --quiet -p fivelens-benches --bench core
+	cargo bench --quiet -p fivelens-benches --bench tokens
 
 fmt: $(VENV)/.installed
 	cargo fmt --all

@@ -22,7 +22,10 @@ from pathlib import Path
 
 PY_APP = """
 import fivelens
-fivelens.instrument(service_name="dist-check-python")
+report = fivelens.instrument(service_name="dist-check-python")
+# Every integration shipped must load: skipped (framework not installed) is fine, failed is not.
+assert not report.failed, report.failed
+assert "openai" in report.skipped or "openai" in report.enabled, report
 with fivelens.span("root") as root:
     with fivelens.span("child"):
         pass
@@ -31,7 +34,13 @@ print(root.trace_id)
 
 NODE_APP = """
 const fivelens = require('fivelens')
-fivelens.instrument({ serviceName: 'dist-check-node' })
+const report = fivelens.instrument({ serviceName: 'dist-check-node' })
+// Every integration shipped must load: skipped (framework not installed) is fine, failed is not.
+const failed = JSON.stringify(report.failed)
+if (failed !== '{}') throw new Error('integrations failed: ' + failed)
+if (!('openai' in report.skipped) && !report.enabled.includes('openai')) {
+  throw new Error('no openai integration: ' + JSON.stringify(report))
+}
 fivelens.withSpan('root', (root) => {
   fivelens.withSpan('child', () => {})
   console.log(root.traceId)
