@@ -502,6 +502,10 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
         true,
     )
     .unwrap();
+    // The store is open and its schema written before the lock is taken, so that the
+    // processing thread stalls on the write of "first" (holding it) and not on start-up.
+    p.submit(ended(span("warm", None)));
+    assert!(p.flush(Duration::from_secs(10)));
     let blocker = rusqlite::Connection::open(&db).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     p.submit(ended(span("first", None)));
@@ -509,6 +513,7 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
         !p.flush(Duration::from_millis(300)),
         "the processing thread is stalled"
     );
+    assert_eq!(p.snapshot().queue_depth, 0, "it holds \"first\"");
     let batch = |plain: usize, chat: usize| DeferredBatch {
         spans: plain + chat,
         build: Box::new(move || {
@@ -547,6 +552,6 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
     blocker.execute_batch("ROLLBACK").unwrap();
     assert!(p.flush(Duration::from_secs(10)));
     let reader = fivelens_core::store::Reader::open(&db).unwrap().unwrap();
-    assert_eq!(reader.stats().unwrap().spans, 1 + 40 + 90 + 10);
+    assert_eq!(reader.stats().unwrap().spans, 2 + 40 + 90 + 10);
     p.shutdown(Duration::from_secs(2));
 }
