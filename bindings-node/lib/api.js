@@ -50,6 +50,8 @@ const sc = require('./semconv')
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
+ * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */

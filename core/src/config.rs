@@ -82,6 +82,12 @@ pub const ENV_COMPAT: &str = "FIVELENS_COMPAT";
 /// `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`: `true` counts estimated tokens in
 /// `gen_ai.client.token.usage` too. Default `false` (the conventions' rule).
 pub const ENV_METRICS_INCLUDE_ESTIMATED_TOKENS: &str = "FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS";
+/// `FIVELENS_CAPTURE_CHAIN_IO`: `true` records agent-framework chain and node inputs and outputs
+/// (content, costly to serialize). Default `false`: content is captured for model and tool runs.
+pub const ENV_CAPTURE_CHAIN_IO: &str = "FIVELENS_CAPTURE_CHAIN_IO";
+/// `FIVELENS_COLLAPSE_CHAINS`: `true` leaves out agent-framework chain runs that are plumbing
+/// (their children move up to the nearest span kept). Default `false`.
+pub const ENV_COLLAPSE_CHAINS: &str = "FIVELENS_COLLAPSE_CHAINS";
 /// `FIVELENS_PRICES_FILE`: a JSON price table (the format of `core/data/prices.json`) whose
 /// entries add to or replace the built-in ones. Default unset.
 pub const ENV_PRICES_FILE: &str = "FIVELENS_PRICES_FILE";
@@ -213,6 +219,10 @@ pub struct Config {
     /// Count estimated tokens in `gen_ai.client.token.usage` too (the conventions reserve it for
     /// reported counts); `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`.
     pub metrics_include_estimated_tokens: bool,
+    /// Record agent-framework chain and node inputs and outputs; `FIVELENS_CAPTURE_CHAIN_IO`.
+    pub capture_chain_io: bool,
+    /// Leave out agent-framework chain runs that are plumbing; `FIVELENS_COLLAPSE_CHAINS`.
+    pub collapse_chains: bool,
     /// Integrations to enable (names); all importable ones when unset. Read by the bindings.
     pub integrations: Option<Vec<String>>,
     /// Keep finished spans in memory for `finished_spans()` (tests of integrations).
@@ -258,6 +268,8 @@ impl Default for Config {
             prometheus_host: "127.0.0.1".to_string(),
             prometheus_port: None,
             metrics_include_estimated_tokens: false,
+            capture_chain_io: false,
+            collapse_chains: false,
             integrations: None,
             testing: false,
         }
@@ -443,6 +455,12 @@ impl Config {
         if let Some(v) = get(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS) {
             self.metrics_include_estimated_tokens =
                 parse_bool(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS, &v)?;
+        }
+        if let Some(v) = get(ENV_CAPTURE_CHAIN_IO) {
+            self.capture_chain_io = parse_bool(ENV_CAPTURE_CHAIN_IO, &v)?;
+        }
+        if let Some(v) = get(ENV_COLLAPSE_CHAINS) {
+            self.collapse_chains = parse_bool(ENV_COLLAPSE_CHAINS, &v)?;
         }
         if let Some(v) = get(ENV_PRICES_FILE) {
             self.prices_file = Some(v);

@@ -402,9 +402,23 @@ impl LlmStage {
     }
 
     fn content(&self, r: &mut SpanRecord, limits: &Limits) {
+        let is_content = |k: &Key| sc::CONTENT_KEYS.contains(&k.as_str());
         if !self.settings.capture_content {
             r.payload.remove_where(|k| sc::CONTENT_KEYS.contains(&k));
+            for event in &mut r.events {
+                event.attributes.retain(|(k, _)| !is_content(k));
+            }
             return;
+        }
+        // Content on events (the agent's reasoning journal): the same bound as on the span.
+        for event in &mut r.events {
+            for (k, v) in &mut event.attributes {
+                if let (true, Value::Str(text)) = (is_content(k), &*v) {
+                    if let Some(short) = truncate_content(text, self.settings.max_content_bytes) {
+                        *v = Value::Str(short.into());
+                    }
+                }
+            }
         }
         let mut cut = Vec::new();
         for key in sc::CONTENT_KEYS {
@@ -644,6 +658,43 @@ mod tests {
         stage.process(&mut r);
         assert!(r.attribute(sc::GEN_AI_INPUT_MESSAGES).is_none());
         assert!(r.attribute(sc::GEN_AI_SYSTEM_INSTRUCTIONS).is_none());
+    }
+
+    #[test]
+    fn journal_event_content_follows_the_capture_switch() {
+        let journal = |r: &mut SpanRecord, text: String| {
+            r.add_event(
+                sc::FIVELENS_EVENT_AGENT_STEP,
+                None,
+                vec![
+                    (Key::new(sc::FIVELENS_STEP_KIND), Value::from("thought")),
+                    (
+                        Key::new(sc::FIVELENS_STEP_CONTENT),
+                        Value::from(text.as_str()),
+                    ),
+                ],
+            );
+        };
+        let mut off = LlmStage::new(settings(false), prices());
+        let mut r = SpanRecord::start("agent", SpanKind::Internal, None);
+        journal(&mut r, "secret plan".into());
+        off.process(&mut r);
+        let keys: Vec<&str> = r.events[0]
+            .attributes
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(keys, vec![sc::FIVELENS_STEP_KIND]);
+
+        let mut on = LlmStage::new(settings(true), prices());
+        let mut r = SpanRecord::start("agent", SpanKind::Internal, None);
+        journal(&mut r, "y".repeat(1 << 20));
+        on.process(&mut r);
+        let Value::Str(kept) = &r.events[0].attributes[1].1 else {
+            panic!("content kept as text")
+        };
+        assert!(kept.len() < 1 << 17, "{}", kept.len());
+        assert!(kept.contains("truncated"));
     }
 
     #[test]

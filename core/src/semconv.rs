@@ -137,6 +137,11 @@ pub const CONTENT_KEYS: &[&str] = &[
     GEN_AI_TOOL_DEFINITIONS,
     GEN_AI_TOOL_CALL_ARGUMENTS,
     GEN_AI_TOOL_CALL_RESULT,
+    GEN_AI_RETRIEVAL_QUERY_TEXT,
+    GEN_AI_RETRIEVAL_DOCUMENTS,
+    FIVELENS_CHAIN_INPUT,
+    FIVELENS_CHAIN_OUTPUT,
+    FIVELENS_STEP_CONTENT,
 ];
 
 /// `gen_ai.operation.name` values of model calls (the spans that get cost, metrics, prompt and
@@ -172,6 +177,61 @@ pub const TOKEN_BUCKETS: &[f64] = &[
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// `gen_ai.agent.name`.
 pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+
+// ---- agent frameworks ------------------------------------------------------------------
+
+/// `gen_ai.workflow.name` on `invoke_workflow` spans (low cardinality: the graph's or crew's name).
+pub const GEN_AI_WORKFLOW_NAME: &str = "gen_ai.workflow.name";
+/// `gen_ai.agent.id`.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// `gen_ai.agent.description`.
+pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+/// `gen_ai.tool.type`: `function`, `extension` or `datastore`.
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// `gen_ai.tool.call.id`.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// `gen_ai.tool.description`.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// `gen_ai.data_source.id` on retrieval spans.
+pub const GEN_AI_DATA_SOURCE_ID: &str = "gen_ai.data_source.id";
+/// `gen_ai.retrieval.top_k`.
+pub const GEN_AI_RETRIEVAL_TOP_K: &str = "gen_ai.retrieval.top_k";
+/// `gen_ai.retrieval.query.text` (content).
+pub const GEN_AI_RETRIEVAL_QUERY_TEXT: &str = "gen_ai.retrieval.query.text";
+/// `gen_ai.retrieval.documents`: JSON array of `{id, score}` (content).
+pub const GEN_AI_RETRIEVAL_DOCUMENTS: &str = "gen_ai.retrieval.documents";
+/// `fivelens.framework`: the agent framework a span came from (`langgraph`, `langchain`, `crewai`, `autogen`, `ag2`).
+pub const FIVELENS_FRAMEWORK: &str = "fivelens.framework";
+/// `fivelens.framework.run_id`: the framework's own id of the run or event the span was built from.
+pub const FIVELENS_RUN_ID: &str = "fivelens.framework.run_id";
+/// `fivelens.framework.run_type`: the framework's kind of run (`chain`, `llm`, `tool`, `retriever`, `task`, ...).
+pub const FIVELENS_RUN_TYPE: &str = "fivelens.framework.run_type";
+/// `fivelens.agent.iteration`: the agent loop's iteration number (1-based; LangGraph: the superstep).
+pub const FIVELENS_AGENT_ITERATION: &str = "fivelens.agent.iteration";
+/// `fivelens.agent.iterations`: iterations an agent or workflow run took (on its span, at the end).
+pub const FIVELENS_AGENT_ITERATIONS: &str = "fivelens.agent.iterations";
+/// `fivelens.retry.attempt`: 1 for the first try, 2 for the first retry, ...
+pub const FIVELENS_RETRY_ATTEMPT: &str = "fivelens.retry.attempt";
+/// `fivelens.retry.reason`: why this attempt was made (the previous attempt's error type, or `model` when the model called the same tool again).
+pub const FIVELENS_RETRY_REASON: &str = "fivelens.retry.reason";
+/// `fivelens.langgraph.step`: the LangGraph superstep of a node run.
+pub const FIVELENS_LANGGRAPH_STEP: &str = "fivelens.langgraph.step";
+/// `fivelens.langgraph.node`: the LangGraph node name.
+pub const FIVELENS_LANGGRAPH_NODE: &str = "fivelens.langgraph.node";
+/// `fivelens.langgraph.triggers`: string array, the channels that triggered the node.
+pub const FIVELENS_LANGGRAPH_TRIGGERS: &str = "fivelens.langgraph.triggers";
+/// `fivelens.langgraph.interrupted`: true on a graph run that stopped at an interrupt (not an error).
+pub const FIVELENS_LANGGRAPH_INTERRUPTED: &str = "fivelens.langgraph.interrupted";
+/// `fivelens.chain.input`: a chain run's inputs as JSON (content; off unless `capture_chain_io`).
+pub const FIVELENS_CHAIN_INPUT: &str = "fivelens.chain.input";
+/// `fivelens.chain.output`: a chain run's outputs as JSON (content; off unless `capture_chain_io`).
+pub const FIVELENS_CHAIN_OUTPUT: &str = "fivelens.chain.output";
+/// Span event `fivelens.agent.step`: one entry of the agent's reasoning journal.
+pub const FIVELENS_EVENT_AGENT_STEP: &str = "fivelens.agent.step";
+/// `fivelens.step.kind` on a journal event: `plan`, `thought`, `action`, `observation`, `final`.
+pub const FIVELENS_STEP_KIND: &str = "fivelens.step.kind";
+/// `fivelens.step.content` on a journal event: the text (content: redacted, dropped when capture is off).
+pub const FIVELENS_STEP_CONTENT: &str = "fivelens.step.content";
 
 /// `gen_ai.operation.name` values whose spans are kept longest when the queue is full: model
 /// calls and tool calls are what users come for, so they are the last to be dropped.

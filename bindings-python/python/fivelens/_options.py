@@ -82,6 +82,12 @@ class Options(TypedDict, total=False):
     metrics_include_estimated_tokens: bool
     """Count estimated tokens in ``gen_ai.client.token.usage`` too;
     ``FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS``. Default ``False``."""
+    capture_chain_io: bool
+    """Record agent-framework chain and node inputs and outputs (costly to serialize);
+    ``FIVELENS_CAPTURE_CHAIN_IO``. Default ``False``: model and tool runs keep their content."""
+    collapse_chains: bool
+    """Leave out agent-framework chain runs that are plumbing; ``FIVELENS_COLLAPSE_CHAINS``.
+    Default ``False``."""
     integrations: list[str] | None
     """Integrations to enable; all importable ones when unset."""
     testing: bool
