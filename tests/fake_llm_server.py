@@ -65,8 +65,8 @@ Ids come from a counter of the server (``chatcmpl-fake000001``, ``resp_fake00000
 Scenarios: a request header ``x-fake-scenario`` holds one scenario or several separated by commas
 (``slow-200,tools``). An unknown scenario is answered with a 400 error that names it. ``slow-<ms>``
 applies first; then the error scenarios win over ``rate-limit-once``, which wins over
-``malformed`` and ``cut-stream``; ``tools``, ``length``, ``cache`` and ``reasoning`` shape a
-normal answer. (Python SDKs: ``extra_headers={"x-fake-scenario": "tools"}``; Node SDKs: a second
+``malformed`` and ``cut-stream``; ``tools``, ``tools-once``, ``length``, ``cache`` and ``reasoning``
+shape a normal answer. (Python SDKs: ``extra_headers={"x-fake-scenario": "tools"}``; Node SDKs: a second
 argument ``{headers: {"x-fake-scenario": "tools"}}``.)
 
 ``error-400``, ``error-500``, ``error-529``
@@ -106,6 +106,10 @@ argument ``{headers: {"x-fake-scenario": "tools"}}``.)
     ``tool_use`` block with ``stop_reason`` ``tool_use``), its arguments built from the tool's
     JSON schema like ``json_schema`` content. A request without tools gets a call of ``fake_tool``
     with ``{}``. A tool call takes precedence over ``length``.
+``tools-once``
+    Like ``tools`` until the request carries a tool result (an OpenAI ``tool`` message, a
+    Responses ``function_call_output`` item, an Anthropic ``tool_result`` block); then the normal
+    answer. One header drives a whole agent loop: call the tool, then answer.
 ``length``
     The answer is cut to ``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens`` words
     (3 when the request sets none); ``finish_reason`` ``length``, Responses status
@@ -172,6 +176,7 @@ KNOWN_SCENARIOS = frozenset(
         "malformed",
         "cut-stream",
         "tools",
+        "tools-once",
         "length",
         "cache",
         "reasoning",
@@ -472,12 +477,13 @@ def _make_plan(
     json_object: bool = False,
     tools: Iterable[tuple[str, Any]] = (),
     max_tokens: int | None = None,
+    answered: bool = False,
 ) -> Plan:
     prompt_tokens = max(1, _word_count(prompt_text))
     tool: ToolCall | None = None
     pieces: list[str] = []
     truncated = False
-    if scenario.has("tools"):
+    if scenario.has("tools") or (scenario.has("tools-once") and not answered):
         first = next(iter(tools), None)
         name, tool_schema = first if first is not None else ("fake_tool", None)
         arguments = placeholder_from_schema(tool_schema) if isinstance(tool_schema, dict) else {}
@@ -839,6 +845,7 @@ class _Handler(BaseHTTPRequestHandler):
             json_object=response_format.get("type") == "json_object",
             tools=tools,
             max_tokens=_int_or_none(body.get("max_completion_tokens")) or _int_or_none(body.get("max_tokens")),
+            answered=any(_dict(m).get("role") in ("tool", "function") for m in messages),
         )
         completion_id = f"chatcmpl-fake{ident:06d}"
         model = _dated_model(str(body.get("model") or "fake-model"))
@@ -935,6 +942,7 @@ class _Handler(BaseHTTPRequestHandler):
             json_object=text_format.get("type") == "json_object",
             tools=tools,
             max_tokens=_int_or_none(body.get("max_output_tokens")),
+            answered=any(_dict(item).get("type") == "function_call_output" for item in _list(raw_input)),
         )
         response_id = f"resp_fake{ident:06d}"
         item_id = f"{'fc' if plan.tool else 'msg'}_fake{ident:06d}"
@@ -1103,6 +1111,11 @@ class _Handler(BaseHTTPRequestHandler):
             schema=schema,
             tools=tools,
             max_tokens=_int_or_none(body.get("max_tokens")),
+            answered=any(
+                _dict(block).get("type") == "tool_result"
+                for m in messages
+                for block in (_list(_dict(m).get("content")) if isinstance(_dict(m).get("content"), list) else ())
+            ),
         )
 
     def _messages(self, body: JSONDict, scenario: Scenario, ident: int) -> tuple[JSONDict, list[Event]]:

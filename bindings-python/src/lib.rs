@@ -339,6 +339,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::extract, m)?)?;
     m.add_function(wrap_pyfunction!(span::inject, m)?)?;
     m.add_function(wrap_pyfunction!(span::_set_otel_bridge, m)?)?;
+    m.add_function(wrap_pyfunction!(span::_set_run_resolver, m)?)?;
     m.add_function(wrap_pyfunction!(span::_record_foreign, m)?)?;
     Ok(())
 }

@@ -136,9 +136,57 @@ struct Resolved {
     otel_ctx: Option<Py<PyAny>>,
 }
 
+/// A framework's notion of "the run executing now" (LangChain's current-run variable), installed
+/// by an integration: spans started inside a framework run (by the app, or through OpenTelemetry)
+/// nest under that run's span although no callback ever entered it as current.
+struct RunHook {
+    /// Bound `get` of the framework's `ContextVar`; `None` outside any run.
+    get: Py<PyAny>,
+    /// `resolve(value, frame) -> Span | None`: the run's span when `frame` (the current fivelens
+    /// frame) is the one the run started in, so the run is the innermost.
+    resolve: Py<PyAny>,
+}
+
+static RUN_HOOK: RwLock<Option<Arc<RunHook>>> = RwLock::new(None);
+
+/// Installs (or removes, with `None`) a framework's current-run resolver (see [`RunHook`]).
+#[pyfunction]
+#[pyo3(signature = (get=None, resolve=None))]
+pub fn _set_run_resolver(get: Option<Py<PyAny>>, resolve: Option<Py<PyAny>>) {
+    *RUN_HOOK.write() = match (get, resolve) {
+        (Some(get), Some(resolve)) => Some(Arc::new(RunHook { get, resolve })),
+        _ => None,
+    };
+}
+
 fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
     let v = current_var(py)?.get.bind(py).call0()?;
-    Ok(v.cast_into::<PySpan>().ok())
+    let frame = v.cast_into::<PySpan>().ok();
+    let hook = RUN_HOOK.read().clone();
+    let Some(hook) = hook else {
+        return Ok(frame);
+    };
+    let run = hook.get.bind(py).call0()?;
+    if run.is_none() {
+        return Ok(frame);
+    }
+    let resolved = match &frame {
+        Some(f) => hook.resolve.bind(py).call1((run, f)),
+        None => hook.resolve.bind(py).call1((run, py.None())),
+    };
+    match resolved {
+        Ok(found) => match found.cast_into::<PySpan>() {
+            Ok(span) => Ok(Some(span)),
+            Err(_) => Ok(frame),
+        },
+        Err(e) => {
+            global::report_internal_error(
+                "run.resolve",
+                &format!("resolving the current run failed: {e}"),
+            );
+            Ok(frame)
+        }
+    }
 }
 
 /// Finds the parent of a span about to start: the innermost of the current fivelens frame and
@@ -233,6 +281,13 @@ fn resolve(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Resolv
             let mut r = explicit_parent(py, p)?;
             if r.scope.is_none() {
                 r.scope = current_frame(py)?.and_then(|f| f.get().scope.clone());
+            }
+            // The OpenTelemetry context current now: when this span is current (activated, or
+            // found as a framework run's span), OTel spans started under it see it as their parent
+            // until OTel attaches something newer.
+            let bridge = OTEL.read().clone();
+            if let Some(bridge) = bridge {
+                r.otel_ctx = Some(bridge.get.bind(py).call0()?.unbind());
             }
             Ok(r)
         }

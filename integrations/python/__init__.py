@@ -26,4 +26,5 @@ REGISTRY: tuple[Integration, ...] = (
     Integration("opentelemetry", "fivelens._otel", ("opentelemetry.trace",)),
     Integration("openai", "fivelens.integrations.openai", ("openai",)),
     Integration("anthropic", "fivelens.integrations.anthropic", ("anthropic",)),
+    Integration("langchain", "fivelens.integrations.langchain", ("langchain_core",)),
 )

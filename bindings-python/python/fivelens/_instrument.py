@@ -60,6 +60,15 @@ _enabled_modules: list[Any] = []
 _hooks_installed = False
 
 
+_config: dict[str, Any] = {}
+"""The resolved configuration of the last ``instrument()`` call (integrations read their options
+here while they are being enabled)."""
+
+
+def current_config() -> dict[str, Any]:
+    return _config
+
+
 def instrument(**options: Any) -> InstrumentReport:
     """Configure fivelens and instrument every supported framework that is importable.
 
@@ -82,6 +91,8 @@ def instrument(**options: Any) -> InstrumentReport:
             return _report
         resolved = _native.configure(options, _runtime_attributes())
         report = InstrumentReport(recording=_native.is_recording(), config=resolved)
+        _config.clear()
+        _config.update(resolved)
         _options = dict(options)
         if report.recording:
             _install_process_hooks()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -146,6 +146,17 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
+# Set by a framework integration (LangChain): called when an SDK model call starts without an
+# explicit parent; returns attributes of the framework's model run the call takes the place of
+# (and marks that run covered, so the framework makes no span of its own), or None.
+_adopt: Callable[[], dict[str, Any] | None] | None = None
+
+
+def set_adopter(adopt: Callable[[], dict[str, Any] | None] | None) -> None:
+    global _adopt
+    _adopt = adopt
+
+
 class LlmCall:
     """One model call in progress: the span and what is known about the call so far.
 
@@ -181,14 +192,29 @@ class LlmCall:
         attributes: dict[str, Any],
         instrumentation: str,
         parent: Any = None,
+        start_time: int | None = None,
     ) -> None:
         attributes[sc.GEN_AI_OPERATION_NAME] = operation
         attributes[sc.GEN_AI_PROVIDER_NAME] = provider
         if model:
             attributes[sc.GEN_AI_REQUEST_MODEL] = model
+        if parent is None and _adopt is not None:
+            # A framework's model run (a LangChain chat-model run) open around this SDK call:
+            # this span takes the run's place and carries its metadata.
+            try:
+                extra = _adopt()
+                if extra:
+                    attributes.update(extra)
+            except Exception as e:
+                _native.report_internal_error("python", f"adopting a framework model run failed: {e!r}")
         name = f"{operation} {model}" if model else operation
         self.span: Any = _native.start_span(
-            name, kind="client", parent=parent, attributes=attributes, _instrumentation=instrumentation
+            name,
+            kind="client",
+            parent=parent,
+            attributes=attributes,
+            start_time=start_time,
+            _instrumentation=instrumentation,
         )
         # Attributes gathered during the call, handed to the span in one native call at the end
         # (each native call costs about a microsecond on the caller's cold path).

@@ -21,6 +21,7 @@ __all__ = [
     "_current_frame",
     "_record_foreign",
     "_set_otel_bridge",
+    "_set_run_resolver",
     "_spans_ended",
     "clear_finished_spans",
     "cli_main",
@@ -187,6 +188,7 @@ def prompt(name: str, version: str | int | float | None = None) -> ContextScope:
 def extract(carrier: Any) -> RemoteContext: ...
 def inject(carrier: dict[str, Any] | None = None, span: Span | None = None) -> dict[str, Any]: ...
 def _set_otel_bridge(get: Any | None = None, empty: Any | None = None, resolve: Any | None = None) -> None: ...
+def _set_run_resolver(get: Any | None = None, resolve: Any | None = None) -> None: ...
 def _record_foreign(
     name: str,
     trace_id: int,

@@ -1,0 +1,834 @@
+"""LangChain and LangGraph (``langchain-core`` 1.x, ``langgraph`` 1.x): every run the app makes is
+seen without passing callbacks, and becomes a span in one trace per top-level run.
+
+How it hooks in. One callback handler is registered globally through LangChain's
+``register_configure_hook`` with a ``ContextVar`` whose *default* is the handler, so every callback
+manager in every thread and task gets it. The handler is synchronous and ``run_inline``: LangChain
+calls it in the caller's thread (or task) before the run's own work, which is what lets it tell
+the provider SDK integrations which chat-model run they are serving (see "one model call is one
+span" below). It never makes anything current: spans are built from LangChain's run tree
+(``run_id`` / ``parent_run_id``) with explicit parents, so no context is attached in a callback
+and nothing can be detached in the wrong context.
+
+Spans made inside a run by the app (``fivelens.span``), by OpenTelemetry-instrumented libraries or
+by the provider integrations nest under that run's span through LangChain's current-run variable
+(``var_child_runnable_config``): the core asks this module which span that run has (see
+``_resolve_run``), and uses it when the app has not opened a span of its own inside the run.
+
+Span shapes:
+
+- the top-level graph run: ``invoke_workflow {graph name}`` (``invoke_agent {name}`` for graphs
+  built by ``langchain.agents.create_agent`` or ``langgraph.prebuilt.create_react_agent``,
+  recognised from their runs: nothing is wrapped); a
+  top-level plain LangChain runnable is a span named after the run;
+- each LangGraph node run: a span named after the node with its superstep
+  (``fivelens.langgraph.step``, also ``fivelens.agent.iteration``), node name and triggers;
+- one model call is one CLIENT span: when the chat-model run wraps an instrumented SDK call
+  (OpenAI, Anthropic), the SDK's span takes the run's place; otherwise the run becomes
+  ``chat {model}`` with usage from ``usage_metadata``;
+- tools: ``execute_tool {name}``; retrievers: ``retrieval {name}``;
+- other chain runs: a span named after the run, or none with ``collapse_chains`` (their children
+  move up to the nearest span kept).
+
+Chain inputs and outputs are serialised only with ``capture_chain_io`` (it costs milliseconds on
+large states); model and tool runs carry their content under the usual content policy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from contextvars import ContextVar
+from typing import Any
+from uuid import UUID
+
+from fivelens import _instrument, _llm, _native
+from fivelens import semconv as sc
+from fivelens._hooks import cancel, when_imported
+from fivelens._llm import LlmCall, to_json
+
+INSTRUMENTATION = "fivelens.langchain"
+
+# LangChain's `ls_provider` values mapped to the conventions' `gen_ai.provider.name`.
+_PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure": "azure.ai.openai",
+    "azure_openai": "azure.ai.openai",
+    "google_genai": "gcp.gen_ai",
+    "google_vertexai": "gcp.vertex_ai",
+    "google_anthropic_vertex": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "amazon_bedrock": "aws.bedrock",
+    "bedrock_converse": "aws.bedrock",
+    "mistralai": "mistral_ai",
+    "groq": "groq",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+    "perplexity": "perplexity",
+    "ollama": "ollama",
+    "ibm": "ibm.watsonx.ai",
+}
+
+# The runs inside the "agent" node of a `langgraph.prebuilt.create_react_agent` graph that call
+# the model: seeing one makes the graph run an `invoke_agent` span.
+_PREBUILT_AGENT_STEPS = frozenset({"call_model", "acall_model"})
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+
+_MAX_RUNS = 50_000
+"""Runs tracked at once; a run that never ends (an abandoned stream) must not grow this forever."""
+_MAX_INTERRUPTED = 10_000
+
+
+class _Run:
+    """One LangChain run in progress."""
+
+    __slots__ = (
+        "covered",
+        "effective",
+        "first_token_ns",
+        "frame",
+        "interrupted",
+        "kind",
+        "max_step",
+        "messages",
+        "metadata",
+        "name",
+        "node",
+        "open",
+        "parent",
+        "root",
+        "run_id",
+        "span",
+        "start_ns",
+        "tools",
+    )
+
+    def __init__(self, run_id: UUID, kind: str, name: str, frame: Any, parent: Any, root: _Run | None) -> None:
+        self.run_id = run_id
+        self.kind = kind
+        self.name = name
+        self.frame = frame  # the fivelens frame current when the run started
+        self.parent = parent  # the explicit parent of its span (None: the current frame)
+        self.root: _Run = root if root is not None else self
+        self.span: Any = None
+        self.effective: Any = parent  # the parent its children get
+        self.node: _Run | None = None  # the LangGraph node run it belongs to
+        self.start_ns = time.time_ns()
+        self.open = True
+        self.covered = False
+        self.first_token_ns = 0
+        self.messages: Any = None
+        self.metadata: dict[str, Any] | None = None
+        self.max_step = 0
+        self.interrupted = False
+        self.tools: dict[str, tuple[int, str | None]] | None = None  # root: tool -> (attempt, last error)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.enabled = False
+        self.capture_chain_io = False
+        self.collapse_chains = False
+        self.runs: OrderedDict[UUID, _Run] = OrderedDict()
+        # thread id -> the root span of a graph run that stopped at an interrupt: the run that
+        # resumes it continues its trace.
+        self.interrupted: OrderedDict[str, Any] = OrderedDict()
+
+
+_state = _State()
+_current = _native._context_var()
+_llm_run: ContextVar[_Run | None] = ContextVar("fivelens_langchain_llm_run", default=None)
+_registered = False
+_handler: Any = None
+
+
+def instrument() -> str | None:
+    cfg = _instrument.current_config()
+    _state.capture_chain_io = bool(cfg.get("capture_chain_io", False))
+    _state.collapse_chains = bool(cfg.get("collapse_chains", False))
+    _state.enabled = True
+    when_imported("langchain_core", _patch_core)
+    return None
+
+
+def uninstrument() -> None:
+    _state.enabled = False
+    cancel("langchain_core")
+    _native._set_run_resolver(None, None)
+    _llm.set_adopter(None)
+    _state.runs.clear()
+    _state.interrupted.clear()
+
+
+def _patch_core(_module: Any) -> None:
+    global _registered, _handler
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    if not _registered:
+        from langchain_core.tracers.context import register_configure_hook
+
+        handler_class = _handler_class()
+        _handler = handler_class()
+        # The default makes the handler visible in every thread and task; the hook list has no
+        # removal, so uninstrument() turns the handler off instead.
+        var: ContextVar[Any] = ContextVar("fivelens_langchain_handler", default=_handler)
+        register_configure_hook(var, True, handler_class)
+        _registered = True
+    _native._set_run_resolver(var_child_runnable_config.get, _resolve_run)
+    _llm.set_adopter(_adopt)
+
+
+# ---- the current run, for spans started inside it ---------------------------------------------
+
+
+def _resolve_run(config: Any, frame: Any) -> Any:
+    """The span of the run executing now (from LangChain's current-run variable), when the app
+    has not made a span of its own current inside it; else None (the core keeps its frame)."""
+    callbacks = config.get("callbacks") if isinstance(config, dict) else None
+    run_id = getattr(callbacks, "parent_run_id", None)
+    if run_id is None:
+        return None
+    run = _state.runs.get(run_id)
+    if run is None or run.frame is not frame:
+        return None
+    return run.effective
+
+
+def _adopt() -> dict[str, Any] | None:
+    """Called by a provider SDK call starting: the chat-model run it serves, if that run is open
+    and the call is directly inside it. The SDK's span takes the run's place."""
+    run = _llm_run.get()
+    if run is None or not run.open or run.covered or run.frame is not _current.get():
+        return None
+    run.covered = True
+    return {sc.FIVELENS_FRAMEWORK: _framework(run), sc.FIVELENS_RUN_ID: str(run.run_id)}
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _framework(run: _Run) -> str:
+    return "langgraph" if run.root.kind in ("workflow", "agent") else "langchain"
+
+
+def _track(run: _Run) -> None:
+    runs = _state.runs
+    runs[run.run_id] = run
+    while len(runs) > _MAX_RUNS:
+        _, stale = runs.popitem(last=False)
+        if stale.span is not None:
+            stale.span.end()
+
+
+def _start(run_id: UUID, parent_run_id: UUID | None, kind: str, name: str) -> _Run:
+    parent_run = _state.runs.get(parent_run_id) if parent_run_id is not None else None
+    frame = _current.get()
+    if parent_run is not None and parent_run.frame is frame:
+        parent = parent_run.effective
+    else:
+        # Not inside the parent run's own frame: the app opened a span inside it (or the parent
+        # is unknown): the current frame is the parent.
+        parent = _native._current_frame()
+    run = _Run(run_id, kind, name, frame, parent, parent_run.root if parent_run is not None else None)
+    if parent_run is not None:
+        run.node = parent_run.node
+    return run
+
+
+def _error_type(error: BaseException) -> str:
+    return type(error).__qualname__
+
+
+def _fail(span: Any, error: BaseException) -> None:
+    span.set_attribute(sc.ERROR_TYPE, _error_type(error))
+    span.set_status("error", str(error)[:1024])
+
+
+def _is_interrupt(error: BaseException) -> bool:
+    return any(c.__name__ in ("GraphInterrupt", "NodeInterrupt") for c in type(error).__mro__)
+
+
+def _thread_id(metadata: dict[str, Any] | None) -> str | None:
+    if not metadata:
+        return None
+    tid = metadata.get("thread_id")
+    return str(tid) if tid is not None else None
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        pieces = []
+        for block in content:
+            if isinstance(block, str):
+                pieces.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                pieces.append(str(block.get("text", "")))
+        return "".join(pieces)
+    return "" if content is None else str(content)
+
+
+def _message(m: Any) -> dict[str, Any]:
+    """A LangChain message in the conventions' ``{"role", "parts"}`` shape."""
+    role = _ROLES.get(getattr(m, "type", ""), getattr(m, "role", None) or "user")
+    parts: list[dict[str, Any]] = []
+    if role == "tool":
+        parts.append(
+            {"type": "tool_call_response", "id": getattr(m, "tool_call_id", None), "response": _text(m.content)}
+        )
+    else:
+        text = _text(getattr(m, "content", None))
+        if text:
+            parts.append({"type": "text", "content": text})
+        for call in getattr(m, "tool_calls", None) or ():
+            parts.append(
+                {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
+            )
+    out: dict[str, Any] = {"role": role, "parts": parts}
+    name = getattr(m, "name", None)
+    if name:
+        out["name"] = name
+    return out
+
+
+def _journal(node: _Run | None, message: Any) -> None:
+    """The agent's reasoning journal: what the model said and chose, as events on the iteration
+    (node) span. Content: dropped by the core when capture is off, so not even built then."""
+    if node is None or node.span is None or message is None or not _native._capture_content():
+        return
+    now = time.time_ns()
+    text = _text(getattr(message, "content", None))
+    calls = getattr(message, "tool_calls", None) or ()
+    if text:
+        kind = "thought" if calls else "final"
+        node.span.add_event(
+            sc.FIVELENS_EVENT_AGENT_STEP, {sc.FIVELENS_STEP_KIND: kind, sc.FIVELENS_STEP_CONTENT: text}, now
+        )
+    for call in calls:
+        node.span.add_event(
+            sc.FIVELENS_EVENT_AGENT_STEP,
+            {
+                sc.FIVELENS_STEP_KIND: "action",
+                sc.GEN_AI_TOOL_NAME: str(call.get("name")),
+                sc.FIVELENS_STEP_CONTENT: to_json({"tool": call.get("name"), "arguments": call.get("args")}),
+            },
+            now,
+        )
+
+
+# ---- the handler --------------------------------------------------------------------------------
+
+
+def _handler_class() -> type:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class FivelensCallbackHandler(BaseCallbackHandler):
+        """fivelens's LangChain callback handler (registered globally by ``instrument()``)."""
+
+        run_inline = True
+        raise_error = False
+
+        # -- chains (graphs, nodes, runnables) --
+
+        def on_chain_start(
+            self,
+            serialized: dict[str, Any] | None,
+            inputs: Any,
+            *,
+            run_id: UUID,
+            parent_run_id: UUID | None = None,
+            tags: list[str] | None = None,
+            metadata: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if not _state.enabled:
+                return
+            try:
+                _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_chain_start failed: {e!r}")
+
+        def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _chain_end(run_id, outputs, None)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_chain_end failed: {e!r}")
+
+        def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _chain_end(run_id, None, error)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_chain_error failed: {e!r}")
+
+        # -- model runs --
+
+        def on_chat_model_start(
+            self,
+            serialized: dict[str, Any] | None,
+            messages: list[list[Any]],
+            *,
+            run_id: UUID,
+            parent_run_id: UUID | None = None,
+            metadata: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if not _state.enabled:
+                return
+            try:
+                _model_start(run_id, parent_run_id, "chat", messages, metadata, kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_chat_model_start failed: {e!r}")
+
+        def on_llm_start(
+            self,
+            serialized: dict[str, Any] | None,
+            prompts: list[str],
+            *,
+            run_id: UUID,
+            parent_run_id: UUID | None = None,
+            metadata: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if not _state.enabled:
+                return
+            try:
+                _model_start(run_id, parent_run_id, "text_completion", prompts, metadata, kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_llm_start failed: {e!r}")
+
+        def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            run = _state.runs.get(run_id)
+            if run is not None and not run.first_token_ns:
+                run.first_token_ns = time.time_ns()
+
+        def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _model_end(run_id, response, None)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_llm_end failed: {e!r}")
+
+        def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _model_end(run_id, None, error)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_llm_error failed: {e!r}")
+
+        # -- tools --
+
+        def on_tool_start(
+            self,
+            serialized: dict[str, Any] | None,
+            input_str: str,
+            *,
+            run_id: UUID,
+            parent_run_id: UUID | None = None,
+            inputs: dict[str, Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if not _state.enabled:
+                return
+            try:
+                _tool_start(serialized, input_str, inputs, run_id, parent_run_id, kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_tool_start failed: {e!r}")
+
+        def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _tool_end(run_id, output, None)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_tool_end failed: {e!r}")
+
+        def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _tool_end(run_id, None, error)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_tool_error failed: {e!r}")
+
+        # -- retrievers --
+
+        def on_retriever_start(
+            self,
+            serialized: dict[str, Any] | None,
+            query: str,
+            *,
+            run_id: UUID,
+            parent_run_id: UUID | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if not _state.enabled:
+                return
+            try:
+                _retriever_start(serialized, query, run_id, parent_run_id, kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_retriever_start failed: {e!r}")
+
+        def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _retriever_end(run_id, documents, None)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_retriever_end failed: {e!r}")
+
+        def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+            try:
+                _retriever_end(run_id, None, error)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"on_retriever_error failed: {e!r}")
+
+    return FivelensCallbackHandler
+
+
+# ---- chains -------------------------------------------------------------------------------------
+
+
+def _chain_start(
+    serialized: dict[str, Any] | None,
+    inputs: Any,
+    run_id: UUID,
+    parent_run_id: UUID | None,
+    tags: list[str] | None,
+    metadata: dict[str, Any] | None,
+    kwargs: dict[str, Any],
+) -> None:
+    name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
+    name = str(name)
+    md = metadata or {}
+    run = _start(run_id, parent_run_id, "chain", name)
+    attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: str(run_id), sc.FIVELENS_RUN_TYPE: "chain"}
+    is_root = run.root is run
+    raw_step = md.get("langgraph_step")
+    step = raw_step if isinstance(raw_step, int) else 0
+    is_node = (
+        not is_root
+        and step > 0
+        and md.get("langgraph_node") == name
+        and any(t.startswith("graph:step:") for t in (tags or ()))
+    )
+    if is_root:
+        integration = md.get("ls_integration")
+        if integration == "langchain_create_agent":
+            run.kind = "agent"
+            span_name = f"invoke_agent {name}"
+        elif integration == "langgraph":
+            # Until its runs show it is an agent (see below); the name and the operation are
+            # settled when it ends.
+            run.kind = "workflow"
+            span_name = f"invoke_workflow {name}"
+        else:
+            span_name = name
+        run.tools = {}
+        run.metadata = md
+        tid = _thread_id(md) if run.kind != "chain" else None
+        if tid is not None and run.parent is None:
+            # Resuming a run that stopped at an interrupt: continue its trace.
+            resumed = _state.interrupted.pop(tid, None)
+            if resumed is not None:
+                run.parent = resumed
+                run.effective = resumed
+    elif is_node:
+        run.kind = "node"
+        run.node = run
+        span_name = name
+        attrs[sc.FIVELENS_LANGGRAPH_STEP] = step
+        attrs[sc.FIVELENS_AGENT_ITERATION] = step
+        attrs[sc.FIVELENS_LANGGRAPH_NODE] = name
+        triggers = md.get("langgraph_triggers")
+        if triggers:
+            attrs[sc.FIVELENS_LANGGRAPH_TRIGGERS] = [str(t) for t in triggers]
+        if step > run.root.max_step:
+            run.root.max_step = step
+    else:
+        if name in _PREBUILT_AGENT_STEPS and run.node is not None and run.node.name == "agent":
+            # The model step of langgraph.prebuilt.create_react_agent: the graph is an agent.
+            run.root.kind = "agent"
+        if _state.collapse_chains:
+            _track(run)
+            return
+        span_name = name
+    attrs[sc.FIVELENS_FRAMEWORK] = _framework(run)
+    if _state.capture_chain_io and inputs is not None and _native._capture_content():
+        attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
+    run.span = _native.start_span(
+        span_name, kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+    )
+    run.effective = run.span
+    _track(run)
+
+
+def _chain_end(run_id: UUID, outputs: Any, error: BaseException | None) -> None:
+    run = _state.runs.pop(run_id, None)
+    if run is None:
+        return
+    run.open = False
+    span = run.span
+    if span is None:
+        return
+    if error is not None:
+        if _is_interrupt(error):
+            run.interrupted = run.root.interrupted = True
+            span.set_attribute(sc.FIVELENS_LANGGRAPH_INTERRUPTED, True)
+        else:
+            _fail(span, error)
+    elif _state.capture_chain_io and outputs is not None and _native._capture_content():
+        span.set_attribute(sc.FIVELENS_CHAIN_OUTPUT, to_json(outputs))
+    if run.root is run:
+        if run.kind == "agent":
+            span.update_name(f"invoke_agent {run.name}")
+            span.set_attribute(sc.GEN_AI_OPERATION_NAME, "invoke_agent")
+            span.set_attribute(sc.GEN_AI_AGENT_NAME, run.name)
+        elif run.kind == "workflow":
+            span.set_attribute(sc.GEN_AI_OPERATION_NAME, "invoke_workflow")
+            span.set_attribute(sc.GEN_AI_WORKFLOW_NAME, run.name)
+        if run.max_step:
+            span.set_attribute(sc.FIVELENS_AGENT_ITERATIONS, run.max_step)
+        if isinstance(outputs, dict) and outputs.get("__interrupt__"):
+            run.interrupted = True
+        if run.interrupted:
+            span.set_attribute(sc.FIVELENS_LANGGRAPH_INTERRUPTED, True)
+            tid = _thread_id(run.metadata)
+            if tid is not None:
+                _state.interrupted[tid] = span
+                while len(_state.interrupted) > _MAX_INTERRUPTED:
+                    _state.interrupted.popitem(last=False)
+    span.end()
+
+
+# ---- model runs ---------------------------------------------------------------------------------
+
+
+def _model_start(
+    run_id: UUID,
+    parent_run_id: UUID | None,
+    operation: str,
+    messages: Any,
+    metadata: dict[str, Any] | None,
+    kwargs: dict[str, Any],
+) -> None:
+    run = _start(run_id, parent_run_id, operation, str(kwargs.get("name") or operation))
+    run.metadata = metadata
+    run.messages = messages
+    run.effective = run.parent
+    _track(run)
+    # Seen by the provider SDK call inside the run (the handler runs inline, in the caller's
+    # context, just before the model's own code).
+    _llm_run.set(run)
+
+
+def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None:
+    run = _state.runs.pop(run_id, None)
+    if run is None:
+        return
+    run.open = False
+    message = None
+    generation = None
+    if response is not None:
+        try:
+            generation = response.generations[0][0]
+            message = getattr(generation, "message", None)
+        except (AttributeError, IndexError, TypeError):
+            generation = None
+    _journal(run.node, message)
+    if run.covered:
+        return  # the provider SDK's span is this call's span
+    md = run.metadata or {}
+    model = md.get("ls_model_name")
+    response_md = getattr(message, "response_metadata", None) or {}
+    if not model:
+        model = response_md.get("model_name") or response_md.get("model")
+    provider = str(md.get("ls_provider") or "langchain")
+    attrs: dict[str, Any] = {
+        sc.FIVELENS_FRAMEWORK: _framework(run),
+        sc.FIVELENS_RUN_ID: str(run.run_id),
+    }
+    for key, attr in (
+        ("ls_temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
+        ("ls_max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
+    ):
+        value = md.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            attrs[attr] = value
+    call = LlmCall(
+        run.kind,
+        _PROVIDERS.get(provider, provider),
+        str(model) if model else None,
+        attrs,
+        INSTRUMENTATION,
+        parent=run.parent,
+        start_time=run.start_ns,
+    )
+    if run.first_token_ns:
+        call.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (run.first_token_ns - run.start_ns) / 1e9)
+    try:
+        if run.kind == "chat":
+            batch = run.messages[0] if run.messages else []
+            call.set_input([_message(m) for m in batch])
+        elif run.messages:
+            call.set_input(str(run.messages[0]))
+    except Exception as e:
+        _native.report_internal_error("langchain", f"reading a model run's input failed: {e!r}")
+    if error is not None:
+        call.fail(error)
+        call.end()
+        return
+    if message is not None:
+        call.set_output([{**_message(message), "finish_reason": _finish_reason(response_md)}])
+        usage = getattr(message, "usage_metadata", None)
+        if usage:
+            details = usage.get("input_token_details") or {}
+            out_details = usage.get("output_token_details") or {}
+            call.set_usage(
+                usage.get("input_tokens"),
+                usage.get("output_tokens"),
+                cache_read_input_tokens=details.get("cache_read"),
+                cache_write_input_tokens=details.get("cache_creation"),
+                reasoning_output_tokens=out_details.get("reasoning"),
+            )
+        call.set_response(
+            id=getattr(message, "id", None)
+            if str(getattr(message, "id", "")).startswith(("chatcmpl", "msg_"))
+            else None,
+            model=response_md.get("model_name") or response_md.get("model"),
+            finish_reasons=[r] if (r := _finish_reason(response_md)) else None,
+        )
+    elif generation is not None:
+        call.set_output(str(getattr(generation, "text", "")))
+    call.end()
+
+
+def _finish_reason(response_md: dict[str, Any]) -> str | None:
+    reason = response_md.get("finish_reason") or response_md.get("stop_reason")
+    return str(reason) if reason else None
+
+
+# ---- tools and retrievers -----------------------------------------------------------------------
+
+
+def _tool_start(
+    serialized: dict[str, Any] | None,
+    input_str: str,
+    inputs: dict[str, Any] | None,
+    run_id: UUID,
+    parent_run_id: UUID | None,
+    kwargs: dict[str, Any],
+) -> None:
+    name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
+    run = _start(run_id, parent_run_id, "tool", name)
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: "execute_tool",
+        sc.GEN_AI_TOOL_NAME: name,
+        sc.GEN_AI_TOOL_TYPE: "function",
+        sc.FIVELENS_FRAMEWORK: _framework(run),
+        sc.FIVELENS_RUN_ID: str(run_id),
+        sc.FIVELENS_RUN_TYPE: "tool",
+    }
+    description = (serialized or {}).get("description")
+    if description:
+        attrs[sc.GEN_AI_TOOL_DESCRIPTION] = str(description)
+    call_id = kwargs.get("tool_call_id")
+    if call_id:
+        attrs[sc.GEN_AI_TOOL_CALL_ID] = str(call_id)
+    tools = run.root.tools
+    if tools is not None:
+        attempt, last_error = tools.get(name, (0, None))
+        if last_error is not None:
+            # The same tool again after it failed in this run: a retry (by the model).
+            attrs[sc.FIVELENS_RETRY_ATTEMPT] = attempt + 1
+            attrs[sc.FIVELENS_RETRY_REASON] = last_error
+            tools[name] = (attempt + 1, last_error)
+        else:
+            tools[name] = (1, None)
+    if _native._capture_content():
+        attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(inputs) if inputs is not None else input_str
+    run.span = _native.start_span(
+        f"execute_tool {name}", kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+    )
+    run.effective = run.span
+    _track(run)
+
+
+def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
+    run = _state.runs.pop(run_id, None)
+    if run is None or run.span is None:
+        return
+    run.open = False
+    span = run.span
+    failed: str | None = None
+    if error is not None:
+        failed = _error_type(error)
+        _fail(span, error)
+    else:
+        content = output
+        call_id = getattr(output, "tool_call_id", None)
+        if call_id:
+            span.set_attribute(sc.GEN_AI_TOOL_CALL_ID, str(call_id))
+        if hasattr(output, "content"):
+            content = output.content
+            if getattr(output, "status", None) == "error":
+                # An error the tool returned (LangGraph's ToolNode turns exceptions into these):
+                # the call failed, whatever the framework counts it as.
+                failed = "tool_error"
+                span.set_attribute(sc.ERROR_TYPE, failed)
+                span.set_status("error", _text(content)[:1024])
+        if _native._capture_content():
+            span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, content if isinstance(content, str) else to_json(content))
+            if run.node is not None and run.node.span is not None:
+                run.node.span.add_event(
+                    sc.FIVELENS_EVENT_AGENT_STEP,
+                    {
+                        sc.FIVELENS_STEP_KIND: "observation",
+                        sc.GEN_AI_TOOL_NAME: run.name,
+                        sc.FIVELENS_STEP_CONTENT: _text(content) if not isinstance(content, dict) else to_json(content),
+                    },
+                    time.time_ns(),
+                )
+    tools = run.root.tools
+    if tools is not None:
+        attempt, _ = tools.get(run.name, (1, None))
+        tools[run.name] = (attempt, failed)
+    span.end()
+
+
+def _retriever_start(
+    serialized: dict[str, Any] | None, query: str, run_id: UUID, parent_run_id: UUID | None, kwargs: dict[str, Any]
+) -> None:
+    name = str(kwargs.get("name") or (serialized or {}).get("name") or "retriever")
+    run = _start(run_id, parent_run_id, "retriever", name)
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: "retrieval",
+        sc.GEN_AI_DATA_SOURCE_ID: name,
+        sc.FIVELENS_FRAMEWORK: _framework(run),
+        sc.FIVELENS_RUN_ID: str(run_id),
+        sc.FIVELENS_RUN_TYPE: "retriever",
+    }
+    if _native._capture_content():
+        attrs[sc.GEN_AI_RETRIEVAL_QUERY_TEXT] = str(query)
+    run.span = _native.start_span(
+        f"retrieval {name}", kind="client", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+    )
+    run.effective = run.span
+    _track(run)
+
+
+def _retriever_end(run_id: UUID, documents: Any, error: BaseException | None) -> None:
+    run = _state.runs.pop(run_id, None)
+    if run is None or run.span is None:
+        return
+    run.open = False
+    if error is not None:
+        _fail(run.span, error)
+    elif documents is not None and _native._capture_content():
+        docs = []
+        for d in documents:
+            entry: dict[str, Any] = {}
+            doc_id = getattr(d, "id", None)
+            if doc_id is not None:
+                entry["id"] = str(doc_id)
+            score = (getattr(d, "metadata", None) or {}).get("score")
+            if isinstance(score, (int, float)):
+                entry["score"] = score
+            docs.append(entry)
+        run.span.set_attribute(sc.GEN_AI_RETRIEVAL_DOCUMENTS, to_json(docs))
+    run.span.end()
