@@ -424,6 +424,12 @@ fn details(s: &StoredSpan) -> String {
     let a = &s.attributes;
     let get = |k: &str| a.get(k).filter(|v| !v.is_null());
     let mut parts: Vec<String> = Vec::new();
+    if let Some(i) = get(sc::FIVELENS_AGENT_ITERATION).and_then(|v| v.as_i64()) {
+        parts.push(format!("iteration {i}"));
+    }
+    if let Some(n) = get(sc::FIVELENS_RETRY_ATTEMPT).and_then(|v| v.as_i64()) {
+        parts.push(format!("attempt {n}"));
+    }
     if let Some(p) = get(sc::GEN_AI_PROVIDER_NAME).and_then(|v| v.as_str()) {
         parts.push(p.to_string());
     }

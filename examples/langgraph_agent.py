@@ -1,0 +1,68 @@
+"""A LangGraph agent, unmodified, under `fivelens.instrument()`: run it, then `fivelens show` prints
+its trace tree (this script does both).
+
+The model is `langchain-openai`'s `ChatOpenAI` talking to the repository's local fake OpenAI
+server (tests/fake_llm_server.py: deterministic, no network), which asks for the tool once and
+then answers. Nothing below mentions fivelens except `instrument()`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import fivelens
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
+
+
+def main() -> None:
+    fivelens.instrument(service_name="langgraph-example")
+
+    from langchain.agents import create_agent
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    @tool
+    def lookup_order(order_id: str) -> str:
+        """The status of an order."""
+        return f"order {order_id}: shipped on Monday"
+
+    server, base_url = fake_openai_server()
+    try:
+        model = ChatOpenAI(
+            model="gpt-4o-mini",
+            base_url=base_url,
+            api_key="demo",  # type: ignore[arg-type]
+            default_headers={"x-fake-scenario": "tools-once"},
+        )
+        agent = create_agent(model, [lookup_order], name="support", system_prompt="You are a support agent.")
+        result = agent.invoke({"messages": [("user", "Where is my order A-1042?")]})
+        print(result["messages"][-1].content)
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    fivelens.flush(10)
+    cli = [sys.executable, "-m", "fivelens"]
+    listing = subprocess.run([*cli, "traces", "--json", "--limit", "1"], check=True, capture_output=True)
+    trace_id = json.loads(listing.stdout)["traces"][0]["trace_id"]
+    subprocess.run([*cli, "show", trace_id], check=True)
+
+
+if __name__ == "__main__":
+    main()
