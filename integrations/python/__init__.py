@@ -27,4 +27,6 @@ REGISTRY: tuple[Integration, ...] = (
     Integration("openai", "fivelens.integrations.openai", ("openai",)),
     Integration("anthropic", "fivelens.integrations.anthropic", ("anthropic",)),
     Integration("langchain", "fivelens.integrations.langchain", ("langchain_core",)),
+    Integration("autogen", "fivelens.integrations.autogen", ("autogen_core",)),
+    Integration("ag2", "fivelens.integrations.ag2", ("ag2",)),
 )

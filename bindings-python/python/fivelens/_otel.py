@@ -14,7 +14,8 @@ The rules, and how each holds:
   to it instead. (b) With an SDK provider, fivelens adds a span processor that records the spans
   inside fivelens traces into the local store only: the app's own pipeline exports them, so they
   are never exported twice.
-* **OTel spans outside any fivelens trace are not fivelens's business.**
+* **OTel spans outside any fivelens trace are not fivelens's business** (except those of the few
+  scopes fivelens adopts, ``_ADOPTED_SCOPES``: recorded wherever they start).
 * **An app's own active span (a web server's SERVER span) parents fivelens spans** started
   inside it: parent resolution looks at the OTel context as well.
 """
@@ -172,6 +173,7 @@ class FivelensTracer(trace.Tracer):
 
     def __init__(self, name: str) -> None:
         self._scope = name or "opentelemetry"
+        self._adopted = self._scope.startswith(_ADOPTED_SCOPES)
 
     def start_span(
         self,
@@ -185,13 +187,21 @@ class FivelensTracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         parent = trace.get_current_span(context)
-        if not isinstance(parent, _FivelensSpan):
+        native_parent: Any
+        if isinstance(parent, _FivelensSpan):
+            native_parent = parent._native
+        elif self._adopted:
+            # Recorded wherever it starts: under the span named by an explicit context, else
+            # under the innermost current fivelens or OTel span, else as a root.
+            sc = parent.get_span_context()
+            native_parent = _remote_parent(sc) if context is not None and sc.is_valid else None
+        else:
             sc = parent.get_span_context()
             return NonRecordingSpan(sc) if sc.is_valid else INVALID_SPAN
         native = _native.start_span(
             name,
             kind=_OTEL_KIND.get(kind, "internal"),
-            parent=parent._native,
+            parent=native_parent,
             attributes=dict(attributes) if attributes else None,
             links=[
                 (_remote_parent(link.context), dict(link.attributes or {}))
@@ -246,8 +256,9 @@ class FivelensTracerProvider(trace.TracerProvider):
 
 # Instrumentation scopes whose spans fivelens records wherever they start: model-call spans that
 # fivelens adopts instead of making its own (the Anthropic SDK's built-in tracing, when its owner
-# turns it on for a client; see fivelens.integrations.anthropic).
-_ADOPTED_SCOPES = ("com.anthropic.sdk",)
+# turns it on for a client; see fivelens.integrations.anthropic), and AutoGen's agent and tool
+# spans (``create_agent``, ``invoke_agent``, ``execute_tool``; see fivelens.integrations.autogen).
+_ADOPTED_SCOPES = ("com.anthropic.sdk", "autogen-core")
 
 
 class FivelensSpanProcessor:
