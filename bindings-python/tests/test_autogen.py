@@ -481,3 +481,39 @@ def test_uninstrument_puts_autogen_back(recorded_ag: Recorded) -> None:
     # Still works, unobserved.
     result = asyncio.run(AssistantAgent("plain", model_client=replay("ok")).run(task="hi"))
     assert result.messages[-1].content == "ok"
+
+
+def test_the_readme_example_runs_and_fivelens_show_prints_its_tree(tmp_path: Any) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FIVELENS_"))}
+    env["FIVELENS_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "autogen_team.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "echo: echo: Weather in Paris?"
+    shape = [re.sub(r"\s{2,}[\d.]+ (ms|µs|s)\b", "", line).rstrip() for line in lines[2:]]
+    assert shape == [
+        "invoke_workflow forecast",
+        "├─ invoke_agent weather",
+        "│  ├─ iteration  iteration 1",
+        "│  │  ├─ chat gpt-4o-2024-08-06  openai  tokens 23/3  $0.00009",
+        "│  │  └─ execute_tool lookup",
+        "│  └─ iteration  iteration 2",
+        "│     └─ chat gpt-4o-2024-08-06  openai  tokens 26/4  $0.00011",
+        "└─ invoke_agent writer",
+        "   └─ iteration  iteration 1",
+        "      └─ chat gpt-4o-2024-08-06  openai  tokens 27/5  $0.00012",
+    ], out.stdout

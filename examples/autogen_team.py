@@ -1,0 +1,79 @@
+"""An AutoGen team, unmodified, under `fivelens.instrument()`: run it, then `fivelens show` prints its
+trace tree (this script does both).
+
+The model clients are autogen-ext's `OpenAIChatCompletionClient` talking to the repository's local
+fake OpenAI server (tests/fake_llm_server.py: deterministic, no network); the first agent's model
+asks for the tool once, then answers. Nothing below mentions fivelens except `instrument()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import fivelens
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_INFO = {
+    "function_calling": True,
+    "vision": False,
+    "json_output": False,
+    "family": "gpt-4o",
+    "structured_output": False,
+}
+
+
+def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
+
+
+def main() -> None:
+    fivelens.instrument(service_name="autogen-example")
+
+    from autogen_agentchat.agents import AssistantAgent
+    from autogen_agentchat.conditions import MaxMessageTermination
+    from autogen_agentchat.teams import RoundRobinGroupChat
+    from autogen_ext.models.openai import OpenAIChatCompletionClient
+
+    def lookup(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    server, base_url = fake_openai_server()
+
+    def client(scenario: str | None = None) -> OpenAIChatCompletionClient:
+        headers = {"x-fake-scenario": scenario} if scenario else None
+        return OpenAIChatCompletionClient(
+            model="gpt-4o-2024-08-06", base_url=base_url, api_key="demo", model_info=MODEL_INFO, default_headers=headers
+        )
+
+    try:
+        weather = AssistantAgent("weather", model_client=client("tools-once"), tools=[lookup], max_tool_iterations=2)
+        writer = AssistantAgent("writer", model_client=client())
+        team = RoundRobinGroupChat([weather, writer], termination_condition=MaxMessageTermination(3), name="forecast")
+        result = asyncio.run(team.run(task="Weather in Paris?"))
+        print(result.messages[-1].to_text())
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+    fivelens.flush(10)
+    cli = [sys.executable, "-m", "fivelens"]
+    listing = subprocess.run([*cli, "traces", "--json", "--limit", "5"], check=True, capture_output=True)
+    run = next(t for t in json.loads(listing.stdout)["traces"] if t["root_name"].startswith("invoke_workflow"))
+    subprocess.run([*cli, "show", run["trace_id"]], check=True)
+
+
+if __name__ == "__main__":
+    main()
