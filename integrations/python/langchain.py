@@ -664,7 +664,12 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     try:
         if run.kind == "chat":
             batch = run.messages[0] if run.messages else []
-            call.set_input([_message(m) for m in batch])
+            # Already in the conventions' shape: handed over as is (no second normalisation).
+            messages = [_message(m) for m in batch]
+            system = "\n".join(
+                p["content"] for m in messages if m["role"] == "system" for p in m["parts"] if p["type"] == "text"
+            )
+            call._record_input(messages, None, None, system or None)
         elif run.messages:
             call.set_input(str(run.messages[0]))
     except Exception as e:
@@ -674,7 +679,11 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
         call.end()
         return
     if message is not None:
-        call.set_output([{**_message(message), "finish_reason": _finish_reason(response_md)}])
+        output = _message(message)
+        reason = _finish_reason(response_md)
+        if reason:
+            output["finish_reason"] = reason
+        call._record_output([output])
         usage = getattr(message, "usage_metadata", None)
         if usage:
             details = usage.get("input_token_details") or {}
@@ -691,7 +700,7 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
             if str(getattr(message, "id", "")).startswith(("chatcmpl", "msg_"))
             else None,
             model=response_md.get("model_name") or response_md.get("model"),
-            finish_reasons=[r] if (r := _finish_reason(response_md)) else None,
+            finish_reasons=[reason] if reason else None,
         )
     elif generation is not None:
         call.set_output(str(getattr(generation, "text", "")))
