@@ -84,7 +84,7 @@ test-python: python-dev receiver
 # The OpenAI tests again, against the SDK's 2.x line, in their own virtualenv.
 test-python-openai2: python-dev $(VENV_OPENAI2)/.installed
 	cd bindings-python && VIRTUAL_ENV=$(VENV_OPENAI2) $(VENV)/bin/maturin develop --quiet
-	cd bindings-python && $(VENV_OPENAI2)/bin/python -m pytest -q -p no:cacheprovider tests/test_openai.py
+	cd bindings-python && $(VENV_OPENAI2)/bin/python -m pytest -q -p no:cacheprovider tests/test_openai.py tests/test_crewai.py
 
 test-node: node-dev receiver
 	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/
@@ -114,6 +114,7 @@ dist: $(VENV)/.installed node-release py-stage
 
 BENCH_PLAIN := $(CARGO_TARGET_DIR)/bench-venv-plain
 BENCH_GENAI := $(CARGO_TARGET_DIR)/bench-venv-genai
+BENCH_AGENTS := $(CARGO_TARGET_DIR)/bench-venv-agents
 BENCH_OUT := benches/results
 
 # The comparisons run the peers (the OpenTelemetry Python and JS SDKs) in the same run on this
@@ -138,6 +139,10 @@ bench: python-release node-release
 	$(BENCH_GENAI)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl
 	$(BENCH_GENAI)/bin/python benches/python/openai_overhead.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/openai_overhead.json
 	$(BENCH_GENAI)/bin/python benches/python/tokens.py --json $(BENCH_OUT)/tokens.json
+	test -x $(BENCH_AGENTS)/bin/python || python3 -m venv $(BENCH_AGENTS)
+	$(BENCH_AGENTS)/bin/python -m pip install --quiet -r benches/python/requirements-agents.txt
+	$(BENCH_AGENTS)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl
+	$(BENCH_AGENTS)/bin/python benches/python/langgraph_overhead.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/langgraph_overhead.json
 	cargo bench --quiet -p fivelens-benches --bench core
 	cargo bench --quiet -p fivelens-benches --bench tokens
 

@@ -214,6 +214,9 @@ pub const FIVELENS_AGENT_ITERATIONS: &str = "fivelens.agent.iterations";
 pub const FIVELENS_RETRY_ATTEMPT: &str = "fivelens.retry.attempt";
 /// `fivelens.retry.reason`: why this attempt was made (the previous attempt's error type, or `model` when the model called the same tool again).
 pub const FIVELENS_RETRY_REASON: &str = "fivelens.retry.reason";
+/// `fivelens.tool.from_cache`: true when the framework answered a tool call from its cache
+/// (CrewAI) instead of running the tool.
+pub const FIVELENS_TOOL_FROM_CACHE: &str = "fivelens.tool.from_cache";
 /// `fivelens.langgraph.step`: the LangGraph superstep of a node run.
 pub const FIVELENS_LANGGRAPH_STEP: &str = "fivelens.langgraph.step";
 /// `fivelens.langgraph.node`: the LangGraph node name.

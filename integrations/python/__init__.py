@@ -29,4 +29,5 @@ REGISTRY: tuple[Integration, ...] = (
     Integration("langchain", "fivelens.integrations.langchain", ("langchain_core",)),
     Integration("autogen", "fivelens.integrations.autogen", ("autogen_core",)),
     Integration("ag2", "fivelens.integrations.ag2", ("ag2",)),
+    Integration("crewai", "fivelens.integrations.crewai", ("crewai",)),
 )

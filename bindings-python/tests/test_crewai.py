@@ -1,0 +1,308 @@
+"""CrewAI, unmodified, under ``instrument()``: a crew run is one trace (crew -> task -> agent ->
+iteration -> the OpenAI SDK's ``chat`` span and ``execute_tool`` spans), built from CrewAI's event
+bus, with CrewAI's LLM events adding no span of their own.
+
+CrewAI pins openai<3, so this runs in the openai 2.x virtualenv (``make test-python-openai2``);
+elsewhere it is skipped. Models are CrewAI's native OpenAI provider against the repository's fake
+OpenAI server, or a small scripted server in this file (for a tool that fails and is retried).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+# CrewAI reads these at import: no telemetry, no hosted tracing, storage in a scratch folder.
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+os.environ.setdefault("CREWAI_DISABLE_TRACKING", "true")
+os.environ.setdefault("CREWAI_STORAGE_DIR", tempfile.mkdtemp(prefix="fivelens-crewai-"))
+
+crewai = pytest.importorskip("crewai")
+
+from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
+from crewai.events import crewai_event_bus  # noqa: E402
+from crewai.tools import tool  # noqa: E402
+
+import fivelens  # noqa: E402
+from conftest import Recorded  # noqa: E402
+
+
+def tree(spans: list[dict[str, Any]]) -> list[str]:
+    """The span tree as indented lines: ``name [kind]`` (plus the iteration), children in start order."""
+    ids = {s["span_id"] for s in spans}
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for s in spans:
+        parent = s.get("parent_span_id")
+        children.setdefault(parent if parent in ids else None, []).append(s)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for s in sorted(children.get(parent, []), key=lambda s: s["start_time"]):
+            it = s["attributes"].get("fivelens.agent.iteration")
+            suffix = f" #{it}" if s["name"] == "iteration" else ""
+            lines.append("  " * depth + f"{s['name']}{suffix} [{s['kind']}]")
+            walk(s["span_id"], depth + 1)
+
+    walk(None, 0)
+    return lines
+
+
+def named(spans: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [s for s in spans if s["name"] == name]
+
+
+def by_id(spans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {s["span_id"]: s for s in spans}
+
+
+@pytest.fixture
+def recorded_crew(recorded: Recorded) -> Iterator[Recorded]:
+    recorded.clear()
+    yield recorded
+    crewai_event_bus.flush()
+
+
+def finished(recorded: Recorded) -> list[dict[str, Any]]:
+    assert crewai_event_bus.flush(10.0)
+    return recorded.spans()
+
+
+@tool("lookup_weather")
+def lookup_weather(city: str) -> str:
+    """Look up the weather of a city."""
+    return f"sunny in {city}"
+
+
+def test_two_agent_crew_is_one_trace_with_iterations(recorded_crew: Recorded, llm_server: Any) -> None:
+    base = llm_server.url + "/v1"
+    # The researcher's model calls its tool once, then answers; the writer's model just answers.
+    tool_llm = LLM(
+        model="openai/gpt-4o-mini",
+        base_url=base,
+        api_key="x",
+        max_retries=0,
+        default_headers={"x-fake-scenario": "tools-once"},
+    )
+    plain_llm = LLM(model="openai/gpt-4o-mini", base_url=base, api_key="x", max_retries=0)
+    researcher = Agent(
+        role="Researcher", goal="Find the weather", backstory="A meteorologist.", llm=tool_llm, tools=[lookup_weather]
+    )
+    writer = Agent(role="Writer", goal="Write one sentence", backstory="A writer.", llm=plain_llm)
+    research = Task(
+        name="research", description="Find the weather in Paris.", expected_output="The weather.", agent=researcher
+    )
+    write = Task(name="write", description="Write a sentence about it.", expected_output="A sentence.", agent=writer)
+    crew = Crew(name="weather crew", agents=[researcher, writer], tasks=[research, write], process=Process.sequential)
+
+    with fivelens.span("user request"):
+        result = crew.kickoff()
+    assert str(result).startswith("echo: ")
+
+    spans = finished(recorded_crew)
+    assert tree(spans) == [
+        "user request [internal]",
+        "  invoke_workflow weather crew [internal]",
+        "    task research [internal]",
+        "      invoke_agent Researcher [internal]",
+        "        iteration #1 [internal]",
+        "          chat gpt-4o-mini [client]",
+        "          execute_tool lookup_weather [internal]",
+        "        iteration #2 [internal]",
+        "          chat gpt-4o-mini [client]",
+        "    task write [internal]",
+        "      invoke_agent Writer [internal]",
+        "        iteration #1 [internal]",
+        "          chat gpt-4o-mini [client]",
+    ]
+    assert len({s["trace_id"] for s in spans}) == 1
+
+    crew_span = named(spans, "invoke_workflow weather crew")[0]
+    ca = crew_span["attributes"]
+    assert ca["gen_ai.operation.name"] == "invoke_workflow"
+    assert ca["gen_ai.workflow.name"] == "weather crew"
+    assert ca["fivelens.framework"] == "crewai"
+    assert ca["fivelens.framework.run_type"] == "crew"
+
+    researcher_span = named(spans, "invoke_agent Researcher")[0]
+    ra = researcher_span["attributes"]
+    assert ra["gen_ai.operation.name"] == "invoke_agent"
+    assert ra["gen_ai.agent.name"] == "Researcher"
+    assert ra["fivelens.agent.iterations"] == 2
+    assert named(spans, "invoke_agent Writer")[0]["attributes"]["fivelens.agent.iterations"] == 1
+
+    # One model call, one span: the OpenAI SDK's; CrewAI's LLM events add none.
+    chats = named(spans, "chat gpt-4o-mini")
+    assert len(chats) == 3
+    assert len(llm_server.requests()) >= 3
+    ids = by_id(spans)
+    for chat in chats:
+        assert chat["scope"] == "fivelens.openai"
+        assert chat["kind"] == "client"
+        assert ids[chat["parent_span_id"]]["name"] == "iteration"
+    assert [s["scope"] for s in spans if s["kind"] == "client"] == ["fivelens.openai"] * 3
+    first_chat = min(chats, key=lambda s: s["start_time"])
+    assert first_chat["attributes"]["gen_ai.response.finish_reasons"] == ["tool_calls"]
+
+    iterations = sorted(
+        (s for s in spans if s["name"] == "iteration" and s["parent_span_id"] == researcher_span["span_id"]),
+        key=lambda s: s["start_time"],
+    )
+    assert [s["attributes"]["fivelens.agent.iteration"] for s in iterations] == [1, 2]
+    assert all(s["attributes"]["gen_ai.agent.name"] == "Researcher" for s in iterations)
+    assert iterations[0]["end_time"] <= iterations[1]["start_time"]
+
+    tool_span = named(spans, "execute_tool lookup_weather")[0]
+    ta = tool_span["attributes"]
+    assert tool_span["parent_span_id"] == iterations[0]["span_id"]
+    assert ta["gen_ai.operation.name"] == "execute_tool"
+    assert ta["gen_ai.tool.name"] == "lookup_weather"
+    assert ta["gen_ai.agent.name"] == "Researcher"
+    assert json.loads(ta["gen_ai.tool.call.arguments"]) == {"city": tool_span_city(ta)}
+    assert ta["gen_ai.tool.call.result"].startswith("sunny in ")
+    assert "fivelens.retry.attempt" not in ta
+    assert tool_span["status"] != "error"
+
+    # The reasoning journal on the iteration spans: the chosen tool, what it returned, the answer.
+    steps = [
+        (e["attributes"]["fivelens.step.kind"], e["attributes"].get("gen_ai.tool.name"))
+        for e in iterations[0]["events"]
+        if e["name"] == "fivelens.agent.step"
+    ]
+    assert sorted(steps) == [("action", "lookup_weather"), ("observation", "lookup_weather")]
+    final = [e for e in iterations[1]["events"] if e["name"] == "fivelens.agent.step"]
+    assert [e["attributes"]["fivelens.step.kind"] for e in final] == ["final"]
+    assert final[0]["attributes"]["fivelens.step.content"].startswith("echo: ")
+
+    # Children inside their parents in time (spans carry the events' timestamps).
+    for s in spans:
+        parent = ids.get(s["parent_span_id"])
+        if parent is not None:
+            assert parent["start_time"] <= s["start_time"] <= s["end_time"] <= parent["end_time"], s["name"]
+
+
+def tool_span_city(attributes: dict[str, Any]) -> Any:
+    return json.loads(attributes["gen_ai.tool.call.arguments"])["city"]
+
+
+# ---- a tool that fails and is retried (a scripted OpenAI server) -------------------------------
+
+
+class ScriptedOpenAI:
+    """Answers ``/v1/chat/completions`` with the next scripted assistant message."""
+
+    def __init__(self, script: list[dict[str, Any]]) -> None:
+        self.script = list(script)
+        self.calls = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                message = outer.script[min(outer.calls, len(outer.script) - 1)]
+                outer.calls += 1
+                finish = "tool_calls" if message.get("tool_calls") else "stop"
+                body = json.dumps(
+                    {
+                        "id": f"chatcmpl-scripted{outer.calls}",
+                        "object": "chat.completion",
+                        "created": 1767225600,
+                        "model": "gpt-4o-mini-2026-01-01",
+                        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def tool_call(call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}],
+    }
+
+
+def test_failing_tool_is_an_error_and_its_retry_is_counted(recorded_crew: Recorded) -> None:
+    attempts: list[str] = []
+
+    @tool("flaky_lookup")
+    def flaky_lookup(city: str) -> str:
+        """Look up a city; the first attempt fails."""
+        attempts.append(city)
+        if len(attempts) == 1:
+            raise ConnectionError("weather service unreachable")
+        return f"rainy in {city}"
+
+    server = ScriptedOpenAI(
+        [
+            tool_call("call-1", "flaky_lookup", {"city": "Oslo"}),
+            tool_call("call-2", "flaky_lookup", {"city": "Oslo"}),
+            {"role": "assistant", "content": "It is rainy in Oslo."},
+        ]
+    )
+    try:
+        llm = LLM(model="openai/gpt-4o-mini", base_url=server.url, api_key="x", max_retries=0)
+        agent = Agent(
+            role="Forecaster", goal="Report the weather", backstory="A forecaster.", llm=llm, tools=[flaky_lookup]
+        )
+        task = Task(
+            name="forecast", description="Report the weather in Oslo.", expected_output="The weather.", agent=agent
+        )
+        crew = Crew(name="forecast crew", agents=[agent], tasks=[task], process=Process.sequential)
+        result = crew.kickoff()
+    finally:
+        server.stop()
+    assert str(result) == "It is rainy in Oslo."
+    assert attempts == ["Oslo", "Oslo"]
+
+    spans = finished(recorded_crew)
+    assert tree(spans) == [
+        "invoke_workflow forecast crew [internal]",
+        "  task forecast [internal]",
+        "    invoke_agent Forecaster [internal]",
+        "      iteration #1 [internal]",
+        "        chat gpt-4o-mini [client]",
+        "        execute_tool flaky_lookup [internal]",
+        "      iteration #2 [internal]",
+        "        chat gpt-4o-mini [client]",
+        "        execute_tool flaky_lookup [internal]",
+        "      iteration #3 [internal]",
+        "        chat gpt-4o-mini [client]",
+    ]
+    assert len({s["trace_id"] for s in spans}) == 1
+    assert named(spans, "invoke_agent Forecaster")[0]["attributes"]["fivelens.agent.iterations"] == 3
+
+    first, second = sorted(named(spans, "execute_tool flaky_lookup"), key=lambda s: s["start_time"])
+    assert first["status"] == "error"
+    assert first["attributes"]["error.type"] == "ConnectionError"
+    assert "fivelens.retry.attempt" not in first["attributes"]
+    assert second["status"] != "error"
+    assert "error.type" not in second["attributes"]
+    assert second["attributes"]["fivelens.retry.attempt"] == 2
+    assert second["attributes"]["fivelens.retry.reason"] == "ConnectionError"
+    assert second["attributes"]["gen_ai.tool.call.result"] == "rainy in Oslo"
