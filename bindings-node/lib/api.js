@@ -166,6 +166,7 @@ function enableIntegrations(report, wanted) {
     { name: 'opentelemetry', enable: enableOtel },
     { name: 'openai', enable: () => require('../integrations/openai').instrument() },
     { name: 'anthropic', enable: () => require('../integrations/anthropic').instrument() },
+    { name: 'langchain', enable: () => require('../integrations/langchain').instrument() },
   ]
   const names = integrations.map((i) => i.name)
   if (wanted) {
@@ -231,8 +232,39 @@ function exitTimeout() {
 function flush(timeoutMs = 5000) {
   const st = state()
   if (!st.native) return Promise.resolve(true)
-  handOver()
-  return st.native.flush(timeoutMs)
+  if (!hasFlushHooks(st)) {
+    handOver()
+    return st.native.flush(timeoutMs)
+  }
+  // The hooks get at most half the time, so that what is ended gets the rest.
+  const deadline = Date.now() + timeoutMs
+  return settleFlushHooks(st, timeoutMs / 2).then((settled) => {
+    handOver()
+    return st.native.flush(Math.max(0, deadline - Date.now())).then((/** @type {boolean} */ done) => done && settled)
+  })
+}
+
+/** @param {any} st */
+const hasFlushHooks = (st) => !!(st.flushHooks && st.flushHooks.size)
+
+/**
+ * Waits (at most `timeoutMs`) for what integrations say must finish before a flush: work a
+ * framework queued in the background that still makes spans (LangChain's callbacks).
+ * @param {any} st
+ * @param {number} timeoutMs
+ * @returns {Promise<boolean>} whether it all finished in time
+ */
+function settleFlushHooks(st, timeoutMs) {
+  /** @type {any} */
+  let timer
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, false)
+  })
+  const hooks = Promise.allSettled([...st.flushHooks].map((/** @type {() => any} */ hook) => Promise.resolve().then(hook))).then(() => true)
+  return Promise.race([hooks, timeout]).then((/** @type {any} */ settled) => {
+    clearTimeout(timer)
+    return !!settled
+  })
 }
 
 /**
@@ -244,10 +276,25 @@ function flush(timeoutMs = 5000) {
 function shutdown(timeoutMs = 5000) {
   const st = state()
   if (!st.native) return Promise.resolve(true)
-  handOver()
-  st.recording = false
-  st.report = null
-  return st.native.shutdown(timeoutMs)
+  const stop = () => {
+    handOver()
+    st.recording = false
+    st.report = null
+    return st.native.shutdown(timeoutMs)
+  }
+  return hasFlushHooks(st) && st.recording ? settleFlushHooks(st, timeoutMs / 2).then(stop) : stop()
+}
+
+/**
+ * The span a new span nests under when given no parent: the active span, or the span of the
+ * framework run executing now, when the app opened none of its own inside it (an integration
+ * that builds spans from a framework's run tree says which: see integrations/langchain.js).
+ * @param {import('./context').Store} s
+ */
+function defaultParent(s) {
+  const active = s.activeSpan()
+  const resolve = /** @type {any} */ (state()).runResolver
+  return resolve ? resolve(active) : active
 }
 
 /**
@@ -257,7 +304,7 @@ function shutdown(timeoutMs = 5000) {
 function resolveParent(explicit) {
   const s = store()
   if (explicit === undefined || explicit === null) {
-    return { parent: otel.parentOf(s.activeSpan()), scope: s.activeScope() }
+    return { parent: otel.parentOf(defaultParent(s)), scope: s.activeScope() }
   }
   if (explicit instanceof Span) return { parent: otel.parentOf(explicit), scope: explicit._scope || s.activeScope() }
   if (explicit instanceof RemoteContext) {
@@ -478,9 +525,12 @@ function tokenEncoding(model) {
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
  * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
- * from 'openai'`) or its client class. Returns the names of the modules it instrumented.
- * Safe to call more than once.
- * @param {{openai?: any, anthropic?: any}} modules
+ * from 'openai'`) or its client class. `langchain` takes LangChain's modules, one or an array:
+ * `@langchain/core/callbacks/manager` (required), and for the rest of the picture
+ * `@langchain/core/language_models/chat_models`, `@langchain/core/callbacks/promises` and
+ * `@langchain/langgraph`. Returns the names of the modules it instrumented. Safe to call more
+ * than once.
+ * @param {{openai?: any, anthropic?: any, langchain?: any}} modules
  * @returns {string[]}
  */
 function instrumentModules(modules) {
@@ -488,10 +538,15 @@ function instrumentModules(modules) {
   /** @type {string[]} */
   const done = []
   for (const [name, mod] of Object.entries(modules)) {
-    if (name !== 'openai' && name !== 'anthropic') throw new TypeError(`fivelens: instrumentModules: unknown module ${JSON.stringify(name)} (known: anthropic, openai)`)
+    if (name !== 'openai' && name !== 'anthropic' && name !== 'langchain') {
+      throw new TypeError(`fivelens: instrumentModules: unknown module ${JSON.stringify(name)} (known: anthropic, langchain, openai)`)
+    }
     if (mod === undefined || mod === null) continue
     const integration = require(`../integrations/${name}`)
-    if (!integration.patchModule(mod)) throw new TypeError(`fivelens: instrumentModules: ${name} is not the ${name} SDK module or client class`)
+    if (!integration.patchModule(mod)) {
+      const what = name === 'langchain' ? 'a LangChain module (e.g. @langchain/core/callbacks/manager)' : `the ${name} SDK module or client class`
+      throw new TypeError(`fivelens: instrumentModules: ${name} is not ${what}`)
+    }
     done.push(name)
   }
   return done
@@ -499,7 +554,7 @@ function instrumentModules(modules) {
 
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
 function currentSpan() {
-  return store().activeSpan()
+  return defaultParent(store())
 }
 
 /**
@@ -511,7 +566,7 @@ function currentSpan() {
  */
 function inject(carrier = {}, span) {
   const s = store()
-  const target = span ?? s.activeSpan()
+  const target = span ?? defaultParent(s)
   const parent = otel.parentOf(target)
   if (parent) {
     carrier.traceparent = `00-${parent.traceId}-${parent.spanId}-${parent.sampled ? '01' : '00'}`

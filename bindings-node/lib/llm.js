@@ -539,6 +539,17 @@ function startCall(operation, provider, model, attributes, instrumentation, pare
   attributes[sc.GEN_AI_OPERATION_NAME] = operation
   attributes[sc.GEN_AI_PROVIDER_NAME] = provider
   if (model) attributes[sc.GEN_AI_REQUEST_MODEL] = model
+  const adopt = parent === undefined ? /** @type {any} */ (state()).modelCallAdopter : null
+  if (adopt) {
+    // A framework's model run (a LangChain chat-model run) open around this SDK call: this span
+    // takes the run's place and carries its attributes (see integrations/langchain.js).
+    try {
+      const extra = adopt()
+      if (extra) Object.assign(attributes, extra)
+    } catch (e) {
+      report(`adopting a framework model run failed: ${e}`)
+    }
+  }
   const span = (startSpan ||= require('./api').startSpan)(model ? `${operation} ${model}` : operation, {
     kind: 'client',
     parent,

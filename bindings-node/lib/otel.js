@@ -141,7 +141,10 @@ class FivelensTracer {
   startSpan(name, options = {}, context) {
     const api = this._api
     const ctx = context ?? api.context.active()
-    const parent = options.root ? undefined : api.trace.getSpan(ctx)
+    let parent = options.root ? undefined : api.trace.getSpan(ctx)
+    // Inside a framework run with no span of the app's own: that run's span (integrations/langchain.js).
+    const resolve = options.root ? null : /** @type {any} */ (state()).runResolver
+    if (resolve) parent = resolve(parent)
     if (!(parent instanceof Span)) {
       // Not inside a fivelens trace: not ours to record; keep propagating what there is.
       const sc = parent ? parent.spanContext() : api.INVALID_SPAN_CONTEXT

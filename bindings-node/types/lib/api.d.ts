@@ -149,6 +149,14 @@ export type InstrumentOptions = {
      */
     metricsIncludeEstimatedTokens?: boolean | undefined;
     /**
+     * `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
+     */
+    captureChainIo?: boolean | undefined;
+    /**
+     * `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
+     */
+    collapseChains?: boolean | undefined;
+    /**
      * integrations to enable; all importable ones when unset
      */
     integrations?: string[] | undefined;
@@ -286,14 +294,18 @@ export function tokenEncoding(model: string): string | null;
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
  * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
- * from 'openai'`) or its client class. Returns the names of the modules it instrumented.
- * Safe to call more than once.
- * @param {{openai?: any, anthropic?: any}} modules
+ * from 'openai'`) or its client class. `langchain` takes LangChain's modules, one or an array:
+ * `@langchain/core/callbacks/manager` (required), and for the rest of the picture
+ * `@langchain/core/language_models/chat_models`, `@langchain/core/callbacks/promises` and
+ * `@langchain/langgraph`. Returns the names of the modules it instrumented. Safe to call more
+ * than once.
+ * @param {{openai?: any, anthropic?: any, langchain?: any}} modules
  * @returns {string[]}
  */
 export function instrumentModules(modules: {
     openai?: any;
     anthropic?: any;
+    langchain?: any;
 }): string[];
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
 export function currentSpan(): any;
@@ -373,6 +385,8 @@ import { Span } from "./span";
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
+ * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */
