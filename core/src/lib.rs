@@ -50,6 +50,7 @@ pub mod stats;
 pub mod store;
 pub mod tokens;
 pub mod value;
+pub mod wakeup;
 
 pub use config::{Config, ConfigError};
 pub use ids::{SpanId, TraceId};

@@ -25,7 +25,7 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_queue::ArrayQueue;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use prost::Message;
 
 use crate::config::Config;
@@ -37,6 +37,7 @@ use crate::record::{flags, SpanRecord};
 use crate::resource::{HostInfo, Resource};
 use crate::stats::{DropReason, Stats, StatsSnapshot};
 use crate::store::{Retention, Store, StoreError};
+use crate::wakeup::Wakeup;
 
 /// Most records kept for `finished_spans()` in testing mode.
 const MEMORY_CAPACITY: usize = 100_000;
@@ -45,7 +46,7 @@ const MEMORY_CAPACITY: usize = 100_000;
 /// threads.
 pub struct Control {
     state: Mutex<ControlState>,
-    cv: Condvar,
+    wakeup: Wakeup,
 }
 
 struct ControlState {
@@ -68,7 +69,7 @@ impl Control {
                 worker_exited: false,
                 exporter_exited: vec![false; exporters],
             }),
-            cv: Condvar::new(),
+            wakeup: Wakeup::new(),
         }
     }
 
@@ -78,8 +79,8 @@ impl Control {
         if let Some(d) = st.exporter_done.get_mut(index) {
             *d = (*d).max(epoch);
         }
+        self.wakeup.notify_all();
         drop(st);
-        self.cv.notify_all();
     }
 
     /// An export thread has finished.
@@ -88,8 +89,8 @@ impl Control {
         if let Some(d) = st.exporter_exited.get_mut(index) {
             *d = true;
         }
+        self.wakeup.notify_all();
         drop(st);
-        self.cv.notify_all();
     }
 
     fn lock_for_fork(&self) {
@@ -337,20 +338,23 @@ impl Pipeline {
             st.flush_requested
         };
         self.wake();
-        let mut st = self.control.state.lock();
         loop {
-            let exporters_done = st
-                .exporter_done
-                .iter()
-                .zip(st.exporter_exited.iter())
-                .all(|(done, exited)| *done >= epoch || *exited);
-            if st.worker_done >= epoch && exporters_done {
-                return true;
+            let seen = self.control.wakeup.generation();
+            {
+                let st = self.control.state.lock();
+                let exporters_done = st
+                    .exporter_done
+                    .iter()
+                    .zip(st.exporter_exited.iter())
+                    .all(|(done, exited)| *done >= epoch || *exited);
+                if st.worker_done >= epoch && exporters_done {
+                    return true;
+                }
+                if st.worker_exited {
+                    return false;
+                }
             }
-            if st.worker_exited {
-                return false;
-            }
-            if self.control.cv.wait_until(&mut st, deadline).timed_out() {
+            if !self.control.wakeup.wait_until(seen, deadline) {
                 return false;
             }
         }
@@ -371,12 +375,15 @@ impl Pipeline {
             }
         }
         self.wake();
-        let mut st = self.control.state.lock();
         loop {
-            if st.worker_exited && st.exporter_exited.iter().all(|e| *e) {
-                return true;
+            let seen = self.control.wakeup.generation();
+            {
+                let st = self.control.state.lock();
+                if st.worker_exited && st.exporter_exited.iter().all(|e| *e) {
+                    return true;
+                }
             }
-            if self.control.cv.wait_until(&mut st, deadline).timed_out() {
+            if !self.control.wakeup.wait_until(seen, deadline) {
                 return false;
             }
         }
@@ -507,16 +514,20 @@ impl Pipeline {
                     e.push_marker(requested);
                 }
                 done = requested;
-                self.control.state.lock().worker_done = requested;
-                self.control.cv.notify_all();
+                let mut st = self.control.state.lock();
+                st.worker_done = requested;
+                self.control.wakeup.notify_all();
+                drop(st);
             }
             if let Some(deadline) = shutdown {
                 for e in &self.exporters {
                     e.shutdown(deadline);
                 }
                 drop(processor);
-                self.control.state.lock().worker_exited = true;
-                self.control.cv.notify_all();
+                let mut st = self.control.state.lock();
+                st.worker_exited = true;
+                self.control.wakeup.notify_all();
+                drop(st);
                 return;
             }
             if self.queue.len() < self.wake_threshold {

@@ -23,13 +23,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use prost::Message;
 
 use crate::config::{Config, Protocol};
 use crate::diag::{self, Level};
 use crate::pipeline::Control;
 use crate::stats::{DropReason, Stats};
+use crate::wakeup::Wakeup;
 
 /// What an exporter carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +88,7 @@ struct QueueState {
 /// items, never across I/O.
 pub struct ExportQueue {
     state: Mutex<QueueState>,
-    cv: Condvar,
+    wakeup: Wakeup,
     max_bytes: usize,
     /// Index of this exporter in [`Control`]'s acknowledgement table.
     pub index: usize,
@@ -106,7 +107,7 @@ impl ExportQueue {
                 bytes: 0,
                 shutdown_deadline: None,
             }),
-            cv: Condvar::new(),
+            wakeup: Wakeup::new(),
             max_bytes,
             index,
             signal,
@@ -124,8 +125,8 @@ impl ExportQueue {
         }
         st.bytes += batch.bytes;
         st.items.push_back(Item::Batch(batch));
+        self.wakeup.notify_all();
         drop(st);
-        self.cv.notify_one();
     }
 
     /// Whether the queue is at its byte bound.
@@ -146,14 +147,18 @@ impl ExportQueue {
 
     /// Queues a flush marker (always accepted).
     pub fn push_marker(&self, epoch: u64) {
-        self.state.lock().items.push_back(Item::Marker(epoch));
-        self.cv.notify_one();
+        let mut st = self.state.lock();
+        st.items.push_back(Item::Marker(epoch));
+        self.wakeup.notify_all();
+        drop(st);
     }
 
     /// Tells the export thread to finish by `deadline`.
     pub fn shutdown(&self, deadline: Instant) {
-        self.state.lock().shutdown_deadline = Some(deadline);
-        self.cv.notify_all();
+        let mut st = self.state.lock();
+        st.shutdown_deadline = Some(deadline);
+        self.wakeup.notify_all();
+        drop(st);
     }
 
     /// Bytes waiting.
@@ -178,10 +183,15 @@ impl ExportQueue {
     }
 
     fn pop(&self, wait: Duration) -> Option<Item> {
-        let mut st = self.state.lock();
-        if st.items.is_empty() && st.shutdown_deadline.is_none() {
-            self.cv.wait_for(&mut st, wait);
+        let seen = self.wakeup.generation();
+        let idle = {
+            let st = self.state.lock();
+            st.items.is_empty() && st.shutdown_deadline.is_none()
+        };
+        if idle {
+            self.wakeup.wait_until(seen, Instant::now() + wait);
         }
+        let mut st = self.state.lock();
         let item = st.items.pop_front();
         if let Some(Item::Batch(b)) = &item {
             st.bytes = st.bytes.saturating_sub(b.bytes);
@@ -207,8 +217,8 @@ impl ExportQueue {
 
     /// Sleeps up to `d`; a shutdown (or a new batch) wakes it early for one more attempt.
     fn sleep(&self, d: Duration) {
-        let mut st = self.state.lock();
-        self.cv.wait_for(&mut st, d);
+        let seen = self.wakeup.generation();
+        self.wakeup.wait_until(seen, Instant::now() + d);
     }
 
     fn drain_for_shutdown(&self, stats: &Stats, control: &Control) {
