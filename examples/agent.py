@@ -9,17 +9,16 @@ cost, prompt hash, content). The tools are simulated in-process.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from fake_openai import fake_openai_server
 
 import fivelens
 
-REPO = Path(__file__).resolve().parents[1]
 SYSTEM = "You are the support agent of an online shop. Use the tools to look orders up; answer in one sentence."
 TOOLS = [
     {
@@ -30,18 +29,6 @@ TOOLS = [
         },
     }
 ]
-
-
-def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
 
 
 def chat(client: Any, messages: list[dict[str, Any]], step: int) -> str:
@@ -90,16 +77,11 @@ def main() -> None:
     fivelens.instrument(service_name="demo-support-agent")
     import openai  # imported after instrument(): fivelens patches it on import
 
-    server, base_url = fake_openai_server()
-    client = openai.OpenAI(base_url=base_url, api_key="demo")
-    try:
+    with fake_openai_server() as base_url:
+        client = openai.OpenAI(base_url=base_url, api_key="demo")
         with fivelens.context(session_id="demo-session", user_id="demo-user@example.com", tags=["demo"]):
             with fivelens.span("user.query", kind="server") as root, fivelens.prompt("support-agent", "v1"):
                 print(answer(client, "Where is my order A-1042?"))
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
     fivelens.flush(10)
     print(f"\nstore: {fivelens.status()['pipeline']['store']}\n")
     cli = [sys.executable, "-m", "fivelens"]

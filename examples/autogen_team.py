@@ -12,11 +12,11 @@ import asyncio
 import json
 import subprocess
 import sys
-from pathlib import Path
+
+from fake_openai import fake_openai_server
 
 import fivelens
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL_INFO = {
     "function_calling": True,
     "vision": False,
@@ -24,18 +24,6 @@ MODEL_INFO = {
     "family": "gpt-4o",
     "structured_output": False,
 }
-
-
-def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
 
 
 def main() -> None:
@@ -50,24 +38,20 @@ def main() -> None:
         """The weather in a city."""
         return f"sunny in {city}"
 
-    server, base_url = fake_openai_server()
-
-    def client(scenario: str | None = None) -> OpenAIChatCompletionClient:
+    def client(base_url: str, scenario: str | None = None) -> OpenAIChatCompletionClient:
         headers = {"x-fake-scenario": scenario} if scenario else None
         return OpenAIChatCompletionClient(
             model="gpt-4o-2024-08-06", base_url=base_url, api_key="demo", model_info=MODEL_INFO, default_headers=headers
         )
 
-    try:
-        weather = AssistantAgent("weather", model_client=client("tools-once"), tools=[lookup], max_tool_iterations=2)
-        writer = AssistantAgent("writer", model_client=client())
+    with fake_openai_server() as base_url:
+        weather = AssistantAgent(
+            "weather", model_client=client(base_url, "tools-once"), tools=[lookup], max_tool_iterations=2
+        )
+        writer = AssistantAgent("writer", model_client=client(base_url))
         team = RoundRobinGroupChat([weather, writer], termination_condition=MaxMessageTermination(3), name="forecast")
         result = asyncio.run(team.run(task="Weather in Paris?"))
         print(result.messages[-1].to_text())
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
     fivelens.flush(10)
     cli = [sys.executable, "-m", "fivelens"]
     listing = subprocess.run([*cli, "traces", "--json", "--limit", "5"], check=True, capture_output=True)

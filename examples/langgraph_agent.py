@@ -11,23 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
+
+from fake_openai import fake_openai_server
 
 import fivelens
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def fake_openai_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "fake_llm_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, json.loads(line[len("READY ") :])["url"] + "/v1"
 
 
 def main() -> None:
@@ -42,8 +29,7 @@ def main() -> None:
         """The status of an order."""
         return f"order {order_id}: shipped on Monday"
 
-    server, base_url = fake_openai_server()
-    try:
+    with fake_openai_server() as base_url:
         model = ChatOpenAI(
             model="gpt-4o-mini",
             base_url=base_url,
@@ -53,10 +39,6 @@ def main() -> None:
         agent = create_agent(model, [lookup_order], name="support", system_prompt="You are a support agent.")
         result = agent.invoke({"messages": [("user", "Where is my order A-1042?")]})
         print(result["messages"][-1].content)
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
     fivelens.flush(10)
     cli = [sys.executable, "-m", "fivelens"]
     listing = subprocess.run([*cli, "traces", "--json", "--limit", "1"], check=True, capture_output=True)

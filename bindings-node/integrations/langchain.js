@@ -833,6 +833,20 @@ function retrieverEnd(runId, documents, error) {
 // ---- the handler ---------------------------------------------------------------------------------
 
 /**
+ * Runs a handler's work; a failure is reported (`status().internal_errors`), never thrown into
+ * LangChain.
+ * @param {string} name
+ * @param {() => void} work
+ */
+function guarded(name, work) {
+  try {
+    work()
+  } catch (e) {
+    problem(name, e)
+  }
+}
+
+/**
  * fivelens's LangChain callback handler, added to every callback manager. The methods take
  * LangChain's runtime argument order (which differs from its type declarations for
  * `handleChainStart`); each is synchronous, never throws, and returns nothing.
@@ -858,46 +872,23 @@ class FivelensCallbackHandler {
   }
   /** @param {any[]} a */
   handleChainStart(...a) {
-    if (!recording()) return
-    try {
-      chainStart(a[0], a[1], a[2], a[3], a[4], a[5], a[7])
-    } catch (e) {
-      problem('handleChainStart', e)
-    }
+    if (recording()) guarded('handleChainStart', () => chainStart(a[0], a[1], a[2], a[3], a[4], a[5], a[7]))
   }
   /** @param {any} outputs @param {string} runId */
   handleChainEnd(outputs, runId) {
-    try {
-      chainEnd(runId, outputs, undefined)
-    } catch (e) {
-      problem('handleChainEnd', e)
-    }
+    guarded('handleChainEnd', () => chainEnd(runId, outputs, undefined))
   }
   /** @param {any} error @param {string} runId */
   handleChainError(error, runId) {
-    try {
-      chainEnd(runId, undefined, error ?? null)
-    } catch (e) {
-      problem('handleChainError', e)
-    }
+    guarded('handleChainError', () => chainEnd(runId, undefined, error ?? null))
   }
   /** @param {any[]} a */
   handleChatModelStart(...a) {
-    if (!recording()) return
-    try {
-      modelStart(a[2], a[3], 'chat', a[1], a[6], a[7])
-    } catch (e) {
-      problem('handleChatModelStart', e)
-    }
+    if (recording()) guarded('handleChatModelStart', () => modelStart(a[2], a[3], 'chat', a[1], a[6], a[7]))
   }
   /** @param {any[]} a */
   handleLLMStart(...a) {
-    if (!recording()) return
-    try {
-      modelStart(a[2], a[3], 'text_completion', a[1], a[6], a[7])
-    } catch (e) {
-      problem('handleLLMStart', e)
-    }
+    if (recording()) guarded('handleLLMStart', () => modelStart(a[2], a[3], 'text_completion', a[1], a[6], a[7]))
   }
   /** @param {any} _token @param {any} _idx @param {string} runId */
   handleLLMNewToken(_token, _idx, runId) {
@@ -906,69 +897,35 @@ class FivelensCallbackHandler {
   }
   /** @param {any} output @param {string} runId */
   handleLLMEnd(output, runId) {
-    try {
-      modelEnd(runId, output, undefined)
-    } catch (e) {
-      problem('handleLLMEnd', e)
-    }
+    guarded('handleLLMEnd', () => modelEnd(runId, output, undefined))
   }
   /** @param {any} error @param {string} runId */
   handleLLMError(error, runId) {
-    try {
-      modelEnd(runId, undefined, error ?? null)
-    } catch (e) {
-      problem('handleLLMError', e)
-    }
+    guarded('handleLLMError', () => modelEnd(runId, undefined, error ?? null))
   }
   /** @param {any[]} a */
   handleToolStart(...a) {
-    if (!recording()) return
-    try {
-      toolStart(a[0], a[1], a[2], a[3], a[6], a[7])
-    } catch (e) {
-      problem('handleToolStart', e)
-    }
+    if (recording()) guarded('handleToolStart', () => toolStart(a[0], a[1], a[2], a[3], a[6], a[7]))
   }
   /** @param {any} output @param {string} runId */
   handleToolEnd(output, runId) {
-    try {
-      toolEnd(runId, output, undefined)
-    } catch (e) {
-      problem('handleToolEnd', e)
-    }
+    guarded('handleToolEnd', () => toolEnd(runId, output, undefined))
   }
   /** @param {any} error @param {string} runId */
   handleToolError(error, runId) {
-    try {
-      toolEnd(runId, undefined, error ?? null)
-    } catch (e) {
-      problem('handleToolError', e)
-    }
+    guarded('handleToolError', () => toolEnd(runId, undefined, error ?? null))
   }
   /** @param {any[]} a */
   handleRetrieverStart(...a) {
-    if (!recording()) return
-    try {
-      retrieverStart(a[0], a[1], a[2], a[3], a[6])
-    } catch (e) {
-      problem('handleRetrieverStart', e)
-    }
+    if (recording()) guarded('handleRetrieverStart', () => retrieverStart(a[0], a[1], a[2], a[3], a[6]))
   }
   /** @param {any} documents @param {string} runId */
   handleRetrieverEnd(documents, runId) {
-    try {
-      retrieverEnd(runId, documents, undefined)
-    } catch (e) {
-      problem('handleRetrieverEnd', e)
-    }
+    guarded('handleRetrieverEnd', () => retrieverEnd(runId, documents, undefined))
   }
   /** @param {any} error @param {string} runId */
   handleRetrieverError(error, runId) {
-    try {
-      retrieverEnd(runId, undefined, error ?? null)
-    } catch (e) {
-      problem('handleRetrieverError', e)
-    }
+    guarded('handleRetrieverError', () => retrieverEnd(runId, undefined, error ?? null))
   }
 }
 

@@ -176,3 +176,18 @@ def recorded() -> Recorded:
     """fivelens instrumented in testing mode (no store, no exporter)."""
     fivelens.instrument(testing=True, store="off", service_name="llm-tests")
     return Recorded()
+
+
+def run_example(name: str, home: Path) -> tuple[list[str], str]:
+    """Runs ``examples/<name>`` in a fresh interpreter with its own store; returns its output lines
+    with the durations taken out of ``fivelens show``'s tree (they vary), and its stderr."""
+    import re
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FIVELENS_"))}
+    env["FIVELENS_HOME"] = str(home)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "examples" / name)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [re.sub(r"\s{2,}[\d.]+ (ms|µs|s)\b", "", line).rstrip() for line in out.stdout.splitlines()]
+    return lines, out.stderr

@@ -26,7 +26,7 @@ from autogen_ext.models.openai import OpenAIChatCompletionClient
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 import fivelens
-from conftest import Receiver, Recorded
+from conftest import Receiver, Recorded, run_example
 
 MODEL = "gpt-4o-2024-08-06"  # a dated name: the fake server answers with the same one
 MODEL_INFO: Any = {
@@ -484,28 +484,10 @@ def test_uninstrument_puts_autogen_back(recorded_ag: Recorded) -> None:
 
 
 def test_the_readme_example_runs_and_fivelens_show_prints_its_tree(tmp_path: Any) -> None:
-    import os
-    import re
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FIVELENS_"))}
-    env["FIVELENS_HOME"] = str(tmp_path / "home")
-    out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "autogen_team.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "Warning" not in out.stderr, out.stderr
-    lines = out.stdout.splitlines()
+    lines, stderr = run_example("autogen_team.py", tmp_path / "home")
+    assert "Warning" not in stderr, stderr
     assert lines[0] == "echo: echo: Weather in Paris?"
-    shape = [re.sub(r"\s{2,}[\d.]+ (ms|µs|s)\b", "", line).rstrip() for line in lines[2:]]
-    assert shape == [
+    assert lines[2:] == [
         "invoke_workflow forecast",
         "├─ invoke_agent weather",
         "│  ├─ iteration  iteration 1",
@@ -516,4 +498,4 @@ def test_the_readme_example_runs_and_fivelens_show_prints_its_tree(tmp_path: Any
         "└─ invoke_agent writer",
         "   └─ iteration  iteration 1",
         "      └─ chat gpt-4o-2024-08-06  openai  tokens 27/5  $0.00012",
-    ], out.stdout
+    ]

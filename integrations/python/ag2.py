@@ -27,13 +27,13 @@ import contextlib
 import functools
 import importlib.metadata
 import json
-import sys
-import time
 from typing import Any
 
 from fivelens import _hooks, _native
 from fivelens import semconv as sc
 from fivelens._llm import LlmCall, text_part, to_json
+
+from ._agents import ToolAttempts, error_type, journal, sdk_instrumented
 
 INSTRUMENTATION = "fivelens.ag2"
 FRAMEWORK = "ag2"
@@ -53,16 +53,6 @@ def _report(what: str, e: BaseException) -> None:
     _native.report_internal_error("integration", f"ag2: {what}: {e!r}")
 
 
-def _error_type(error: BaseException) -> str:
-    return type(error).__qualname__
-
-
-def _sdk_instrumented(package: str) -> bool:
-    base = sys.modules.get(f"{package}._base_client")
-    request = getattr(getattr(base, "AsyncAPIClient", None), "request", None)
-    return bool(getattr(request, _MARK, False))
-
-
 def _covered_by_sdk(client: Any, depth: int = 0) -> bool:
     """Whether the client's calls go through an SDK fivelens instruments (the SDK's span is then
     the model call): an ``openai`` / ``anthropic`` client among its attributes, or in a client it
@@ -72,23 +62,11 @@ def _covered_by_sdk(client: Any, depth: int = 0) -> bool:
     for value in vars(client).values() if hasattr(client, "__dict__") else ():
         root = type(value).__module__.split(".", 1)[0]
         if root in ("openai", "anthropic"):
-            return _sdk_instrumented(root)
+            return sdk_instrumented(root)
         if callable(value) and hasattr(value, "__dict__") and type(value).__name__.endswith("Client"):
             if _covered_by_sdk(value, depth + 1):
                 return True
     return False
-
-
-def _journal(span: Any, kind: str, content: str | None, tool: str | None = None) -> None:
-    """One entry of the agent's reasoning journal (content only when captured)."""
-    if span is None:
-        return
-    attrs: dict[str, Any] = {sc.FIVELENS_STEP_KIND: kind}
-    if tool:
-        attrs[sc.GEN_AI_TOOL_NAME] = tool
-    if content and _native._capture_content():
-        attrs[sc.FIVELENS_STEP_CONTENT] = content
-    span.add_event(sc.FIVELENS_EVENT_AGENT_STEP, attrs, time.time_ns())
 
 
 def _arguments(raw: Any) -> Any:
@@ -163,7 +141,7 @@ class _Turn:
         self.span: Any = None
         self.iteration: Any = None
         self.count = 0
-        self.tools: dict[str, tuple[int, str | None]] = {}
+        self.tools = ToolAttempts()
         self.sdk = _covered_by_sdk(client)
         self.model: str | None = None
         self.provider: str | None = None
@@ -235,9 +213,9 @@ def _journal_response(iteration: Any, response: Any) -> None:
     text = _response_text(response)
     calls = _tool_calls(response)
     if text:
-        _journal(iteration, "thought" if calls else "final", text)
+        journal(iteration, "thought" if calls else "final", text)
     for call in calls:
-        _journal(iteration, "action", to_json({"tool": call.name, "arguments": _arguments(call.arguments)}), call.name)
+        journal(iteration, "action", to_json({"tool": call.name, "arguments": _arguments(call.arguments)}), call.name)
 
 
 def _middleware_class(base: type) -> type:
@@ -300,7 +278,7 @@ def _middleware_class(base: type) -> type:
                     call.fail(e)
                     call.end()
                 iteration._deactivate(activation)
-                iteration.set_attribute(sc.ERROR_TYPE, _error_type(e))
+                iteration.set_attribute(sc.ERROR_TYPE, error_type(e))
                 iteration.set_status("error", str(e)[:1024])
                 raise
             if call is not None:
@@ -337,14 +315,13 @@ def _middleware_class(base: type) -> type:
             error = getattr(result, "error", None)
             if isinstance(error, BaseException):
                 _tool_failed(turn, span, name, error)
-                failure = _error_type(error)
+                failure = error_type(error)
             else:
                 text = _result_text(result)
                 if _native._capture_content():
                     span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, text)
-                _journal(turn.iteration, "observation", text, name)
-            attempt, _ = turn.tools.get(name, (1, None))
-            turn.tools[name] = (attempt, failure)
+                journal(turn.iteration, "observation", text, name)
+            turn.tools.finish(name, failure)
             span.end()
             return result
 
@@ -362,14 +339,8 @@ def _start_tool(turn: _Turn, name: str, event: Any) -> Any:
     call_id = getattr(event, "id", None)
     if call_id:
         attrs[sc.GEN_AI_TOOL_CALL_ID] = str(call_id)
-    attempt, last_error = turn.tools.get(name, (0, None))
-    if last_error is not None:
-        # The model calls the tool again after it failed in this turn: a retry.
-        attrs[sc.FIVELENS_RETRY_ATTEMPT] = attempt + 1
-        attrs[sc.FIVELENS_RETRY_REASON] = last_error
-        turn.tools[name] = (attempt + 1, last_error)
-    else:
-        turn.tools[name] = (1, None)
+    # The model calls the tool again after it failed in this turn: a retry.
+    attrs.update(turn.tools.retry_attributes(name))
     if _native._capture_content():
         attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(_arguments(getattr(event, "arguments", None)))
     return _native.start_span(
@@ -382,14 +353,12 @@ def _start_tool(turn: _Turn, name: str, event: Any) -> Any:
 
 
 def _tool_failed(turn: _Turn, span: Any, name: str, error: BaseException) -> None:
-    kind = _error_type(error)
+    kind = error_type(error)
     span.set_attribute(sc.ERROR_TYPE, kind)
     span.set_status("error", str(error)[:1024])
-    attempt, _ = turn.tools.get(name, (1, None))
-    if attempt == 1:
+    if turn.tools.finish(name, kind) == 1:
         span.set_attribute(sc.FIVELENS_RETRY_ATTEMPT, 1)
-    turn.tools[name] = (attempt, kind)
-    _journal(turn.iteration, "observation", f"{kind}: {error}", name)
+    journal(turn.iteration, "observation", f"{kind}: {error}", name)
 
 
 class _Factory:

@@ -37,8 +37,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.metadata
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar, Token
 from typing import Any
@@ -49,6 +47,8 @@ from opentelemetry import trace
 from fivelens import _hooks, _native
 from fivelens import semconv as sc
 from fivelens._llm import LlmCall, text_part, to_json
+
+from ._agents import ToolAttempts, error_type, journal, sdk_instrumented
 
 INSTRUMENTATION = "fivelens.autogen"
 FRAMEWORK = "autogen"
@@ -71,8 +71,7 @@ class _Run:
         self.anchor = anchor
         """The span the runtime's message handlers run under (a team's root), or None."""
         self.iterations: dict[str, int] = {}
-        self.tools: dict[str, tuple[int, str | None]] = {}
-        """Tool name -> (attempts so far, the last attempt's error type or None)."""
+        self.tools = ToolAttempts()
         self.total = 0
 
 
@@ -139,23 +138,6 @@ def _native_of(span: Any) -> Any:
     return getattr(span, "_native", None)
 
 
-def _error_type(error: BaseException) -> str:
-    return type(error).__qualname__
-
-
-def _journal(span: Any, kind: str, content: str | None, tool: str | None = None) -> None:
-    """One entry of the agent's reasoning journal. The content follows the capture switch (the
-    core drops it when capture is off; it is not even built then)."""
-    if span is None:
-        return
-    attrs: dict[str, Any] = {sc.FIVELENS_STEP_KIND: kind}
-    if tool:
-        attrs[sc.GEN_AI_TOOL_NAME] = tool
-    if content and _native._capture_content():
-        attrs[sc.FIVELENS_STEP_CONTENT] = content
-    span.add_event(sc.FIVELENS_EVENT_AGENT_STEP, attrs, time.time_ns())
-
-
 # ---- model calls ------------------------------------------------------------------------------------
 
 # Model clients of autogen-ext whose calls go through an SDK fivelens instruments: (base class
@@ -180,19 +162,13 @@ _PROVIDERS = {
 _FINISH_REASONS = {"function_calls": "tool_calls"}
 
 
-def _sdk_instrumented(package: str) -> bool:
-    base = sys.modules.get(f"{package}._base_client")
-    request = getattr(getattr(base, "AsyncAPIClient", None), "request", None)
-    return bool(getattr(request, _MARK, False))
-
-
 def _client_kind(client: Any) -> str:
     """``sdk`` (an instrumented SDK makes the span), ``delegating`` or ``own`` (fivelens makes it)."""
     for klass in type(client).__mro__:
         name, module = klass.__name__, klass.__module__
         for base, prefix, package in _SDK_CLIENTS:
             if name == base and module.startswith(prefix):
-                return "sdk" if _sdk_instrumented(package) else "own"
+                return "sdk" if sdk_instrumented(package) else "own"
         for base, prefix in _DELEGATING:
             if name == base and module.startswith(prefix):
                 return "delegating"
@@ -369,7 +345,7 @@ class _ModelStep:
             self.call.fail(error)
             self.call.end()
         if self.iteration is not None and not isinstance(error, GeneratorExit):
-            self.iteration.set_attribute(sc.ERROR_TYPE, _error_type(error))
+            self.iteration.set_attribute(sc.ERROR_TYPE, error_type(error))
             self.iteration.set_status("error", str(error)[:1024])
 
 
@@ -396,13 +372,13 @@ def _journal_result(span: Any, result: Any) -> None:
     content = getattr(result, "content", None)
     thought = getattr(result, "thought", None)
     if thought:
-        _journal(span, "thought", str(thought))
+        journal(span, "thought", str(thought))
     if isinstance(content, str):
-        _journal(span, "final", content)
+        journal(span, "final", content)
         return
     for call in content or ():
         name = getattr(call, "name", None)
-        _journal(
+        journal(
             span,
             "action",
             to_json({"tool": name, "arguments": _arguments(getattr(call, "arguments", None))}),
@@ -517,16 +493,8 @@ class _ToolCall:
         self.call_id = call_id
         self.inv = inv
         self.span: Any = None
-        self.retry: tuple[int, str] | None = None
-        if inv is not None:
-            tools = inv.run.tools
-            attempt, last_error = tools.get(name, (0, None))
-            if last_error is not None:
-                # The model calls the tool again after it failed in this run: a retry.
-                self.retry = (attempt + 1, last_error)
-                tools[name] = (attempt + 1, last_error)
-            else:
-                tools[name] = (1, None)
+        # The model calls the tool again after it failed in this run: a retry.
+        self.retry = inv.run.tools.begin(name) if inv is not None else None
 
     def start_attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {sc.FIVELENS_FRAMEWORK: FRAMEWORK, sc.GEN_AI_TOOL_TYPE: "function"}
@@ -558,16 +526,14 @@ class _ToolCall:
         if self.span is not None and self.content_allowed():
             self.span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, text)
         if self.inv is not None:
-            attempt, _ = self.inv.run.tools.get(self.name, (1, None))
-            self.inv.run.tools[self.name] = (attempt, None)
-            _journal(self.inv.iteration, "observation", text, self.name)
+            self.inv.run.tools.finish(self.name, None)
+            journal(self.inv.iteration, "observation", text, self.name)
 
     def failed(self, error: BaseException) -> None:
         # AutoGen's span records the exception, the ERROR status and ``error.type``.
         if self.inv is not None:
-            attempt, _ = self.inv.run.tools.get(self.name, (1, None))
-            self.inv.run.tools[self.name] = (attempt, _error_type(error))
-            _journal(self.inv.iteration, "observation", f"{_error_type(error)}: {error}", self.name)
+            self.inv.run.tools.finish(self.name, error_type(error))
+            journal(self.inv.iteration, "observation", f"{error_type(error)}: {error}", self.name)
         if self.span is not None and self.retry is None:
             self.span.set_attribute(sc.FIVELENS_RETRY_ATTEMPT, 1)
 

@@ -41,6 +41,8 @@ from fivelens import semconv as sc
 from fivelens._hooks import cancel, when_imported
 from fivelens._llm import to_json
 
+from ._agents import ToolAttempts, journal
+
 INSTRUMENTATION = "fivelens.crewai"
 FRAMEWORK = "crewai"
 
@@ -93,7 +95,7 @@ class _Node:
         # agent runs: the iteration in progress and its span; tool name -> (attempt, last error)
         self.iteration = 0
         self.iteration_span: Any = None
-        self.tools: dict[str, tuple[int, str | None]] = {}
+        self.tools = ToolAttempts()
         self.last_tool: dict[str, _Node] = {}  # tool name -> its latest use in this agent run
 
 
@@ -338,13 +340,7 @@ def _start(event: Any, depth: int = 0) -> _Node | None:
             attrs[sc.GEN_AI_AGENT_NAME] = str(event.agent_role)
         if agent is not None:
             _settle_previous(agent, name)
-            attempt, last_error = agent.tools.get(name, (0, None))
-            if last_error is not None:
-                attrs[sc.FIVELENS_RETRY_ATTEMPT] = attempt + 1
-                attrs[sc.FIVELENS_RETRY_REASON] = last_error
-                agent.tools[name] = (attempt + 1, last_error)
-            else:
-                agent.tools[name] = (1, None)
+            attrs.update(agent.tools.retry_attributes(name))
         if event.run_attempts and event.run_attempts > 1:
             # CrewAI's own retry of a tool call it could not run (text tool calling).
             attrs[sc.FIVELENS_RETRY_ATTEMPT] = int(event.run_attempts)
@@ -453,21 +449,10 @@ def _end_tool(node: _Node, event: Any, failed: bool, error: Any) -> None:
     if _native._capture_content() and output is not None:
         content = output if isinstance(output, str) else to_json(output)
         span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, content)
-        target = node.step_span
-        if target is not None:
-            target.add_event(
-                sc.FIVELENS_EVENT_AGENT_STEP,
-                {
-                    sc.FIVELENS_STEP_KIND: "observation",
-                    sc.GEN_AI_TOOL_NAME: node.name,
-                    sc.FIVELENS_STEP_CONTENT: content,
-                },
-                _ns(event.timestamp),
-            )
+        journal(node.step_span, "observation", content, node.name, _ns(event.timestamp))
     agent = node.agent
     if agent is not None:
-        attempt, _ = agent.tools.get(node.name, (1, None))
-        agent.tools[node.name] = (attempt, reason)
+        agent.tools.finish(node.name, reason)
 
 
 def _journal_llm(event: Any) -> None:

@@ -36,16 +36,20 @@ large states); model and tool runs carry their content under the usual content p
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from fivelens import _instrument, _llm, _native
 from fivelens import semconv as sc
 from fivelens._hooks import cancel, when_imported
 from fivelens._llm import LlmCall, to_json
+
+from ._agents import ToolAttempts, error_type, journal
 
 INSTRUMENTATION = "fivelens.langchain"
 
@@ -124,7 +128,7 @@ class _Run:
         self.metadata: dict[str, Any] | None = None
         self.max_step = 0
         self.interrupted = False
-        self.tools: dict[str, tuple[int, str | None]] | None = None  # root: tool -> (attempt, last error)
+        self.tools: ToolAttempts | None = None  # on the root: the run's tool calls
 
 
 class _State:
@@ -223,6 +227,23 @@ def _track(run: _Run) -> None:
             stale.span.end()
 
 
+def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
+    """Starts the run's span (its children's parent from now on) and tracks the run."""
+    run.span = _native.start_span(
+        name, kind=kind, parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+    )
+    run.effective = run.span
+    _track(run)
+
+
+def _close(run_id: UUID) -> _Run | None:
+    """The run that ended, no longer tracked (None when it was never seen)."""
+    run = _state.runs.pop(run_id, None)
+    if run is not None:
+        run.open = False
+    return run
+
+
 def _start(run_id: UUID, parent_run_id: UUID | None, kind: str, name: str) -> _Run:
     parent_run = _state.runs.get(parent_run_id) if parent_run_id is not None else None
     frame = _current.get()
@@ -238,12 +259,8 @@ def _start(run_id: UUID, parent_run_id: UUID | None, kind: str, name: str) -> _R
     return run
 
 
-def _error_type(error: BaseException) -> str:
-    return type(error).__qualname__
-
-
 def _fail(span: Any, error: BaseException) -> None:
-    span.set_attribute(sc.ERROR_TYPE, _error_type(error))
+    span.set_attribute(sc.ERROR_TYPE, error_type(error))
     span.set_status("error", str(error)[:1024])
 
 
@@ -304,23 +321,37 @@ def _journal(node: _Run | None, message: Any) -> None:
     text = _text(getattr(message, "content", None))
     calls = getattr(message, "tool_calls", None) or ()
     if text:
-        kind = "thought" if calls else "final"
-        node.span.add_event(
-            sc.FIVELENS_EVENT_AGENT_STEP, {sc.FIVELENS_STEP_KIND: kind, sc.FIVELENS_STEP_CONTENT: text}, now
-        )
+        journal(node.span, "thought" if calls else "final", text, when=now)
     for call in calls:
-        node.span.add_event(
-            sc.FIVELENS_EVENT_AGENT_STEP,
-            {
-                sc.FIVELENS_STEP_KIND: "action",
-                sc.GEN_AI_TOOL_NAME: str(call.get("name")),
-                sc.FIVELENS_STEP_CONTENT: to_json({"tool": call.get("name"), "arguments": call.get("args")}),
-            },
-            now,
-        )
+        arguments = to_json({"tool": call.get("name"), "arguments": call.get("args")})
+        journal(node.span, "action", arguments, str(call.get("name")), now)
 
 
 # ---- the handler --------------------------------------------------------------------------------
+
+
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _guarded(*, starts: bool = False) -> Callable[[_F], _F]:
+    """A handler method that never raises into LangChain (failures are reported in
+    ``fivelens.status()``); one that starts a run does nothing while the integration is off."""
+
+    def wrap(method: _F) -> _F:
+        name = method.__name__
+
+        @functools.wraps(method)
+        def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
+            if starts and not _state.enabled:
+                return
+            try:
+                method(self, *args, **kwargs)
+            except Exception as e:
+                _native.report_internal_error("langchain", f"{name} failed: {e!r}")
+
+        return guarded  # type: ignore[return-value]
+
+    return wrap
 
 
 def _handler_class() -> type:
@@ -334,6 +365,7 @@ def _handler_class() -> type:
 
         # -- chains (graphs, nodes, runnables) --
 
+        @_guarded(starts=True)
         def on_chain_start(
             self,
             serialized: dict[str, Any] | None,
@@ -345,27 +377,19 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_chain_start failed: {e!r}")
+            _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
 
+        @_guarded()
         def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _chain_end(run_id, outputs, None)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_chain_end failed: {e!r}")
+            _chain_end(run_id, outputs, None)
 
+        @_guarded()
         def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _chain_end(run_id, None, error)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_chain_error failed: {e!r}")
+            _chain_end(run_id, None, error)
 
         # -- model runs --
 
+        @_guarded(starts=True)
         def on_chat_model_start(
             self,
             serialized: dict[str, Any] | None,
@@ -376,13 +400,9 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _model_start(run_id, parent_run_id, "chat", messages, metadata, kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_chat_model_start failed: {e!r}")
+            _model_start(run_id, parent_run_id, "chat", messages, metadata, kwargs)
 
+        @_guarded(starts=True)
         def on_llm_start(
             self,
             serialized: dict[str, Any] | None,
@@ -393,32 +413,24 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _model_start(run_id, parent_run_id, "text_completion", prompts, metadata, kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_llm_start failed: {e!r}")
+            _model_start(run_id, parent_run_id, "text_completion", prompts, metadata, kwargs)
 
         def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
             run = _state.runs.get(run_id)
             if run is not None and not run.first_token_ns:
                 run.first_token_ns = time.time_ns()
 
+        @_guarded()
         def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _model_end(run_id, response, None)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_llm_end failed: {e!r}")
+            _model_end(run_id, response, None)
 
+        @_guarded()
         def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _model_end(run_id, None, error)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_llm_error failed: {e!r}")
+            _model_end(run_id, None, error)
 
         # -- tools --
 
+        @_guarded(starts=True)
         def on_tool_start(
             self,
             serialized: dict[str, Any] | None,
@@ -429,27 +441,19 @@ def _handler_class() -> type:
             inputs: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _tool_start(serialized, input_str, inputs, run_id, parent_run_id, kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_tool_start failed: {e!r}")
+            _tool_start(serialized, input_str, inputs, run_id, parent_run_id, kwargs)
 
+        @_guarded()
         def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _tool_end(run_id, output, None)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_tool_end failed: {e!r}")
+            _tool_end(run_id, output, None)
 
+        @_guarded()
         def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _tool_end(run_id, None, error)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_tool_error failed: {e!r}")
+            _tool_end(run_id, None, error)
 
         # -- retrievers --
 
+        @_guarded(starts=True)
         def on_retriever_start(
             self,
             serialized: dict[str, Any] | None,
@@ -459,24 +463,15 @@ def _handler_class() -> type:
             parent_run_id: UUID | None = None,
             **kwargs: Any,
         ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _retriever_start(serialized, query, run_id, parent_run_id, kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_retriever_start failed: {e!r}")
+            _retriever_start(serialized, query, run_id, parent_run_id, kwargs)
 
+        @_guarded()
         def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _retriever_end(run_id, documents, None)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_retriever_end failed: {e!r}")
+            _retriever_end(run_id, documents, None)
 
+        @_guarded()
         def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _retriever_end(run_id, None, error)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"on_retriever_error failed: {e!r}")
+            _retriever_end(run_id, None, error)
 
     return FivelensCallbackHandler
 
@@ -519,7 +514,7 @@ def _chain_start(
             span_name = f"invoke_workflow {name}"
         else:
             span_name = name
-        run.tools = {}
+        run.tools = ToolAttempts()
         run.metadata = md
         tid = _thread_id(md) if run.kind != "chain" else None
         if tid is not None and run.parent is None:
@@ -551,20 +546,13 @@ def _chain_start(
     attrs[sc.FIVELENS_FRAMEWORK] = _framework(run)
     if _state.capture_chain_io and inputs is not None and _native._capture_content():
         attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
-    run.span = _native.start_span(
-        span_name, kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
-    )
-    run.effective = run.span
-    _track(run)
+    _open(run, span_name, "internal", attrs)
 
 
 def _chain_end(run_id: UUID, outputs: Any, error: BaseException | None) -> None:
-    run = _state.runs.pop(run_id, None)
-    if run is None:
-        return
-    run.open = False
-    span = run.span
-    if span is None:
+    run = _close(run_id)
+    span = run.span if run is not None else None
+    if run is None or span is None:
         return
     if error is not None:
         if _is_interrupt(error):
@@ -618,10 +606,9 @@ def _model_start(
 
 
 def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None:
-    run = _state.runs.pop(run_id, None)
+    run = _close(run_id)
     if run is None:
         return
-    run.open = False
     message = None
     generation = None
     if response is not None:
@@ -739,34 +726,22 @@ def _tool_start(
     call_id = kwargs.get("tool_call_id")
     if call_id:
         attrs[sc.GEN_AI_TOOL_CALL_ID] = str(call_id)
-    tools = run.root.tools
-    if tools is not None:
-        attempt, last_error = tools.get(name, (0, None))
-        if last_error is not None:
-            # The same tool again after it failed in this run: a retry (by the model).
-            attrs[sc.FIVELENS_RETRY_ATTEMPT] = attempt + 1
-            attrs[sc.FIVELENS_RETRY_REASON] = last_error
-            tools[name] = (attempt + 1, last_error)
-        else:
-            tools[name] = (1, None)
+    if run.root.tools is not None:
+        # The same tool again after it failed in this run: a retry (by the model).
+        attrs.update(run.root.tools.retry_attributes(name))
     if _native._capture_content():
         attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(inputs) if inputs is not None else input_str
-    run.span = _native.start_span(
-        f"execute_tool {name}", kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
-    )
-    run.effective = run.span
-    _track(run)
+    _open(run, f"execute_tool {name}", "internal", attrs)
 
 
 def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
-    run = _state.runs.pop(run_id, None)
+    run = _close(run_id)
     if run is None or run.span is None:
         return
-    run.open = False
     span = run.span
     failed: str | None = None
     if error is not None:
-        failed = _error_type(error)
+        failed = error_type(error)
         _fail(span, error)
     else:
         content = output
@@ -784,19 +759,10 @@ def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
         if _native._capture_content():
             span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, content if isinstance(content, str) else to_json(content))
             if run.node is not None and run.node.span is not None:
-                run.node.span.add_event(
-                    sc.FIVELENS_EVENT_AGENT_STEP,
-                    {
-                        sc.FIVELENS_STEP_KIND: "observation",
-                        sc.GEN_AI_TOOL_NAME: run.name,
-                        sc.FIVELENS_STEP_CONTENT: _text(content) if not isinstance(content, dict) else to_json(content),
-                    },
-                    time.time_ns(),
-                )
-    tools = run.root.tools
-    if tools is not None:
-        attempt, _ = tools.get(run.name, (1, None))
-        tools[run.name] = (attempt, failed)
+                observed = _text(content) if not isinstance(content, dict) else to_json(content)
+                journal(run.node.span, "observation", observed, run.name)
+    if run.root.tools is not None:
+        run.root.tools.finish(run.name, failed)
     span.end()
 
 
@@ -814,18 +780,13 @@ def _retriever_start(
     }
     if _native._capture_content():
         attrs[sc.GEN_AI_RETRIEVAL_QUERY_TEXT] = str(query)
-    run.span = _native.start_span(
-        f"retrieval {name}", kind="client", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
-    )
-    run.effective = run.span
-    _track(run)
+    _open(run, f"retrieval {name}", "client", attrs)
 
 
 def _retriever_end(run_id: UUID, documents: Any, error: BaseException | None) -> None:
-    run = _state.runs.pop(run_id, None)
+    run = _close(run_id)
     if run is None or run.span is None:
         return
-    run.open = False
     if error is not None:
         _fail(run.span, error)
     elif documents is not None and _native._capture_content():
