@@ -355,10 +355,27 @@ fn slow_receiver_does_not_block_the_caller() {
     p.shutdown(Duration::from_secs(2));
 }
 
+/// Stalls the processing thread for real: another connection takes the store's write lock, so
+/// the worker blocks writing the span "first" (holding it, the span queue empty) until the lock
+/// is released. The store is opened and its schema written first (span "warm"), so that the
+/// worker stalls on that write and not on start-up. Two spans are stored once it resumes.
+fn stall_store(p: &Pipeline, db: &std::path::Path) -> rusqlite::Connection {
+    p.submit(ended(span("warm", None)));
+    assert!(p.flush(Duration::from_secs(10)));
+    let blocker = rusqlite::Connection::open(db).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    p.submit(ended(span("first", None)));
+    assert!(
+        !p.flush(Duration::from_millis(300)),
+        "the processing thread is stalled"
+    );
+    assert_eq!(p.snapshot().queue_depth, 0, "it holds \"first\"");
+    blocker
+}
+
 #[test]
 fn full_queue_drops_and_counts_keeping_model_and_tool_spans_last() {
-    // Stall the processing thread for real: another connection holds the store's write lock,
-    // so the first batch write waits (up to SQLite's busy timeout) and the queue fills up.
+    // The worker is stalled on a real store write (see `stall_store`): the queue fills up.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("stalled.db");
     let p = Pipeline::start(
@@ -372,12 +389,7 @@ fn full_queue_drops_and_counts_keeping_model_and_tool_spans_last() {
         true,
     )
     .unwrap();
-    let blocker = rusqlite::Connection::open(&db).unwrap();
-    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    p.submit(ended(span("first", None)));
-    // The worker takes "first" and blocks writing it.
-    assert!(!p.flush(Duration::from_millis(300)));
-    assert_eq!(p.snapshot().queue_depth, 0);
+    let blocker = stall_store(&p, &db);
     for i in 0..200 {
         p.submit(ended(span(&format!("plain{i}"), None)));
     }
@@ -397,12 +409,12 @@ fn full_queue_drops_and_counts_keeping_model_and_tool_spans_last() {
     let snap = p.snapshot();
     assert_eq!(snap.queue_depth, 100, "model calls use the reserve");
     assert_eq!(snap.dropped.queue_full, 120);
-    assert_eq!(snap.spans_ended, 221);
+    assert_eq!(snap.spans_ended, 222);
     blocker.execute_batch("ROLLBACK").unwrap();
     assert!(p.flush(Duration::from_secs(10)));
     let reader = fivelens_core::store::Reader::open(&db).unwrap().unwrap();
     let stats = reader.stats().unwrap();
-    assert_eq!(stats.spans, 101, "everything that was accepted is stored");
+    assert_eq!(stats.spans, 102, "everything that was accepted is stored");
     assert_eq!(p.snapshot().dropped.queue_full, 120);
     p.shutdown(Duration::from_secs(2));
 }
@@ -502,18 +514,7 @@ fn overflowing_deferred_batches_still_keep_model_and_tool_spans() {
         true,
     )
     .unwrap();
-    // The store is open and its schema written before the lock is taken, so that the
-    // processing thread stalls on the write of "first" (holding it) and not on start-up.
-    p.submit(ended(span("warm", None)));
-    assert!(p.flush(Duration::from_secs(10)));
-    let blocker = rusqlite::Connection::open(&db).unwrap();
-    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-    p.submit(ended(span("first", None)));
-    assert!(
-        !p.flush(Duration::from_millis(300)),
-        "the processing thread is stalled"
-    );
-    assert_eq!(p.snapshot().queue_depth, 0, "it holds \"first\"");
+    let blocker = stall_store(&p, &db);
     let batch = |plain: usize, chat: usize| DeferredBatch {
         spans: plain + chat,
         build: Box::new(move || {
