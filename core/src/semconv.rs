@@ -335,6 +335,58 @@ pub const TRACESTATE: &str = "tracestate";
 /// model-provider APIs included.
 pub const FIVELENS_CONTEXT_HEADER: &str = "fivelens-context";
 
+// ---- MCP (Development; docs/gen-ai/mcp.md) -----------------------------------------------------
+/// `mcp.method.name`: the JSON-RPC method (`tools/call`, `initialize`, ...).
+pub const MCP_METHOD_NAME: &str = "mcp.method.name";
+/// `mcp.protocol.version` (e.g. `2025-06-18`).
+pub const MCP_PROTOCOL_VERSION: &str = "mcp.protocol.version";
+/// `mcp.session.id` when the transport has a session.
+pub const MCP_SESSION_ID: &str = "mcp.session.id";
+/// `mcp.resource.uri` (resources/read, subscribe, unsubscribe, updated).
+pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
+/// `mcp.server.name`: fivelens's label of the server (from its `initialize` result) on client spans and tool metrics.
+pub const MCP_SERVER_NAME: &str = "mcp.server.name";
+/// Span event for an MCP notification (progress, logging, list changes) seen during a request or session.
+pub const MCP_NOTIFICATION_EVENT: &str = "mcp.notification";
+/// Histogram `mcp.client.operation.duration` (s).
+pub const MCP_CLIENT_OPERATION_DURATION: &str = "mcp.client.operation.duration";
+/// Histogram `mcp.server.operation.duration` (s).
+pub const MCP_SERVER_OPERATION_DURATION: &str = "mcp.server.operation.duration";
+/// `jsonrpc.request.id` (string; requests only).
+pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+/// `jsonrpc.protocol.version` (set only when not `2.0`).
+pub const JSONRPC_PROTOCOL_VERSION: &str = "jsonrpc.protocol.version";
+/// `rpc.response.status_code`: the JSON-RPC error code as a string.
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// `error.type` value for a tool result that reports an error in its payload (MCP `isError`).
+pub const TOOL_ERROR: &str = "tool_error";
+/// `network.transport`: `pipe` for stdio, `tcp` for HTTP.
+pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// `network.protocol.name` (e.g. `http`).
+pub const NETWORK_PROTOCOL_NAME: &str = "network.protocol.name";
+/// `network.protocol.version`.
+pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+/// `client.address` (server spans).
+pub const CLIENT_ADDRESS: &str = "client.address";
+/// `client.port` (server spans).
+pub const CLIENT_PORT: &str = "client.port";
+
+// ---- HTTP (stable) -----------------------------------------------------------------------------
+/// `http.request.method`.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.response.status_code`.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `http.route` (server spans, when the framework knows it).
+pub const HTTP_ROUTE: &str = "http.route";
+/// `url.full` (client spans; credentials and query secrets removed).
+pub const URL_FULL: &str = "url.full";
+/// `url.path` (server spans).
+pub const URL_PATH: &str = "url.path";
+/// `url.scheme`.
+pub const URL_SCHEME: &str = "url.scheme";
+/// W3C baggage header / `_meta` key.
+pub const BAGGAGE: &str = "baggage";
+
 /// All names above that are attribute keys, pre-interned at start-up (see [`crate::key`]).
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     SERVICE_NAME,
