@@ -33,7 +33,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use rustc_hash::FxHashMap;
 
-use crate::record::{SpanRecord, Status};
+use crate::record::{SpanKind, SpanRecord, Status};
 use crate::resource::Resource;
 use crate::semconv as sc;
 use crate::value::ValueRef;
@@ -67,6 +67,9 @@ enum Instrument {
     Tokens,
     Cost,
     FinishReasons,
+    McpClientDuration,
+    McpServerDuration,
+    McpToolCalls,
 }
 
 impl Instrument {
@@ -78,14 +81,20 @@ impl Instrument {
             Instrument::Tokens => sc::METRIC_TOKENS,
             Instrument::Cost => sc::METRIC_COST,
             Instrument::FinishReasons => sc::METRIC_FINISH_REASONS,
+            Instrument::McpClientDuration => sc::MCP_CLIENT_OPERATION_DURATION,
+            Instrument::McpServerDuration => sc::MCP_SERVER_OPERATION_DURATION,
+            Instrument::McpToolCalls => sc::METRIC_MCP_TOOL_CALLS,
         }
     }
     fn unit(self) -> &'static str {
         match self {
-            Instrument::Duration | Instrument::TimeToFirstChunk => "s",
+            Instrument::Duration
+            | Instrument::TimeToFirstChunk
+            | Instrument::McpClientDuration
+            | Instrument::McpServerDuration => "s",
             Instrument::TokenUsage | Instrument::Tokens => "{token}",
             Instrument::Cost => "USD",
-            Instrument::FinishReasons => "{call}",
+            Instrument::FinishReasons | Instrument::McpToolCalls => "{call}",
         }
     }
     fn description(self) -> &'static str {
@@ -98,22 +107,33 @@ impl Instrument {
             Instrument::Tokens => "Tokens used, by model and token type.",
             Instrument::Cost => "Cost of model calls in US dollars, by model and environment.",
             Instrument::FinishReasons => "Model calls by finish reason.",
+            Instrument::McpClientDuration => {
+                "Duration of MCP requests as seen by the sender (the client of the request)."
+            }
+            Instrument::McpServerDuration => "Duration of MCP requests handled by a server.",
+            Instrument::McpToolCalls => "MCP tool calls by tool, server, side and outcome.",
         }
     }
     fn buckets(self) -> Option<&'static [f64]> {
         match self {
             Instrument::Duration | Instrument::TimeToFirstChunk => Some(sc::DURATION_BUCKETS),
             Instrument::TokenUsage => Some(sc::TOKEN_BUCKETS),
+            Instrument::McpClientDuration | Instrument::McpServerDuration => {
+                Some(sc::MCP_DURATION_BUCKETS)
+            }
             _ => None,
         }
     }
-    const ALL: [Instrument; 6] = [
+    const ALL: [Instrument; 9] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
         Instrument::Tokens,
         Instrument::Cost,
         Instrument::FinishReasons,
+        Instrument::McpClientDuration,
+        Instrument::McpServerDuration,
+        Instrument::McpToolCalls,
     ];
 }
 
@@ -210,10 +230,7 @@ impl Metrics {
 
     fn observe(&mut self, instrument: Instrument, labels: Labels, value: f64) {
         let bounds = instrument.buckets().unwrap_or(&[]);
-        let fine = matches!(
-            instrument,
-            Instrument::Duration | Instrument::TimeToFirstChunk
-        );
+        let fine = instrument.unit() == "s";
         let s = self.series(instrument, labels);
         let i = bounds
             .iter()
@@ -250,8 +267,12 @@ impl Metrics {
         s.delta_count += 1;
     }
 
-    /// Records one ended span (only model calls count).
+    /// Records one ended span (only model calls and MCP requests count).
     pub fn record(&mut self, r: &SpanRecord) {
+        if r.attribute(sc::MCP_METHOD_NAME).is_some() {
+            self.record_mcp(r);
+            return;
+        }
         let Some(op) = str_attr(r, sc::GEN_AI_OPERATION_NAME) else {
             return;
         };
@@ -359,6 +380,67 @@ impl Metrics {
             l.push((sc::FIVELENS_FINISH_REASON, reason));
             self.add(Instrument::FinishReasons, l, 1.0, 1);
         }
+    }
+
+    /// An MCP request's span (client or server side; any span carrying `mcp.method.name`, so also
+    /// an agent framework's `execute_tool` span that the MCP integration added its attributes to):
+    /// the MCP conventions' operation duration with the span's attributes minus the session id,
+    /// the request id and the tool-call payloads (and `server.*` on the server side); for
+    /// `tools/call`, fivelens's call counter by outcome.
+    fn record_mcp(&mut self, r: &SpanRecord) {
+        let server = r.kind == SpanKind::Server;
+        let error = str_attr(r, sc::ERROR_TYPE)
+            .or_else(|| matches!(r.status, Status::Error(_)).then(|| "_OTHER".to_string()));
+        let mut keys: Vec<&'static str> = vec![
+            sc::MCP_METHOD_NAME,
+            sc::GEN_AI_OPERATION_NAME,
+            sc::GEN_AI_TOOL_NAME,
+            sc::GEN_AI_PROMPT_NAME,
+            sc::RPC_RESPONSE_STATUS_CODE,
+            sc::MCP_PROTOCOL_VERSION,
+            sc::JSONRPC_PROTOCOL_VERSION,
+            sc::NETWORK_TRANSPORT,
+            sc::NETWORK_PROTOCOL_NAME,
+            sc::NETWORK_PROTOCOL_VERSION,
+        ];
+        if !server {
+            keys.extend([sc::SERVER_ADDRESS, sc::SERVER_PORT, sc::MCP_SERVER_NAME]);
+        }
+        let mut labels: Labels = keys
+            .into_iter()
+            .filter_map(|k| str_attr(r, k).map(|v| (k, v)))
+            .collect();
+        if let Some(e) = &error {
+            labels.push((sc::ERROR_TYPE, e.clone()));
+        }
+        let seconds = r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9;
+        let instrument = if server {
+            Instrument::McpServerDuration
+        } else {
+            Instrument::McpClientDuration
+        };
+        self.observe(instrument, labels, seconds);
+
+        if str_attr(r, sc::MCP_METHOD_NAME).as_deref() != Some("tools/call") {
+            return;
+        }
+        let mut calls: Labels = vec![(
+            sc::FIVELENS_MCP_SIDE,
+            if server { "server" } else { "client" }.to_string(),
+        )];
+        for k in [sc::GEN_AI_TOOL_NAME, sc::MCP_SERVER_NAME] {
+            if let Some(v) = str_attr(r, k) {
+                calls.push((k, v));
+            }
+        }
+        calls.push((
+            sc::FIVELENS_OUTCOME,
+            if error.is_some() { "error" } else { "ok" }.to_string(),
+        ));
+        if let Some(e) = error {
+            calls.push((sc::ERROR_TYPE, e));
+        }
+        self.add(Instrument::McpToolCalls, calls, 1.0, 1);
     }
 
     /// Whether anything was recorded.
@@ -627,7 +709,6 @@ fn escape(v: &str) -> String {
 mod tests {
     use super::*;
     use crate::key::Key;
-    use crate::record::SpanKind;
     use crate::value::Value;
 
     fn call(
@@ -726,5 +807,91 @@ mod tests {
         assert!((0.9..=1.1).contains(&p99), "{p99}");
         let p50 = quantile(&buckets, 0.5).unwrap();
         assert!((0.45..=0.55).contains(&p50), "{p50}");
+    }
+
+    fn mcp(kind: SpanKind, tool: &str, seconds: f64, error: Option<&str>) -> SpanRecord {
+        let mut r = SpanRecord::start(&format!("tools/call {tool}"), kind, None);
+        for (k, v) in [
+            (sc::MCP_METHOD_NAME, "tools/call"),
+            (sc::GEN_AI_OPERATION_NAME, "execute_tool"),
+            (sc::GEN_AI_TOOL_NAME, tool),
+            (sc::MCP_SESSION_ID, "session-1"),
+            (sc::JSONRPC_REQUEST_ID, "7"),
+            (sc::GEN_AI_TOOL_CALL_ARGUMENTS, "{\"city\":\"Paris\"}"),
+            (sc::MCP_SERVER_NAME, "weather"),
+            (sc::SERVER_ADDRESS, "127.0.0.1"),
+            (sc::NETWORK_TRANSPORT, "pipe"),
+        ] {
+            r.set_attribute(Key::new(k), Value::from(v));
+        }
+        if let Some(e) = error {
+            r.set_attribute(Key::new(sc::ERROR_TYPE), Value::from(e));
+            r.status = Status::Error("failed".into());
+        }
+        r.end_at(Some(r.start_ns + (seconds * 1e9) as u64));
+        r
+    }
+
+    #[test]
+    fn mcp_requests_have_their_own_histograms_and_tool_call_counts() {
+        let mut m = Metrics::new(None, false);
+        m.record(&mcp(SpanKind::Client, "get_weather", 0.03, None));
+        m.record(&mcp(
+            SpanKind::Client,
+            "get_weather",
+            0.4,
+            Some("tool_error"),
+        ));
+        m.record(&mcp(SpanKind::Server, "get_weather", 0.01, Some("-32602")));
+        let mut list = SpanRecord::start("tools/list", SpanKind::Client, None);
+        list.set_attribute(Key::new(sc::MCP_METHOD_NAME), Value::from("tools/list"));
+        list.end_at(Some(list.start_ns + 1_000_000));
+        m.record(&list);
+
+        // Not counted as model calls.
+        assert!(!m.series.contains_key(&Instrument::Duration));
+        let client = &m.series[&Instrument::McpClientDuration];
+        assert_eq!(client.values().map(|s| s.count).sum::<u64>(), 3);
+        for labels in client.keys() {
+            let keys: Vec<&str> = labels.iter().map(|(k, _)| *k).collect();
+            for dropped in [
+                sc::MCP_SESSION_ID,
+                sc::JSONRPC_REQUEST_ID,
+                sc::GEN_AI_TOOL_CALL_ARGUMENTS,
+            ] {
+                assert!(!keys.contains(&dropped), "{labels:?}");
+            }
+        }
+        let failed: Vec<&Labels> = client
+            .keys()
+            .filter(|l| l.contains(&(sc::ERROR_TYPE, "tool_error".to_string())))
+            .collect();
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0].contains(&(sc::MCP_SERVER_NAME, "weather".to_string())));
+        assert!(failed[0].contains(&(sc::NETWORK_TRANSPORT, "pipe".to_string())));
+        // The 0.4 s call lands in the conventions' (0.2, 0.5] bucket.
+        let s = &client[failed[0]];
+        let i = sc::MCP_DURATION_BUCKETS
+            .iter()
+            .position(|b| *b == 0.5)
+            .unwrap();
+        assert_eq!(s.buckets[i], 1);
+
+        let server = &m.series[&Instrument::McpServerDuration];
+        assert_eq!(server.len(), 1);
+        let labels = server.keys().next().unwrap();
+        assert!(labels.contains(&(sc::ERROR_TYPE, "-32602".to_string())));
+        assert!(!labels.iter().any(|(k, _)| *k == sc::SERVER_ADDRESS));
+
+        let text = m.prometheus_text();
+        assert!(
+            text.contains("# TYPE mcp_client_operation_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(text.contains("le=\"300.0\"}"), "{text}");
+        assert!(text.contains("fivelens_mcp_tool_calls_total{fivelens_mcp_side=\"client\",gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_outcome=\"ok\"} 1"), "{text}");
+        assert!(text.contains("fivelens_mcp_tool_calls_total{fivelens_mcp_side=\"client\",gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_outcome=\"error\",error_type=\"tool_error\"} 1"), "{text}");
+        assert!(text.contains("fivelens_mcp_side=\"server\",gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_outcome=\"error\",error_type=\"-32602\"} 1"), "{text}");
+        assert!(!text.contains("tools/list\",fivelens_outcome"), "{text}");
     }
 }

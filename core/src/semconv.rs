@@ -352,6 +352,17 @@ pub const MCP_NOTIFICATION_EVENT: &str = "mcp.notification";
 pub const MCP_CLIENT_OPERATION_DURATION: &str = "mcp.client.operation.duration";
 /// Histogram `mcp.server.operation.duration` (s).
 pub const MCP_SERVER_OPERATION_DURATION: &str = "mcp.server.operation.duration";
+/// Bucket boundaries of the MCP operation histograms (seconds), from the MCP conventions.
+pub const MCP_DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// Counter `fivelens.mcp.tool.calls`: MCP tool calls by tool, server, side and outcome (with
+/// `error.type` when failed; a result with `isError: true` is `tool_error`).
+pub const METRIC_MCP_TOOL_CALLS: &str = "fivelens.mcp.tool.calls";
+/// `fivelens.mcp.side` on MCP tool-call metrics: `client` or `server`.
+pub const FIVELENS_MCP_SIDE: &str = "fivelens.mcp.side";
+/// `fivelens.outcome` on call-count metrics: `ok` or `error`.
+pub const FIVELENS_OUTCOME: &str = "fivelens.outcome";
 /// `jsonrpc.request.id` (string; requests only).
 pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
 /// `jsonrpc.protocol.version` (set only when not `2.0`).
