@@ -363,6 +363,14 @@ pub const METRIC_MCP_TOOL_CALLS: &str = "fivelens.mcp.tool.calls";
 pub const FIVELENS_MCP_SIDE: &str = "fivelens.mcp.side";
 /// `fivelens.outcome` on call-count metrics: `ok` or `error`.
 pub const FIVELENS_OUTCOME: &str = "fivelens.outcome";
+/// `fivelens.mcp.progress` on an `mcp.notification` event for `notifications/progress`: the progress so far.
+pub const FIVELENS_MCP_PROGRESS: &str = "fivelens.mcp.progress";
+/// `fivelens.mcp.progress.total` on a progress event, when the sender knows the total.
+pub const FIVELENS_MCP_PROGRESS_TOTAL: &str = "fivelens.mcp.progress.total";
+/// `fivelens.mcp.log.level` on an `mcp.notification` event for `notifications/message` (`info`, `error`...).
+pub const FIVELENS_MCP_LOG_LEVEL: &str = "fivelens.mcp.log.level";
+/// `fivelens.mcp.notification.data`: a notification's payload (the log data, the progress message); content, so only with content capture on.
+pub const FIVELENS_MCP_NOTIFICATION_DATA: &str = "fivelens.mcp.notification.data";
 /// `jsonrpc.request.id` (string; requests only).
 pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
 /// `jsonrpc.protocol.version` (set only when not `2.0`).
