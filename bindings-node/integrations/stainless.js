@@ -334,23 +334,25 @@ function serverOf(client) {
 
 /**
  * The root folder (real path) of package `name` as the app resolves it (from the main module's
- * folder and the working directory, not from fivelens's own), or null.
+ * folder and the working directory, not from fivelens's own), or null. `entry` is what to resolve
+ * when the package has no main entry of its own (a subpath of it).
  * @param {string} name
+ * @param {string} [entry]
  * @returns {string | null}
  */
-function resolveFromApp(name) {
+function resolveFromApp(name, entry = name) {
   const from = []
   if (require.main && require.main.filename) from.push(path.dirname(require.main.filename))
   if (process.argv[1]) from.push(path.dirname(path.resolve(process.argv[1])))
   from.push(process.cwd())
   for (const dir of from) {
-    let entry
+    let file
     try {
-      entry = require.resolve(name, { paths: [dir] })
+      file = require.resolve(entry, { paths: [dir] })
     } catch {
       continue
     }
-    for (let d = path.dirname(entry); d !== path.dirname(d); d = path.dirname(d)) {
+    for (let d = path.dirname(file); d !== path.dirname(d); d = path.dirname(d)) {
       const pkg = path.join(d, 'package.json')
       try {
         if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === name) return fs.realpathSync(d)

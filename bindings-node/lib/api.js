@@ -167,6 +167,7 @@ function enableIntegrations(report, wanted) {
     { name: 'openai', enable: () => require('../integrations/openai').instrument() },
     { name: 'anthropic', enable: () => require('../integrations/anthropic').instrument() },
     { name: 'langchain', enable: () => require('../integrations/langchain').instrument() },
+    { name: 'mcp', enable: () => require('../integrations/mcp').instrument() },
   ]
   const names = integrations.map((i) => i.name)
   if (wanted) {
@@ -528,9 +529,12 @@ function tokenEncoding(model) {
  * from 'openai'`) or its client class. `langchain` takes LangChain's modules, one or an array:
  * `@langchain/core/callbacks/manager` (required), and for the rest of the picture
  * `@langchain/core/language_models/chat_models`, `@langchain/core/callbacks/promises` and
- * `@langchain/langgraph`. Returns the names of the modules it instrumented. Safe to call more
+ * `@langchain/langgraph`. `mcp` takes the MCP SDK's modules, one or an array: 1.x
+ * `@modelcontextprotocol/sdk/shared/protocol.js` (or its `client/index.js` / `server/index.js`),
+ * 2.x `@modelcontextprotocol/client` and `@modelcontextprotocol/server`, or their `Client` and
+ * `Server` classes. Returns the names of the modules it instrumented. Safe to call more
  * than once.
- * @param {{openai?: any, anthropic?: any, langchain?: any}} modules
+ * @param {{openai?: any, anthropic?: any, langchain?: any, mcp?: any}} modules
  * @returns {string[]}
  */
 function instrumentModules(modules) {
@@ -538,13 +542,13 @@ function instrumentModules(modules) {
   /** @type {string[]} */
   const done = []
   for (const [name, mod] of Object.entries(modules)) {
-    if (name !== 'openai' && name !== 'anthropic' && name !== 'langchain') {
-      throw new TypeError(`fivelens: instrumentModules: unknown module ${JSON.stringify(name)} (known: anthropic, langchain, openai)`)
+    if (name !== 'openai' && name !== 'anthropic' && name !== 'langchain' && name !== 'mcp') {
+      throw new TypeError(`fivelens: instrumentModules: unknown module ${JSON.stringify(name)} (known: anthropic, langchain, mcp, openai)`)
     }
     if (mod === undefined || mod === null) continue
     const integration = require(`../integrations/${name}`)
     if (!integration.patchModule(mod)) {
-      const what = name === 'langchain' ? 'a LangChain module (e.g. @langchain/core/callbacks/manager)' : `the ${name} SDK module or client class`
+      const what = name === 'langchain' ? 'a LangChain module (e.g. @langchain/core/callbacks/manager)' : name === 'mcp' ? 'an MCP SDK module (e.g. @modelcontextprotocol/client)' : `the ${name} SDK module or client class`
       throw new TypeError(`fivelens: instrumentModules: ${name} is not ${what}`)
     }
     done.push(name)

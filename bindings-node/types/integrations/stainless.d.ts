@@ -68,11 +68,13 @@ export function finishPayload(call: import("../lib/llm").LlmCall, result: any): 
 export function serverOf(client: any): [string | null, number | null];
 /**
  * The root folder (real path) of package `name` as the app resolves it (from the main module's
- * folder and the working directory, not from fivelens's own), or null.
+ * folder and the working directory, not from fivelens's own), or null. `entry` is what to resolve
+ * when the package has no main entry of its own (a subpath of it).
  * @param {string} name
+ * @param {string} [entry]
  * @returns {string | null}
  */
-export function resolveFromApp(name: string): string | null;
+export function resolveFromApp(name: string, entry?: string): string | null;
 /**
  * Runs `apply(exports)` on the CommonJS module `file` now if the app has loaded it, else when it
  * does (`apply` returns false while the module is still loading).

@@ -297,15 +297,19 @@ export function tokenEncoding(model: string): string | null;
  * from 'openai'`) or its client class. `langchain` takes LangChain's modules, one or an array:
  * `@langchain/core/callbacks/manager` (required), and for the rest of the picture
  * `@langchain/core/language_models/chat_models`, `@langchain/core/callbacks/promises` and
- * `@langchain/langgraph`. Returns the names of the modules it instrumented. Safe to call more
+ * `@langchain/langgraph`. `mcp` takes the MCP SDK's modules, one or an array: 1.x
+ * `@modelcontextprotocol/sdk/shared/protocol.js` (or its `client/index.js` / `server/index.js`),
+ * 2.x `@modelcontextprotocol/client` and `@modelcontextprotocol/server`, or their `Client` and
+ * `Server` classes. Returns the names of the modules it instrumented. Safe to call more
  * than once.
- * @param {{openai?: any, anthropic?: any, langchain?: any}} modules
+ * @param {{openai?: any, anthropic?: any, langchain?: any, mcp?: any}} modules
  * @returns {string[]}
  */
 export function instrumentModules(modules: {
     openai?: any;
     anthropic?: any;
     langchain?: any;
+    mcp?: any;
 }): string[];
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
 export function currentSpan(): any;
