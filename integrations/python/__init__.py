@@ -30,4 +30,5 @@ REGISTRY: tuple[Integration, ...] = (
     Integration("autogen", "fivelens.integrations.autogen", ("autogen_core",)),
     Integration("ag2", "fivelens.integrations.ag2", ("ag2",)),
     Integration("crewai", "fivelens.integrations.crewai", ("crewai",)),
+    Integration("mcp", "fivelens.integrations.mcp", ("mcp",)),
 )

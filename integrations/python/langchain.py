@@ -734,8 +734,30 @@ def _tool_start(
     _open(run, f"execute_tool {name}", "internal", attrs)
 
 
+_mcp_claimed: set[UUID] = set()
+
+
+def current_tool_span(name: str) -> Any:
+    """The span of the tool run ``name`` executing now, the first time it is asked for: an MCP
+    ``tools/call`` of that tool made inside it adds the MCP attributes to this span instead of
+    making a second one (the MCP conventions' rule; see fivelens.integrations.mcp)."""
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    config = var_child_runnable_config.get()
+    callbacks = config.get("callbacks") if isinstance(config, dict) else None
+    run_id = getattr(callbacks, "parent_run_id", None)
+    run = _state.runs.get(run_id) if run_id is not None else None
+    if run is None or run.kind != "tool" or run.name != name or run.span is None or run_id in _mcp_claimed:
+        return None
+    if run.frame is not _current.get():
+        return None  # the app made a span of its own current inside the tool: that is the parent
+    _mcp_claimed.add(run.run_id)
+    return run.span
+
+
 def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
     run = _close(run_id)
+    _mcp_claimed.discard(run_id)
     if run is None or run.span is None:
         return
     span = run.span
