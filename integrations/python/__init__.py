@@ -31,4 +31,11 @@ REGISTRY: tuple[Integration, ...] = (
     Integration("ag2", "fivelens.integrations.ag2", ("ag2",)),
     Integration("crewai", "fivelens.integrations.crewai", ("crewai",)),
     Integration("mcp", "fivelens.integrations.mcp", ("mcp",)),
+    # HTTP hops (fivelens._http): trace context on outgoing requests, SERVER spans for incoming.
+    Integration("httpx", "fivelens.integrations.httpx", ("httpx",)),
+    Integration("httpx2", "fivelens.integrations.httpx2", ("httpx2",)),
+    Integration("requests", "fivelens.integrations.requests", ("requests",)),
+    Integration("aiohttp", "fivelens.integrations.aiohttp", ("aiohttp",)),
+    Integration("starlette", "fivelens.integrations.starlette", ("starlette",)),
+    Integration("flask", "fivelens.integrations.flask", ("flask",)),
 )

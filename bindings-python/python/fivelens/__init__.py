@@ -15,7 +15,9 @@ option given to ``instrument()``.
 
 OpenAI and Anthropic SDK calls become model-call spans by themselves; ``fivelens.stage(...)``
 and ``fivelens.prompt(...)`` label the calls inside a block, and ``fivelens.llm_call(...)``
-records a call made through any other SDK.
+records a call made through any other SDK. HTTP requests (httpx, requests, aiohttp) carry the
+trace to the services they call, and Starlette, FastAPI and Flask apps continue it
+(``fivelens.asgi_middleware`` / ``fivelens.wsgi_middleware`` for other ASGI and WSGI apps).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from . import _native
 from ._api import bind_context
+from ._http import asgi_middleware, wsgi_middleware
 from ._instrument import InstrumentReport, instrument, shutdown
 from ._llm import LlmCall, llm_call
 from ._native import ContextScope, RemoteContext, Span, SpanScope
@@ -39,6 +42,7 @@ __all__ = [
     "RemoteContext",
     "Span",
     "SpanScope",
+    "asgi_middleware",
     "bind_context",
     "context",
     "count_tokens",
@@ -55,6 +59,7 @@ __all__ = [
     "start_span",
     "status",
     "token_encoding",
+    "wsgi_middleware",
 ]
 
 span = _native.span

@@ -9,6 +9,7 @@ truncation (and dropping, when capture is off), metrics and roll-ups.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +19,17 @@ from typing import Any, Literal
 from . import _native
 from . import semconv as sc
 
-__all__ = ["LlmCall", "llm_call", "to_json"]
+__all__ = ["LlmCall", "in_model_call", "llm_call", "to_json"]
+
+# Set while a model-call span is current: an HTTP request made then is the model call itself
+# (the HTTP client integrations send it no ``fivelens-context`` and make no HTTP span: see
+# ``fivelens._http``).
+_IN_MODEL_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("fivelens_in_model_call", default=False)
+
+
+def in_model_call() -> bool:
+    """Whether a model-call span is the current span."""
+    return _IN_MODEL_CALL.get()
 
 # ``gen_ai.request.*`` parameters ``llm_call`` accepts by short name, with the expected types.
 _REQUEST_PARAMS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -168,6 +179,7 @@ class LlmCall:
     __slots__ = (
         "_attrs",
         "_body",
+        "_call_token",
         "_capture",
         "_chunks",
         "_ended",
@@ -221,6 +233,7 @@ class LlmCall:
         self._attrs: dict[str, Any] = {}
         self._body: Any = None
         self._token: Any = None
+        self._call_token: contextvars.Token[bool] | None = None
         self._t0 = time.monotonic_ns()
         self._first_chunk = 0
         self._last_ns = 0
@@ -255,13 +268,17 @@ class LlmCall:
     def _activate(self) -> None:
         try:
             self._token = self.span._activate()
+            self._call_token = _IN_MODEL_CALL.set(True)
         except Exception as e:  # pragma: no cover - defensive
             _native.report_internal_error("python", f"activating a model-call span failed: {e!r}")
 
     def _deactivate(self) -> None:
         token, self._token = self._token, None
+        call_token, self._call_token = self._call_token, None
         if token is not None:
             try:
+                if call_token is not None:
+                    _IN_MODEL_CALL.reset(call_token)
                 self.span._deactivate(token)
             except Exception as e:  # a token from another context: the span still ends
                 _native.report_internal_error("context", f"resetting a model-call span failed: {e!r}")
