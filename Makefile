@@ -81,10 +81,10 @@ test-python: python-dev receiver
 	cd bindings-python && $(PY) -m mypy.stubtest fivelens._native
 	cd bindings-python && FIVELENS_OTLP_RECEIVER=$(RECEIVER) $(PY) -m pytest -q -p no:cacheprovider tests
 
-# The OpenAI tests again, against the SDK's 2.x line, in their own virtualenv.
+# The OpenAI tests again against the SDK's 2.x line, CrewAI, and MCP's 1.x line (CrewAI pins it), in their own virtualenv.
 test-python-openai2: python-dev $(VENV_OPENAI2)/.installed
 	cd bindings-python && VIRTUAL_ENV=$(VENV_OPENAI2) $(VENV)/bin/maturin develop --quiet
-	cd bindings-python && $(VENV_OPENAI2)/bin/python -m pytest -q -p no:cacheprovider tests/test_openai.py tests/test_crewai.py
+	cd bindings-python && $(VENV_OPENAI2)/bin/python -m pytest -q -p no:cacheprovider tests/test_openai.py tests/test_crewai.py tests/test_mcp_v1.py
 
 test-node: node-dev receiver
 	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/
