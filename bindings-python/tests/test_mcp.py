@@ -129,6 +129,8 @@ def test_stdio_call_is_one_trace_across_processes(receiver: Receiver, tmp_path: 
     assert "notifications/progress" in [
         e["attributes"]["mcp.method.name"] for e in events(client_span, "mcp.notification")
     ]
+    progress_event = events(client_span, "mcp.notification")[0]["attributes"]
+    assert progress_event["fivelens.mcp.progress"] == 1.0 and progress_event["fivelens.mcp.progress.total"] == 2.0
 
     # Exactly one span per request and side: none of the SDK's own (``MCP send ...``).
     assert not [s["name"] for s in spans if s["name"].startswith("MCP send")]

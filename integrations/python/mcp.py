@@ -500,9 +500,8 @@ class _ClientCall:
         other ``_meta`` keys are left as they are)."""
         out = dict(params) if params else {}
         existing = out.get("_meta")
-        meta = dict(existing) if isinstance(existing, Mapping) else {}
-        meta.update(_native.inject({}, self.span))
-        out["_meta"] = meta
+        # Keys the app set itself are kept, and win (as in the Node integration).
+        out["_meta"] = {**_native.inject({}, self.span), **(existing if isinstance(existing, Mapping) else {})}
         return out
 
 
@@ -560,22 +559,35 @@ def _is_tool_error(result: Any) -> bool:
     return getattr(root, "isError", None) is True or getattr(root, "is_error", None) is True
 
 
-def _notification_event(span: Any, method: str) -> None:
-    span.add_event(sc.MCP_NOTIFICATION_EVENT, {sc.MCP_METHOD_NAME: method})
+def _notification_event(span: Any, method: str, params: Any = None) -> None:
+    attrs: dict[str, Any] = {sc.MCP_METHOD_NAME: method}
+    if params is not None and not isinstance(params, Mapping):
+        params = _result_of(params)
+    if isinstance(params, Mapping):
+        for key, name in (("progress", sc.FIVELENS_MCP_PROGRESS), ("total", sc.FIVELENS_MCP_PROGRESS_TOTAL)):
+            value = params.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                attrs[name] = float(value)
+        level = params.get("level")
+        if isinstance(level, str):
+            attrs[sc.FIVELENS_MCP_LOG_LEVEL] = level
+        if "data" in params and _native._capture_content():
+            attrs[sc.FIVELENS_MCP_NOTIFICATION_DATA] = _to_json(params["data"])
+    span.add_event(sc.MCP_NOTIFICATION_EVENT, attrs)
 
 
 def _is_recorded_notification(method: str) -> bool:
     return method in _NOTIFICATIONS or (method.startswith("notifications/") and method.endswith("/list_changed"))
 
 
-def _sent_notification(method: str) -> None:
+def _sent_notification(method: str, params: Any = None) -> None:
     """A notification going out: an event on the span of the request being handled (a server
     handler's progress and log messages), else on the span current now."""
     if not _state.enabled or not _is_recorded_notification(method):
         return
     span = _HANDLING.get() or _native.current_span()
     if span is not None:
-        _notification_event(span, method)
+        _notification_event(span, method, params)
 
 
 def _received_notification(conn: _Connection | None, method: str, params: Any) -> None:
@@ -590,7 +602,7 @@ def _received_notification(conn: _Connection | None, method: str, params: Any) -
     elif len(conn.in_flight) == 1:
         span = next(iter(conn.in_flight.values()))
     if span is not None:
-        _notification_event(span, method)
+        _notification_event(span, method, params)
 
 
 # ---- the server side ------------------------------------------------------------------------------
@@ -816,7 +828,7 @@ def _wrap_sdk_inject(original: Any) -> Any:
 def _wrap_notify(original: Any) -> Any:
     @functools.wraps(original)
     async def notify(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        _guard("recording a notification", lambda: _sent_notification(method))
+        _guard("recording a notification", _sent_notification, method, args[0] if args else kwargs.get("params"))
         return await original(self, method, *args, **kwargs)
 
     return notify
@@ -922,9 +934,7 @@ class _RequestWithMeta:
             params = data.get("params")
             params = dict(params) if isinstance(params, Mapping) else {}
             existing = params.get("_meta")
-            meta = dict(existing) if isinstance(existing, Mapping) else {}
-            meta.update(self._carrier)
-            params["_meta"] = meta
+            params["_meta"] = {**self._carrier, **(existing if isinstance(existing, Mapping) else {})}
             data["params"] = params
         return data
 
@@ -978,7 +988,13 @@ def _method_of(message: Any) -> str | None:
 def _wrap_send_notification_v1(original: Any) -> Any:
     @functools.wraps(original)
     async def send_notification(self: Any, notification: Any, *args: Any, **kwargs: Any) -> Any:
-        _guard("recording a notification", lambda: _sent_notification(_method_of(notification) or ""))
+        root = getattr(notification, "root", notification)
+        _guard(
+            "recording a notification",
+            _sent_notification,
+            _method_of(notification) or "",
+            getattr(root, "params", None),
+        )
         return await original(self, notification, *args, **kwargs)
 
     return send_notification
