@@ -168,6 +168,7 @@ function enableIntegrations(report, wanted) {
     { name: 'anthropic', enable: () => require('../integrations/anthropic').instrument() },
     { name: 'langchain', enable: () => require('../integrations/langchain').instrument() },
     { name: 'mcp', enable: () => require('../integrations/mcp').instrument() },
+    { name: 'http', enable: () => require('../integrations/http').instrument() },
   ]
   const names = integrations.map((i) => i.name)
   if (wanted) {
