@@ -167,7 +167,7 @@ function verifyOutcome(r) {
 
 const serverEnv = (/** @type {string} */ service) => `{ ...process.env, FIVELENS_MCP_TEST_SERVER: '1', OTEL_SERVICE_NAME: ${JSON.stringify(service)} }`
 
-test('1.x, CommonJS, stdio: a real server process; one trace from the agent through the client span to the tool', async () => {
+test('1.x, CommonJS, stdio: a real server process; one trace from the agent through the client span to the tool; the MCP metrics from its spans', async () => {
   const out = runNode(
     `const fivelens = require(${JSON.stringify(PKG)})
      const report = fivelens.instrument({ serviceName: 'mcp1-stdio-client', store: 'off' })
@@ -182,6 +182,21 @@ test('1.x, CommonJS, stdio: a real server process; one trace from the agent thro
   )
   verifyOutcome(lastJson(out))
   verifyWeather(await received('mcp1-stdio-client', 5), await received('mcp1-stdio-server', 5), { transport: 'pipe', serverName: 'weather' })
+  // The core's MCP metrics come from these spans: the client's duration by tool and outcome.
+  /** @type {any[]} */
+  let points = []
+  for (let i = 0; i < 100; i++) {
+    points = (await (await fetch(rx.endpoint + '/metrics')).json()).filter(
+      (/** @type {any} */ p) => p.name === 'mcp.client.operation.duration' && p.attributes['network.transport'] === 'pipe' && p.attributes['mcp.server.name'] === 'weather',
+    )
+    if (points.length >= 2) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const tool = (/** @type {string} */ name) => points.find((p) => p.attributes['gen_ai.tool.name'] === name)
+  assert.ok(tool('get_weather'), JSON.stringify(points))
+  assert.equal(tool('get_weather').attributes['error.type'], undefined)
+  assert.equal(tool('fail').attributes['error.type'], 'tool_error')
+  assert.equal(tool('get_weather').attributes['jsonrpc.request.id'], undefined)
 })
 
 test('2.x, ES modules, stdio: the split client and server packages, the same trace', async () => {
