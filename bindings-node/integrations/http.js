@@ -150,7 +150,7 @@ function outgoing(method, url, hasHeader) {
  * @param {any} [error]
  */
 function clientDone(span, status, error) {
-  if (!span) return
+  if (!span || !span.isRecording()) return
   try {
     if (status !== undefined) span.setAttribute(sc.HTTP_RESPONSE_STATUS_CODE, status)
     if (error !== undefined) {

@@ -450,6 +450,8 @@ class _ClosingBody:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._body
+        except GeneratorExit:  # the server stopped reading (a client gone): close() ends the span
+            raise
         except BaseException as e:
             self._request.end(e)
             raise
