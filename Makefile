@@ -76,7 +76,8 @@ types: bindings-node/node_modules/.installed
 test-rust:
 	cargo test --quiet --workspace
 
-test-python: python-dev receiver
+# (node-dev: the cross-language MCP tests run a Node client and server with the built addon.)
+test-python: python-dev node-dev receiver
 	$(VENV)/bin/mypy --strict bindings-python/python/fivelens
 	cd bindings-python && $(PY) -m mypy.stubtest fivelens._native
 	cd bindings-python && FIVELENS_OTLP_RECEIVER=$(RECEIVER) $(PY) -m pytest -q -p no:cacheprovider tests
