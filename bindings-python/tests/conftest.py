@@ -178,15 +178,17 @@ def recorded() -> Recorded:
     return Recorded()
 
 
-def run_example(name: str, home: Path) -> tuple[list[str], str]:
-    """Runs ``examples/<name>`` in a fresh interpreter with its own store; returns its output lines
-    with the durations taken out of ``fivelens show``'s tree (they vary), and its stderr."""
+def run_example(name: str, home: Path, env: dict[str, str] | None = None) -> tuple[list[str], str]:
+    """Runs ``examples/<name>`` in a fresh interpreter with its own store (and ``env`` added, e.g. an
+    OTLP endpoint); returns its output lines with the durations taken out of ``fivelens show``'s
+    tree (they vary), and its stderr."""
     import re
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FIVELENS_"))}
-    env["FIVELENS_HOME"] = str(home)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FIVELENS_"))}
+    full_env["FIVELENS_HOME"] = str(home)
+    full_env.update(env or {})
     out = subprocess.run(
-        [sys.executable, str(REPO / "examples" / name)], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(REPO / "examples" / name)], env=full_env, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
     lines = [re.sub(r"\s{2,}[\d.]+ (ms|µs|s)\b", "", line).rstrip() for line in out.stdout.splitlines()]

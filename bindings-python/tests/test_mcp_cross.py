@@ -1,7 +1,9 @@
-"""MCP across languages: a Node client (the TypeScript SDK, under fivelens's Node package) calling
+"""MCP across processes and languages: a Node client (the TypeScript SDK, under fivelens's Node package) calling
 a Python server over stdio, and a Python client calling a Node server over Streamable HTTP on
 127.0.0.1. Both processes export to the one OTLP receiver the test starts; each call must be one
 trace in which the server's span (one language) is the child of the client's span (the other).
+And end to end (examples/mcp_agent.py): a LangGraph agent's tool calls an MCP server with the MCP
+client, the server calls a model: one trace from the agent's root span to the server's model call.
 
 The Node side runs the built addon in bindings-node (``make node-dev``; ``make test-python``
 builds it first).
@@ -23,7 +25,7 @@ import pytest
 from mcp import Client
 
 import fivelens
-from conftest import REPO, Receiver
+from conftest import REPO, Receiver, run_example
 
 HERE = Path(__file__).parent
 PY_SERVER = str(HERE / "mcp_servers" / "weather.py")
@@ -206,3 +208,62 @@ def test_python_client_calls_node_server_over_streamable_http(node: str, receive
     # The server's progress and log notifications reached the Python client span as events.
     received = sorted(e["attributes"]["mcp.method.name"] for e in call["events"] if e["name"] == "mcp.notification")
     assert "notifications/message" in received
+
+
+# ---- end to end: a LangGraph agent -> its tool -> an MCP server -> a model call ----------------------------
+
+
+def test_langgraph_agent_tool_mcp_server_model_call_is_one_trace(receiver: Receiver, tmp_path: Path) -> None:
+    # Both processes export to the receiver and write the local store (`fivelens show` reads it).
+    otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "FIVELENS_STORE": "on"}
+    lines, _ = run_example("mcp_agent.py", tmp_path / "home", otlp)
+    assert lines[0] == "echo: Forecast for example: sunny, 24 C, light wind."  # the server's model call
+    assert lines[1] == "echo: Will it rain in Lisbon tomorrow?"
+    # `fivelens show` on the store both processes wrote: one tree (the README's).
+    assert lines[3:] == [
+        "invoke_agent forecaster",
+        "├─ model  iteration 1",
+        "│  └─ chat gpt-4o-mini  openai  tokens 10/3  $0.00000",
+        "├─ tools  iteration 2",
+        "│  └─ execute_tool get_forecast",
+        "│     ├─ server/discover",
+        "│     │  └─ server/discover",
+        "│     ├─ tools/call get_forecast",
+        "│     │  └─ chat gpt-4o-mini  openai  tokens 15/9  $0.00001",
+        "│     └─ tools/list",
+        "│        └─ tools/list",
+        "└─ model  iteration 3",
+        "   └─ chat gpt-4o-mini  openai  tokens 19/7  $0.00001",
+    ], lines
+
+    spans = wait_spans(
+        receiver, lambda s: len(of(s, "forecast-mcp-server")) >= 4 and len(of(s, "mcp-agent-example")) >= 9
+    )
+    agent = of(spans, "mcp-agent-example")
+    server = of(spans, "forecast-mcp-server")
+    root = one(agent, "invoke_agent forecaster", INTERNAL)
+    tools_node = one(agent, "tools", INTERNAL)
+    tool = one(agent, "execute_tool get_forecast", INTERNAL)
+    handled = one(server, "tools/call get_forecast", SERVER)
+    llm = one(server, "chat gpt-4o-mini", CLIENT)
+
+    # The chain of parents, from the agent's root down to the model call in the server process.
+    assert root["parent_span_id"] == ""
+    assert tools_node["parent_span_id"] == root["span_id"]
+    assert tool["parent_span_id"] == tools_node["span_id"]
+    assert handled["parent_span_id"] == tool["span_id"]
+    assert llm["parent_span_id"] == handled["span_id"]
+    assert {s["trace_id"] for s in spans} == {root["trace_id"]}, "every span of both processes in one trace"
+
+    # The tool run is the MCP call (no second span on the client side), with the MCP attributes.
+    assert not [s for s in agent if s["name"] == "tools/call get_forecast"]
+    ta = tool["attributes"]
+    assert ta["mcp.method.name"] == "tools/call" and ta["mcp.server.name"] == "forecast"
+    assert ta["network.transport"] == "pipe"
+    assert ta["jsonrpc.request.id"] == handled["attributes"]["jsonrpc.request.id"]
+    assert ta["fivelens.framework"] == "langgraph"
+    # The server's model call: the OpenAI SDK's, with its usage.
+    la = llm["attributes"]
+    assert la["gen_ai.operation.name"] == "chat" and la["gen_ai.provider.name"] == "openai"
+    assert la["gen_ai.usage.input_tokens"] == 15 and la["gen_ai.usage.output_tokens"] == 9
+    assert root["attributes"]["gen_ai.agent.name"] == "forecaster"
