@@ -127,6 +127,8 @@ class Run {
     this.interrupted = false
     /** Root only: tool name -> [attempt, last error type or null]. @type {Map<string, [number, string | null]> | null} */
     this.tools = null
+    /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */
+    this.mcp = false
   }
 }
 
@@ -245,6 +247,27 @@ function resolveActive(active) {
   const run = shared().runs.get(runId)
   if (run === undefined || run.frame !== active) return active
   return run.effective || active
+}
+
+/**
+ * The span of the tool run `name` executing now, the first time it is asked for: an MCP
+ * `tools/call` of that tool made inside it adds the MCP attributes to this span instead of making
+ * a second one (the MCP conventions' rule; see integrations/mcp.js). Null when no such tool run
+ * is executing, when the app opened a span of its own inside it (that span is the parent), or when
+ * an MCP call already took it.
+ * @param {string} name
+ * @returns {any}
+ */
+function currentToolSpan(name) {
+  if (!recording()) return null
+  const runId = currentRunId()
+  const run = runId === undefined ? undefined : shared().runs.get(runId)
+  if (run === undefined || run.kind !== 'tool' || run.name !== name || !run.span || !run.open || run.mcp) return null
+  let active = store().activeSpan()
+  while (active instanceof ModelCallSlot) active = active.outer
+  if (active !== run.frame) return null
+  run.mcp = true
+  return run.span
 }
 
 /**
@@ -1153,6 +1176,7 @@ function configure() {
   const s = /** @type {any} */ (state())
   s.runResolver = resolveActive
   s.modelCallAdopter = adopt
+  s.toolSpanFor = currentToolSpan
   ;(s.flushHooks ||= new Set()).add(awaitCallbacks)
 }
 
@@ -1209,4 +1233,4 @@ function instrument() {
   return undefined
 }
 
-module.exports = { instrument, patchModule, resolveActive, adopt, awaitCallbacks, INSTRUMENTATION, FivelensCallbackHandler, ModelCallSlot }
+module.exports = { instrument, patchModule, resolveActive, adopt, currentToolSpan, awaitCallbacks, INSTRUMENTATION, FivelensCallbackHandler, ModelCallSlot }

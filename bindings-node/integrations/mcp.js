@@ -34,6 +34,11 @@
 // connection when received), else on the span that was active when the connection was made
 // (the session's).
 //
+// Inside an agent framework's tool run of the same tool (LangChain.js's `execute_tool get_weather`
+// calling `tools/call get_weather`), no second span is made (the MCP conventions' rule): the tool
+// span gets the MCP attributes, carries the request's trace context and is the server span's
+// parent; it ends with its tool run.
+//
 // Connections are seen from `connect()` on: those opened before `instrument()` are not traced.
 // Nothing here throws into the app: a failure is reported (`status()`) and the SDK goes on
 // unobserved.
@@ -64,6 +69,7 @@ const MAX_DESCRIPTION = 1024
  * @property {any} span
  * @property {string} method
  * @property {any} progressToken
+ * @property {boolean} [borrowed] the span is an agent framework's tool span (not ours to end)
  */
 
 /** What is known about one connection (one transport). */
@@ -306,13 +312,38 @@ function startRequest(protocol, args, index) {
   if (conn) Object.assign(attrs, conn.network)
   const server = serverName(protocol)
   if (server && protocol._serverVersion) attrs[sc.MCP_SERVER_NAME] = server
-  const span = lib().startSpan(name, { kind: 'client', attributes: attrs, instrumentation: INSTRUMENTATION })
+  const outer = request.method === 'tools/call' ? outerToolSpan(attrs[sc.GEN_AI_TOOL_NAME]) : null
+  let span = outer
+  if (outer) {
+    // The framework's tool span is the call (the conventions: no second span); its own arguments
+    // and result are already there.
+    delete attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS]
+    outer.setAttributes(attrs)
+  } else {
+    span = lib().startSpan(name, { kind: 'client', attributes: attrs, instrumentation: INSTRUMENTATION })
+  }
   setConnectionAttributes(conn, protocol, span)
   const copy = args.slice()
   copy[index] = withTraceContext(request, span)
   /** @type {Exchange} */
-  const exchange = { span, method: request.method, progressToken: undefined }
+  const exchange = { span, method: request.method, progressToken: undefined, borrowed: !!outer }
   return { exchange, conn, protocol, args: copy, id: /** @type {any} */ (undefined) }
+}
+
+/**
+ * An agent framework's `execute_tool` span running now for the tool `name` (LangChain.js's, when
+ * its integration is on), or null.
+ * @param {any} name
+ */
+function outerToolSpan(name) {
+  const lookup = /** @type {any} */ (state()).toolSpanFor
+  if (typeof name !== 'string' || typeof lookup !== 'function') return null
+  try {
+    return lookup(name) || null
+  } catch (e) {
+    problem('looking up the tool run', e)
+    return null
+  }
 }
 
 /**
@@ -324,7 +355,8 @@ function endRequest(call, value, error) {
   const { exchange, conn, protocol } = call
   if (conn && call.id !== undefined) conn.outgoing.delete(call.id)
   try {
-    settle(exchange, conn, value, error)
+    if (exchange.borrowed) settleBorrowed(exchange, value, error)
+    else settle(exchange, conn, value, error)
     setConnectionAttributes(conn, protocol, exchange.span)
     if (exchange.method === 'initialize') {
       const server = value && value.serverInfo && value.serverInfo.name
@@ -333,7 +365,24 @@ function endRequest(call, value, error) {
   } catch (e) {
     problem('ending a client span', e)
   }
-  exchange.span.end()
+  // A framework's tool span ends with its tool run.
+  if (!exchange.borrowed) exchange.span.end()
+}
+
+/**
+ * The end of a `tools/call` made in a framework's tool span: the JSON-RPC error, or `isError` (a
+ * failed tool call whatever the tool returns); the tool run records its own result.
+ * @param {Exchange} exchange
+ * @param {any} result
+ * @param {any} error
+ */
+function settleBorrowed(exchange, result, error) {
+  if (error !== undefined) {
+    settle(exchange, null, undefined, error)
+  } else if (result && typeof result === 'object' && result.isError === true) {
+    exchange.span.setAttribute(sc.ERROR_TYPE, sc.TOOL_ERROR)
+    exchange.span.setStatus('error', firstText(result.content).slice(0, MAX_DESCRIPTION))
+  }
 }
 
 // ---- both sides: the transport, from connect() on ------------------------------------------------

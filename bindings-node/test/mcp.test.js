@@ -392,3 +392,93 @@ test('bundled apps: instrumentModules({ mcp }) with the 2.x ES modules as import
   assert.deepEqual(r.spans, ['client initialize', 'client tools/call ping_tool', 'server initialize', 'server tools/call ping_tool'])
   assert.match(r.bad, /^TypeError: .*mcp is not an MCP SDK module/)
 })
+
+test('inside a LangChain.js tool run of the same tool, the tool span is the MCP call: the MCP attributes on it, no second span, the server span its child', async () => {
+  const out = runNode(
+    `const fivelens = require(${JSON.stringify(PKG)})
+     const report = fivelens.instrument({ serviceName: 'mcp-lc-client', store: 'off' })
+     const { tool } = require('@langchain/core/tools')
+     const { z } = require('zod')
+     const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
+     const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js')
+     ;(async () => {
+       const transport = new StdioClientTransport({ command: process.execPath, args: [${JSON.stringify(SERVER_CJS)}], env: ${serverEnv('mcp-lc-server')}, stderr: 'inherit' })
+       const client = new Client({ name: 'agent', version: '1.0.0' })
+       const text = (r) => r.content[0].text
+       // LangChain tools that call the MCP server's tool of the same name.
+       const getWeather = tool(async ({ city }) => text(await client.callTool({ name: 'get_weather', arguments: { city } })), {
+         name: 'get_weather', description: 'Weather for a city', schema: z.object({ city: z.string() }),
+       })
+       const fail = tool(async () => text(await client.callTool({ name: 'fail', arguments: {} })), {
+         name: 'fail', description: 'Always fails', schema: z.object({}),
+       })
+       // A tool of another name making two MCP calls: each its own CLIENT span under the tool span.
+       const compare = tool(async ({ a, b }) => {
+         const x = text(await client.callTool({ name: 'get_weather', arguments: { city: a } }))
+         const y = text(await client.callTool({ name: 'get_weather', arguments: { city: b } }))
+         return x + ' / ' + y
+       }, { name: 'compare_weather', description: 'Two cities', schema: z.object({ a: z.string(), b: z.string() }) })
+       const out = {}
+       await fivelens.withSpan('agent', async () => {
+         await client.connect(transport)
+         out.weather = await getWeather.invoke({ city: 'Quito' })
+         out.failed = await fail.invoke({})
+         out.compared = await compare.invoke({ a: 'Oslo', b: 'Rome' })
+       })
+       await client.close()
+       await fivelens.flush()
+       console.log(JSON.stringify({ out, enabled: report.enabled }))
+     })()`,
+    { env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.endpoint } },
+  )
+  const r = lastJson(out)
+  assert.ok(r.enabled.includes('langchain') && r.enabled.includes('mcp'), JSON.stringify(r.enabled))
+  assert.equal(r.out.weather, 'sunny in Quito')
+  assert.equal(r.out.failed, 'the weather service is down')
+  assert.equal(r.out.compared, 'sunny in Oslo / sunny in Rome')
+  const client = await received('mcp-lc-client', 7)
+  const server = await received('mcp-lc-server', 6)
+  const agent = one(client, 'agent')
+  for (const s of [...client, ...server]) assert.equal(s.trace_id, agent.trace_id, `${s.name} is in the agent's trace`)
+
+  // The same tool: one span on the client side, the LangChain one, carrying the MCP call.
+  const toolSpan = one(client, 'execute_tool get_weather')
+  assert.equal(toolSpan.kind, 'internal')
+  assert.equal(toolSpan.parent, agent.span_id)
+  assert.equal(toolSpan.scope, 'fivelens.langchain')
+  const a = toolSpan.attributes
+  assert.equal(a['mcp.method.name'], 'tools/call')
+  assert.equal(a['mcp.server.name'], 'weather')
+  assert.equal(a['network.transport'], 'pipe')
+  assert.match(a['mcp.protocol.version'], /^\d{4}-\d{2}-\d{2}$/)
+  assert.equal(a['gen_ai.tool.name'], 'get_weather')
+  assert.equal(a['gen_ai.tool.call.result'], 'sunny in Quito', "the tool run's own result")
+  assert.deepEqual(JSON.parse(a['gen_ai.tool.call.arguments']), { city: 'Quito' })
+  assert.equal(toolSpan.status, 'unset')
+  const handled = server.find((s) => s.name === 'tools/call get_weather' && s.parent === toolSpan.span_id)
+  assert.ok(handled, 'the server span is the child of the tool span')
+  assert.equal(handled.kind, 'server')
+  assert.equal(handled.attributes['jsonrpc.request.id'], a['jsonrpc.request.id'])
+  assert.equal(server.find((s) => s.name === 'lookup weather' && s.parent === handled.span_id)?.kind, 'internal')
+  // Notifications of the call: on the tool span.
+  assert.deepEqual(notifications(toolSpan), ['notifications/message info looking up Quito'])
+
+  // isError: the tool span is a failed tool call, though the tool returned normally.
+  const failSpan = one(client, 'execute_tool fail')
+  assert.equal(failSpan.status, 'error')
+  assert.equal(failSpan.attributes['error.type'], 'tool_error')
+  assert.equal(failSpan.attributes['mcp.method.name'], 'tools/call')
+  assert.equal(one(server, 'tools/call fail').parent, failSpan.span_id)
+
+  // Another tool's name: the MCP calls are CLIENT spans of their own under the tool span.
+  const compare = one(client, 'execute_tool compare_weather')
+  assert.equal(compare.attributes['mcp.method.name'], undefined)
+  const calls = client.filter((s) => s.name === 'tools/call get_weather')
+  assert.equal(calls.length, 2)
+  for (const call of calls) {
+    assert.equal(call.kind, 'client')
+    assert.equal(call.parent, compare.span_id)
+    assert.equal(server.filter((s) => s.parent === call.span_id && s.name === 'tools/call get_weather').length, 1)
+  }
+  assert.equal(client.filter((s) => s.name === 'tools/call fail').length, 0)
+})

@@ -28,6 +28,16 @@ export function resolveActive(active: any): any;
  * @returns {Record<string, any> | null}
  */
 export function adopt(): Record<string, any> | null;
+/**
+ * The span of the tool run `name` executing now, the first time it is asked for: an MCP
+ * `tools/call` of that tool made inside it adds the MCP attributes to this span instead of making
+ * a second one (the MCP conventions' rule; see integrations/mcp.js). Null when no such tool run
+ * is executing, when the app opened a span of its own inside it (that span is the parent), or when
+ * an MCP call already took it.
+ * @param {string} name
+ * @returns {any}
+ */
+export function currentToolSpan(name: string): any;
 /** Waits for LangChain's background callbacks, in every copy seen. */
 export function awaitCallbacks(): Promise<void> | Promise<PromiseSettledResult<any>[]>;
 export const INSTRUMENTATION: "fivelens.langchain";
@@ -144,5 +154,7 @@ declare class Run {
     interrupted: boolean;
     /** Root only: tool name -> [attempt, last error type or null]. @type {Map<string, [number, string | null]> | null} */
     tools: Map<string, [number, string | null]> | null;
+    /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */
+    mcp: boolean;
 }
 export {};

@@ -5,6 +5,10 @@ export type Exchange = {
     span: any;
     method: string;
     progressToken: any;
+    /**
+     * the span is an agent framework's tool span (not ours to end)
+     */
+    borrowed?: boolean | undefined;
 };
 /**
  * Patches the MCP SDKs the app resolves: CommonJS copies when the app requires them (or now, if it
