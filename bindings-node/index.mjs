@@ -14,6 +14,7 @@ export const {
   startLlmCall,
   countTokens,
   tokenEncoding,
+  redact,
   instrumentModules,
   currentSpan,
   inject,

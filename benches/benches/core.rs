@@ -145,23 +145,28 @@ fn model_calls(c: &mut Criterion) {
             capture_content: true,
             max_content_bytes: 64 * 1024,
             compat: false,
+            // The default: content redacted.
+            redaction: Some(Default::default()),
         },
         PriceTable::embedded(),
     );
     let mut metrics = Metrics::new(Some("prod".into()), false);
     let mut g = c.benchmark_group("model call (processing thread)");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("finalize + provider payloads + cost + hash", |b| {
-        b.iter_batched(
-            llm_record,
-            |mut r| {
-                r.finalize();
-                stage.process(&mut r);
-                r
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    g.bench_function(
+        "finalize + provider payloads + cost + hash + redaction",
+        |b| {
+            b.iter_batched(
+                llm_record,
+                |mut r| {
+                    r.finalize();
+                    stage.process(&mut r);
+                    r
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     let mut processed = llm_record();
     processed.finalize();
     stage.process(&mut processed);

@@ -50,6 +50,12 @@ const sc = require('./semconv')
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {boolean} [redact] `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
+ * @property {string[]} [redactTypes] built-in PII types to detect (`EMAIL`, `PHONE`, `CREDIT_CARD`, `IBAN`, `US_SSN`, `IP_ADDRESS`, `SECRET`, `JWT`); default all
+ * @property {Record<string, 'typed' | 'indexed' | 'hash' | 'remove'>} [redactActions] action per type (`*` for the rest); default `typed`
+ * @property {{name: string, pattern: string}[]} [redactRules] custom detectors (Rust regex syntax; a `value` group limits what is replaced)
+ * @property {string[]} [redactDeny] values always redacted: exact strings, or `/regex/`
+ * @property {string[]} [redactAllow] values never redacted: exact strings, or `/regex/` matching the whole value
  * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
  * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
@@ -512,6 +518,20 @@ function countTokens(text, model, options = {}) {
 }
 
 /**
+ * `text` with its PII replaced as the active configuration says (the `redact*` options of
+ * `instrument()`; the defaults before it), and the values found, with offsets in UTF-16 code
+ * units of `text` (JavaScript string indices). Placeholders never contain any part of a value.
+ * @param {string} text
+ * @returns {{text: string, entities: {type: string, start: number, end: number}[]}}
+ */
+function redact(text) {
+  if (typeof text !== 'string') throw new TypeError(`fivelens: redact text: expected a string, got ${typeof text}`)
+  const addon = ensureNative()
+  if (!addon) throw new Error('fivelens: redact needs the native addon, which did not load (see status())')
+  return addon.redact(text)
+}
+
+/**
  * The vocabulary `countTokens` uses for `model` when its count is exact (`o200k_base`,
  * `cl100k_base`), or `null` when the model's tokenizer is not known (counts are then estimates).
  * @param {string} model
@@ -645,6 +665,7 @@ module.exports = {
   withPrompt,
   countTokens,
   tokenEncoding,
+  redact,
   instrumentModules,
   currentSpan,
   inject,

@@ -169,4 +169,9 @@ module.exports = Object.freeze({
   URL_PATH: 'url.path',
   URL_SCHEME: 'url.scheme',
   BAGGAGE: 'baggage',
+
+  // Redaction
+  FIVELENS_REDACTION_PREFIX: 'fivelens.redaction.',
+  METRIC_PII_ENTITIES: 'fivelens.pii.entities',
+  FIVELENS_PII_TYPE: 'fivelens.pii.type',
 })

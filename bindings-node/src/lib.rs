@@ -150,6 +150,46 @@ pub fn count_tokens(text: String, model: Option<String>, encoding: Option<String
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// One PII value found by `redact`.
+#[napi(object)]
+pub struct RedactedEntity {
+    /// The type (`EMAIL`, `PHONE`, ..., a custom rule's name, `DENIED`).
+    #[napi(js_name = "type")]
+    pub kind: String,
+    /// Offset of the first UTF-16 code unit in the original text.
+    pub start: u32,
+    /// Offset past the last UTF-16 code unit.
+    pub end: u32,
+}
+
+/// What `redact` returns.
+#[napi(object)]
+pub struct Redaction {
+    /// The text with its PII replaced.
+    pub text: String,
+    /// The values found, in order.
+    pub entities: Vec<RedactedEntity>,
+}
+
+/// `text` with its PII replaced as the active configuration says (the defaults before
+/// `instrument()`), and the entities found with offsets in UTF-16 code units of `text`.
+#[napi]
+pub fn redact(text: String) -> Redaction {
+    let (out, entities) = fivelens_core::redact::redact_for_host(&text, true);
+    let unit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Redaction {
+        text: out,
+        entities: entities
+            .into_iter()
+            .map(|e| RedactedEntity {
+                kind: e.kind,
+                start: unit(e.start),
+                end: unit(e.end),
+            })
+            .collect(),
+    }
+}
+
 /// The vocabulary `countTokens` uses for `model` when its count is exact (`o200k_base`,
 /// `cl100k_base`), or `null` when the model's tokenizer is not known (then counts are estimates).
 #[napi]

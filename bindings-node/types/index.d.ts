@@ -19,6 +19,7 @@ declare const _exports: {
     withPrompt: typeof api.withPrompt;
     countTokens: typeof api.countTokens;
     tokenEncoding: typeof api.tokenEncoding;
+    redact: typeof api.redact;
     instrumentModules: typeof api.instrumentModules;
     currentSpan: typeof api.currentSpan;
     inject: typeof api.inject;

@@ -160,6 +160,48 @@ fn count_tokens(
     })
 }
 
+/// The redacted text and the `(type, start, end)` of each value found.
+type Redacted = (String, Vec<(String, usize, usize)>);
+
+/// redact(text)
+/// --
+///
+/// `text` with its PII replaced as the active configuration says (`redact_*` options; the
+/// defaults before `instrument()`), and the entities found as `(type, start, end)` with offsets in
+/// code points of `text`. Releases the GIL for long texts.
+#[pyfunction]
+fn redact(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Redacted> {
+    let text = text.cast::<pyo3::types::PyString>().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!(
+            "text: expected a string, got {}",
+            convert::type_label(text)
+        ))
+    })?;
+    // Lone surrogates (not text) become `?`: one code point each, so offsets still count
+    // `text`'s code points.
+    let text: std::borrow::Cow<'_, str> = match text.to_str() {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => {
+            let bytes = text.call_method1("encode", ("utf-8", "replace"))?;
+            let bytes = bytes.cast::<pyo3::types::PyBytes>()?;
+            std::borrow::Cow::Owned(String::from_utf8_lossy(bytes.as_bytes()).into_owned())
+        }
+    };
+    let run = || fivelens_core::redact::redact_for_host(&text, false);
+    let (out, entities) = if text.len() > 4096 {
+        py.detach(run)
+    } else {
+        run()
+    };
+    Ok((
+        out,
+        entities
+            .into_iter()
+            .map(|e| (e.kind, e.start, e.end))
+            .collect(),
+    ))
+}
+
 /// The vocabulary fivelens counts `model` with (`o200k_base`, `cl100k_base`), or `None` when
 /// its counts for that model are estimates.
 #[pyfunction]
@@ -322,6 +364,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(report_internal_error, m)?)?;
     m.add_function(wrap_pyfunction!(default_config, m)?)?;
     m.add_function(wrap_pyfunction!(hash_user_id, m)?)?;
+    m.add_function(wrap_pyfunction!(redact, m)?)?;
     m.add_function(wrap_pyfunction!(finished_spans, m)?)?;
     m.add_function(wrap_pyfunction!(clear_finished_spans, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -88,6 +88,20 @@ pub const ENV_CAPTURE_CHAIN_IO: &str = "FIVELENS_CAPTURE_CHAIN_IO";
 /// `FIVELENS_COLLAPSE_CHAINS`: `true` leaves out agent-framework chain runs that are plumbing
 /// (their children move up to the nearest span kept). Default `false`.
 pub const ENV_COLLAPSE_CHAINS: &str = "FIVELENS_COLLAPSE_CHAINS";
+/// `FIVELENS_REDACT`: `false` turns PII redaction of captured content off. Default `true`.
+pub const ENV_REDACT: &str = "FIVELENS_REDACT";
+/// `FIVELENS_REDACT_TYPES`: the built-in types to detect, comma-separated. Default all.
+pub const ENV_REDACT_TYPES: &str = "FIVELENS_REDACT_TYPES";
+/// `FIVELENS_REDACT_ACTIONS`: `TYPE=action` pairs, comma-separated (`*` for every other type);
+/// actions `typed`, `indexed`, `hash`, `remove`. Default `typed` for all.
+pub const ENV_REDACT_ACTIONS: &str = "FIVELENS_REDACT_ACTIONS";
+/// `FIVELENS_REDACT_RULES`: custom detectors, a JSON array of `{"name": ..., "pattern": ...}`.
+pub const ENV_REDACT_RULES: &str = "FIVELENS_REDACT_RULES";
+/// `FIVELENS_REDACT_DENY`: values always redacted: a JSON array of strings (`/regex/` for
+/// patterns), or one plain string per line.
+pub const ENV_REDACT_DENY: &str = "FIVELENS_REDACT_DENY";
+/// `FIVELENS_REDACT_ALLOW`: values never redacted, same format as `FIVELENS_REDACT_DENY`.
+pub const ENV_REDACT_ALLOW: &str = "FIVELENS_REDACT_ALLOW";
 /// `FIVELENS_PRICES_FILE`: a JSON price table (the format of `core/data/prices.json`) whose
 /// entries add to or replace the built-in ones. Default unset.
 pub const ENV_PRICES_FILE: &str = "FIVELENS_PRICES_FILE";
@@ -219,6 +233,20 @@ pub struct Config {
     /// Count estimated tokens in `gen_ai.client.token.usage` too (the conventions reserve it for
     /// reported counts); `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`.
     pub metrics_include_estimated_tokens: bool,
+    /// Redact PII in captured content before it leaves the process; `FIVELENS_REDACT`.
+    pub redact: bool,
+    /// Built-in PII types to detect (all by default); `FIVELENS_REDACT_TYPES`.
+    pub redact_types: Vec<String>,
+    /// Action per type (`typed`, `indexed`, `hash`, `remove`; `*` for the rest);
+    /// `FIVELENS_REDACT_ACTIONS`.
+    pub redact_actions: BTreeMap<String, crate::redact::Action>,
+    /// Custom detectors (`name`, `pattern`); `FIVELENS_REDACT_RULES`.
+    pub redact_rules: Vec<crate::redact::Rule>,
+    /// Values always redacted (exact, or `/regex/`); `FIVELENS_REDACT_DENY`.
+    pub redact_deny: Vec<String>,
+    /// Values never redacted (exact, or `/regex/` matching the whole value);
+    /// `FIVELENS_REDACT_ALLOW`.
+    pub redact_allow: Vec<String>,
     /// Record agent-framework chain and node inputs and outputs; `FIVELENS_CAPTURE_CHAIN_IO`.
     pub capture_chain_io: bool,
     /// Leave out agent-framework chain runs that are plumbing; `FIVELENS_COLLAPSE_CHAINS`.
@@ -268,6 +296,15 @@ impl Default for Config {
             prometheus_host: "127.0.0.1".to_string(),
             prometheus_port: None,
             metrics_include_estimated_tokens: false,
+            redact: true,
+            redact_types: crate::redact::BUILTIN_TYPES
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            redact_actions: BTreeMap::new(),
+            redact_rules: Vec::new(),
+            redact_deny: Vec::new(),
+            redact_allow: Vec::new(),
             capture_chain_io: false,
             collapse_chains: false,
             integrations: None,
@@ -456,6 +493,49 @@ impl Config {
             self.metrics_include_estimated_tokens =
                 parse_bool(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS, &v)?;
         }
+        if let Some(v) = get(ENV_REDACT) {
+            self.redact = parse_bool(ENV_REDACT, &v)?;
+        }
+        if let Some(v) = get(ENV_REDACT_TYPES) {
+            self.redact_types = v
+                .split(',')
+                .map(|t| t.trim().to_ascii_uppercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+        }
+        if let Some(v) = get(ENV_REDACT_ACTIONS) {
+            self.redact_actions = BTreeMap::new();
+            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+                let Some((t, a)) = pair.split_once('=') else {
+                    return Err(ConfigError::new(
+                        ENV_REDACT_ACTIONS,
+                        format!("expected TYPE=action pairs, got {pair:?}"),
+                    ));
+                };
+                let action = crate::redact::Action::parse(a).ok_or_else(|| {
+                    ConfigError::new(
+                        ENV_REDACT_ACTIONS,
+                        format!("{a:?} is not an action (typed, indexed, hash, remove)"),
+                    )
+                })?;
+                self.redact_actions
+                    .insert(t.trim().to_ascii_uppercase(), action);
+            }
+        }
+        if let Some(v) = get(ENV_REDACT_RULES) {
+            self.redact_rules = serde_json::from_str(&v).map_err(|e| {
+                ConfigError::new(
+                    ENV_REDACT_RULES,
+                    format!("expected a JSON array of {{\"name\", \"pattern\"}} objects: {e}"),
+                )
+            })?;
+        }
+        if let Some(v) = get(ENV_REDACT_DENY) {
+            self.redact_deny = parse_list(ENV_REDACT_DENY, &v)?;
+        }
+        if let Some(v) = get(ENV_REDACT_ALLOW) {
+            self.redact_allow = parse_list(ENV_REDACT_ALLOW, &v)?;
+        }
         if let Some(v) = get(ENV_CAPTURE_CHAIN_IO) {
             self.capture_chain_io = parse_bool(ENV_CAPTURE_CHAIN_IO, &v)?;
         }
@@ -544,6 +624,10 @@ impl Config {
                 "log_level",
                 "must be one of off, error, warn, info, debug",
             ));
+        }
+        if self.redact {
+            crate::redact::Redactor::check(&self.redaction())
+                .map_err(|e| ConfigError::new(e.field, e.message))?;
         }
         if let Some(k) = &self.user_hash_key {
             if k.len() < 8 {
@@ -681,6 +765,26 @@ impl Config {
         }
     }
 
+    /// The redaction settings.
+    pub fn redaction(&self) -> crate::redact::Settings {
+        crate::redact::Settings {
+            types: self.redact_types.clone(),
+            actions: self
+                .redact_actions
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            rules: self.redact_rules.clone(),
+            deny: self.redact_deny.clone(),
+            allow: self.redact_allow.clone(),
+        }
+    }
+
+    /// The redactor these settings describe (an error names the option at fault).
+    pub fn redactor(&self) -> Result<crate::redact::Redactor, crate::redact::SettingsError> {
+        crate::redact::Redactor::new(&self.redaction())
+    }
+
     /// The price table: built-in, then the file, then inline entries.
     pub fn price_table(&self) -> crate::pricing::PriceTable {
         let mut t = crate::pricing::PriceTable::embedded();
@@ -724,8 +828,45 @@ fn first(
 }
 
 /// Accepts the spellings users write for enum options (`"GRPC"`, `true` for the store).
+/// A JSON array of strings, or one value per line.
+fn parse_list(name: &str, v: &str) -> Result<Vec<String>, ConfigError> {
+    if v.trim_start().starts_with('[') {
+        return serde_json::from_str(v)
+            .map_err(|e| ConfigError::new(name, format!("expected a JSON array of strings: {e}")));
+    }
+    Ok(v.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 fn normalise_option(key: &str, v: serde_json::Value) -> serde_json::Value {
     match (key, &v) {
+        ("redact_types", serde_json::Value::Array(items)) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|i| match i {
+                    serde_json::Value::String(s) => {
+                        serde_json::Value::String(s.trim().to_ascii_uppercase())
+                    }
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        ("redact_actions", serde_json::Value::Object(map)) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, a)| {
+                    let a = match a {
+                        serde_json::Value::String(s) => crate::redact::Action::parse(s)
+                            .and_then(|x| serde_json::to_value(x).ok())
+                            .unwrap_or_else(|| a.clone()),
+                        other => other.clone(),
+                    };
+                    (k.trim().to_ascii_uppercase(), a)
+                })
+                .collect(),
+        ),
         ("store", serde_json::Value::Bool(b)) => {
             serde_json::Value::String(if *b { "on" } else { "off" }.into())
         }
@@ -916,6 +1057,70 @@ mod tests {
         );
         assert_eq!(c.otlp_headers.get("b").map(String::as_str), Some("x y"));
         assert!(!c.store_enabled());
+    }
+
+    #[test]
+    fn redaction_options_from_env_and_explicit() {
+        let env = |n: &str| match n {
+            ENV_REDACT_TYPES => Some("email, phone".to_string()),
+            ENV_REDACT_ACTIONS => Some("EMAIL=indexed,*=hash".to_string()),
+            ENV_REDACT_RULES => Some(r#"[{"name":"EMP_ID","pattern":"EMP-\\d{6}"}]"#.to_string()),
+            ENV_REDACT_DENY => Some("Project Nightingale\n/ACME-[0-9]+/".to_string()),
+            ENV_REDACT_ALLOW => Some(r#"["support@example.com"]"#.to_string()),
+            _ => None,
+        };
+        let c = Config::resolve(&json!({}), &env).unwrap();
+        assert_eq!(c.redact_types, vec!["EMAIL", "PHONE"]);
+        assert_eq!(
+            c.redact_actions.get("*"),
+            Some(&crate::redact::Action::Hash)
+        );
+        assert_eq!(c.redact_deny, vec!["Project Nightingale", "/ACME-[0-9]+/"]);
+        let r = c.redactor().unwrap();
+        let mut ix = crate::redact::Indexer::default();
+        let (out, _) = r.redact(
+            "a@b.io EMP-123456 ACME-77 support@example.com 4111111111111111",
+            &mut ix,
+        );
+        assert!(out.starts_with("<EMAIL_1> <EMP_ID:"), "{out}");
+        assert!(
+            out.ends_with("support@example.com 4111111111111111"),
+            "{out}"
+        );
+
+        let c = Config::resolve(
+            &json!({"redact_actions": {"email": "Remove"}, "redact_types": ["jwt"]}),
+            &no_env,
+        )
+        .unwrap();
+        assert_eq!(c.redact_types, vec!["JWT"]);
+        assert_eq!(
+            c.redact_actions.get("EMAIL"),
+            Some(&crate::redact::Action::Remove)
+        );
+        for (bad, field) in [
+            (json!({"redact_types": ["NAME"]}), "redact_types"),
+            (
+                json!({"redact_rules": [{"name": "X", "pattern": "("}]}),
+                "redact_rules",
+            ),
+            (
+                json!({"redact_actions": {"EMAIL": "shred"}}),
+                "redact_actions",
+            ),
+            (json!({"redact_deny": ["/(/"]}), "redact_deny"),
+        ] {
+            assert_eq!(
+                Config::resolve(&bad, &no_env).unwrap_err().field,
+                field,
+                "{bad}"
+            );
+        }
+        let env = |n: &str| (n == ENV_REDACT_ACTIONS).then(|| "EMAIL".to_string());
+        assert_eq!(
+            Config::resolve(&json!({}), &env).unwrap_err().field,
+            ENV_REDACT_ACTIONS
+        );
     }
 
     #[test]

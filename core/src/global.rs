@@ -243,6 +243,14 @@ pub fn status() -> serde_json::Value {
         "queue_depth": stats.queue_depth,
         "store_failures": stats.store_failures,
         "internal_errors": stats.internal_errors,
+        "redaction": {
+            "texts": stats.redaction.texts,
+            "bytes": stats.redaction.bytes,
+            "ns": stats.redaction.ns,
+            "values": stats.redaction.values,
+            "ns_per_kb": (stats.redaction.bytes > 0)
+                .then(|| stats.redaction.ns.saturating_mul(1024) / stats.redaction.bytes),
+        },
         "interned_keys": crate::key::interned_count(),
         "instrumentation": REPORT.lock().clone(),
         "messages": diag::recent(),

@@ -43,6 +43,7 @@ pub mod prometheus;
 pub mod propagation;
 pub mod providers;
 pub mod record;
+pub mod redact;
 pub mod resource;
 pub mod scope;
 pub mod semconv;

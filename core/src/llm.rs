@@ -200,6 +200,9 @@ pub struct LlmSettings {
     pub max_content_bytes: usize,
     /// Add OpenInference and Langfuse attributes.
     pub compat: bool,
+    /// Redact content (when captured) with these settings (the redactor is built on the
+    /// processing thread, at its first span).
+    pub redaction: Option<crate::redact::Settings>,
 }
 
 /// The stage.
@@ -207,12 +210,25 @@ pub struct LlmStage {
     settings: LlmSettings,
     prices: PriceTable,
     rollup: Rollup,
+    redact: Option<crate::redact::Stage>,
+    stats: std::sync::Arc<crate::stats::Stats>,
 }
 
 impl LlmStage {
     /// A stage with `prices`.
     pub fn new(settings: LlmSettings, prices: PriceTable) -> LlmStage {
+        LlmStage::with_stats(settings, prices, Default::default())
+    }
+
+    /// A stage with `prices` that counts its redaction work in `stats`.
+    pub fn with_stats(
+        settings: LlmSettings,
+        prices: PriceTable,
+        stats: std::sync::Arc<crate::stats::Stats>,
+    ) -> LlmStage {
         LlmStage {
+            redact: None,
+            stats,
             settings,
             prices,
             rollup: Rollup {
@@ -257,9 +273,14 @@ impl LlmStage {
                 output: int(r, sc::GEN_AI_USAGE_OUTPUT_TOKENS).unwrap_or(0),
                 calls: 1,
             };
-            if self.settings.compat {
-                compat(r, &limits);
-            }
+        }
+        // Redaction sees the whole content (before it is cut to size, so a value is never left
+        // half-visible at the cut) and comes before anything derived from it.
+        if self.settings.capture_content && self.settings.redaction.is_some() {
+            self.redact_content(r, &limits);
+        }
+        if self.settings.compat && is_model_call(r) {
+            compat(r, &limits);
         }
         self.content(r, &limits);
         r.payload
@@ -299,6 +320,33 @@ impl LlmStage {
         }
         if !r.parent_remote {
             self.rollup.add(r.parent_span_id, subtree);
+        }
+    }
+
+    fn redact_content(&mut self, r: &mut SpanRecord, limits: &Limits) {
+        if self.redact.is_none() {
+            let Some(settings) = &self.settings.redaction else {
+                return;
+            };
+            match crate::redact::Redactor::new(settings) {
+                Ok(redactor) => {
+                    self.redact = Some(crate::redact::Stage::new(std::sync::Arc::new(redactor)))
+                }
+                Err(e) => {
+                    // Validated at configuration time, so not expected; never let content out
+                    // unredacted: capture goes off.
+                    crate::diag::report(
+                        crate::diag::Level::Error,
+                        "redact",
+                        &format!("the redactor cannot be built ({e}): content capture is off"),
+                    );
+                    self.settings.capture_content = false;
+                    return;
+                }
+            }
+        }
+        if let Some(stage) = &mut self.redact {
+            stage.process(r, limits, &self.stats);
         }
     }
 
@@ -540,6 +588,7 @@ mod tests {
             capture_content: capture,
             max_content_bytes: 1000,
             compat: true,
+            redaction: None,
         }
     }
 
@@ -658,6 +707,94 @@ mod tests {
         stage.process(&mut r);
         assert!(r.attribute(sc::GEN_AI_INPUT_MESSAGES).is_none());
         assert!(r.attribute(sc::GEN_AI_SYSTEM_INSTRUCTIONS).is_none());
+    }
+
+    #[test]
+    fn content_is_redacted_before_it_is_cut() {
+        let stats = std::sync::Arc::new(crate::stats::Stats::default());
+        let mut stage = LlmStage::with_stats(
+            LlmSettings {
+                redaction: Some(crate::redact::Settings::default()),
+                ..settings(true)
+            },
+            prices(),
+            stats.clone(),
+        );
+        let mut r = llm(None, "gpt-4o");
+        // The card sits exactly where the 1000-byte cut falls: it must not survive in part.
+        let filler = "x".repeat(960);
+        let messages = serde_json::json!([{"role": "user", "parts": [
+            {"type": "text", "content": format!("{filler} card 4111 1111 1111 1111 and mail a.b@example.com")}
+        ]}])
+        .to_string();
+        r.set_attribute(
+            Key::new(sc::GEN_AI_INPUT_MESSAGES),
+            Value::from(messages.as_str()),
+        );
+        r.set_attribute(
+            Key::new(sc::GEN_AI_OUTPUT_MESSAGES),
+            Value::from(r#"[{"role":"assistant","parts":[{"type":"text","content":"call +1 506 130 5127"}],"finish_reason":"stop"}]"#),
+        );
+        r.record_exception("ValueError", "bad address a.b@example.com", None);
+        r.add_event(
+            sc::FIVELENS_EVENT_AGENT_STEP,
+            None,
+            vec![(
+                Key::new(sc::FIVELENS_STEP_CONTENT),
+                Value::from("token ghp_t0A6AlnQ3LtJdMieBni9ILUE2781h8DbQrxL"),
+            )],
+        );
+        stage.process(&mut r);
+        let all = serde_json::to_string(
+            &r.payload
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.to_owned().display()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+            + &format!("{:?}", r.events);
+        for leaked in ["4111", "1111 1111", "a.b@example", "506 130", "ghp_t0A6"] {
+            assert!(!all.contains(leaked), "{leaked} in {all}");
+        }
+        // Messages, the exception event and the status description.
+        assert_eq!(
+            r.attribute("fivelens.redaction.email"),
+            Some(ValueRef::I64(3))
+        );
+        assert_eq!(
+            r.attribute("fivelens.redaction.credit_card"),
+            Some(ValueRef::I64(1))
+        );
+        assert_eq!(
+            r.attribute("fivelens.redaction.phone"),
+            Some(ValueRef::I64(1))
+        );
+        assert_eq!(
+            r.attribute("fivelens.redaction.secret"),
+            Some(ValueRef::I64(1))
+        );
+        let snap = stats.snapshot();
+        assert_eq!(snap.redaction.values, 6);
+        assert!(snap.redaction.texts >= 4 && snap.redaction.bytes > 1000);
+
+        // Capture off: nothing to redact, nothing scanned.
+        let stats = std::sync::Arc::new(crate::stats::Stats::default());
+        let mut off = LlmStage::with_stats(
+            LlmSettings {
+                redaction: Some(crate::redact::Settings::default()),
+                ..settings(false)
+            },
+            prices(),
+            stats.clone(),
+        );
+        let mut r = llm(None, "gpt-4o");
+        r.set_attribute(
+            Key::new(sc::GEN_AI_INPUT_MESSAGES),
+            Value::from("a.b@example.com"),
+        );
+        off.process(&mut r);
+        assert!(r.attribute(sc::GEN_AI_INPUT_MESSAGES).is_none());
+        assert_eq!(stats.snapshot().redaction.texts, 0);
     }
 
     #[test]

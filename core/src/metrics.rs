@@ -70,6 +70,7 @@ enum Instrument {
     McpClientDuration,
     McpServerDuration,
     McpToolCalls,
+    PiiEntities,
 }
 
 impl Instrument {
@@ -84,6 +85,7 @@ impl Instrument {
             Instrument::McpClientDuration => sc::MCP_CLIENT_OPERATION_DURATION,
             Instrument::McpServerDuration => sc::MCP_SERVER_OPERATION_DURATION,
             Instrument::McpToolCalls => sc::METRIC_MCP_TOOL_CALLS,
+            Instrument::PiiEntities => sc::METRIC_PII_ENTITIES,
         }
     }
     fn unit(self) -> &'static str {
@@ -95,6 +97,7 @@ impl Instrument {
             Instrument::TokenUsage | Instrument::Tokens => "{token}",
             Instrument::Cost => "USD",
             Instrument::FinishReasons | Instrument::McpToolCalls => "{call}",
+            Instrument::PiiEntities => "{entity}",
         }
     }
     fn description(self) -> &'static str {
@@ -112,6 +115,9 @@ impl Instrument {
             }
             Instrument::McpServerDuration => "Duration of MCP requests handled by a server.",
             Instrument::McpToolCalls => "MCP tool calls by tool, server, side and outcome.",
+            Instrument::PiiEntities => {
+                "PII values found (and redacted) in captured content, by type."
+            }
         }
     }
     fn buckets(self) -> Option<&'static [f64]> {
@@ -124,7 +130,7 @@ impl Instrument {
             _ => None,
         }
     }
-    const ALL: [Instrument; 9] = [
+    const ALL: [Instrument; 10] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
@@ -134,6 +140,7 @@ impl Instrument {
         Instrument::McpClientDuration,
         Instrument::McpServerDuration,
         Instrument::McpToolCalls,
+        Instrument::PiiEntities,
     ];
 }
 
@@ -269,6 +276,7 @@ impl Metrics {
 
     /// Records one ended span (only model calls and MCP requests count).
     pub fn record(&mut self, r: &SpanRecord) {
+        self.record_pii(r);
         if r.attribute(sc::MCP_METHOD_NAME).is_some() {
             self.record_mcp(r);
             return;
@@ -441,6 +449,28 @@ impl Metrics {
             calls.push((sc::ERROR_TYPE, e));
         }
         self.add(Instrument::McpToolCalls, calls, 1.0, 1);
+    }
+
+    /// `fivelens.pii.entities` from the span's `fivelens.redaction.<type>` counts.
+    fn record_pii(&mut self, r: &SpanRecord) {
+        let mut found: Vec<(String, u64)> = Vec::new();
+        for (k, v) in r.payload.iter() {
+            if let (Some(kind), ValueRef::I64(n)) =
+                (k.as_str().strip_prefix(sc::FIVELENS_REDACTION_PREFIX), v)
+            {
+                if n > 0 {
+                    found.push((kind.to_ascii_uppercase(), n as u64));
+                }
+            }
+        }
+        for (kind, n) in found {
+            self.add(
+                Instrument::PiiEntities,
+                vec![(sc::FIVELENS_PII_TYPE, kind)],
+                n as f64,
+                u128::from(n),
+            );
+        }
     }
 
     /// Whether anything was recorded.

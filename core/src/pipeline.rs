@@ -569,13 +569,15 @@ impl Processor {
             resource: p.resource.clone(),
             stats: p.stats.clone(),
             max_batch_bytes: p.config.max_export_batch_bytes,
-            llm: LlmStage::new(
+            llm: LlmStage::with_stats(
                 LlmSettings {
                     capture_content: p.config.capture_content,
                     max_content_bytes: p.config.max_content_bytes,
                     compat: p.config.compat,
+                    redaction: p.config.redact.then(|| p.config.redaction()),
                 },
                 p.config.price_table(),
+                p.stats.clone(),
             ),
             metrics: p.metrics.clone(),
             metrics_dirty: false,

@@ -142,6 +142,7 @@ pub const CONTENT_KEYS: &[&str] = &[
     FIVELENS_CHAIN_INPUT,
     FIVELENS_CHAIN_OUTPUT,
     FIVELENS_STEP_CONTENT,
+    FIVELENS_MCP_NOTIFICATION_DATA,
 ];
 
 /// `gen_ai.operation.name` values of model calls (the spans that get cost, metrics, prompt and
@@ -405,6 +406,17 @@ pub const URL_PATH: &str = "url.path";
 pub const URL_SCHEME: &str = "url.scheme";
 /// W3C baggage header / `_meta` key.
 pub const BAGGAGE: &str = "baggage";
+
+// ---- redaction ------------------------------------------------------------------------------
+
+/// `fivelens.redaction.<type>` (integer): values of that PII type redacted in the span's content
+/// (type in lower case, e.g. `fivelens.redaction.email`).
+pub const FIVELENS_REDACTION_PREFIX: &str = "fivelens.redaction.";
+/// Counter `fivelens.pii.entities`: PII values found in captured content, by type (every span,
+/// before sampling).
+pub const METRIC_PII_ENTITIES: &str = "fivelens.pii.entities";
+/// `fivelens.pii.type`: the PII type label of [`METRIC_PII_ENTITIES`].
+pub const FIVELENS_PII_TYPE: &str = "fivelens.pii.type";
 
 /// All names above that are attribute keys, pre-interned at start-up (see [`crate::key`]).
 pub const ATTRIBUTE_KEYS: &[&str] = &[

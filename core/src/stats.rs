@@ -56,6 +56,14 @@ pub struct Stats {
     pub store_failures: AtomicU64,
     /// Failures inside instrumentation reported by the bindings (swallowed, counted).
     pub internal_errors: AtomicU64,
+    /// Texts the redactor scanned.
+    pub redaction_texts: AtomicU64,
+    /// Bytes the redactor scanned.
+    pub redaction_bytes: AtomicU64,
+    /// Time the redactor took, nanoseconds (processing thread).
+    pub redaction_ns: AtomicU64,
+    /// PII values redacted.
+    pub redacted_values: AtomicU64,
 }
 
 impl Stats {
@@ -92,10 +100,29 @@ impl Stats {
             export_splits: g(&self.export_splits),
             store_failures: g(&self.store_failures),
             internal_errors: g(&self.internal_errors),
+            redaction: RedactionSnapshot {
+                texts: g(&self.redaction_texts),
+                bytes: g(&self.redaction_bytes),
+                ns: g(&self.redaction_ns),
+                values: g(&self.redacted_values),
+            },
             queue_depth: 0,
             export_queue_bytes: 0,
         }
     }
+}
+
+/// What the redactor did (processing thread).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct RedactionSnapshot {
+    /// Texts scanned.
+    pub texts: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Time spent, nanoseconds.
+    pub ns: u64,
+    /// PII values redacted.
+    pub values: u64,
 }
 
 /// Dropped spans by reason.
@@ -145,6 +172,8 @@ pub struct StatsSnapshot {
     pub store_failures: u64,
     /// Swallowed instrumentation failures.
     pub internal_errors: u64,
+    /// The redactor's work.
+    pub redaction: RedactionSnapshot,
     /// Spans waiting in the queue.
     pub queue_depth: u64,
     /// Bytes waiting in exporter queues.

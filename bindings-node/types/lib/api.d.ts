@@ -149,6 +149,33 @@ export type InstrumentOptions = {
      */
     metricsIncludeEstimatedTokens?: boolean | undefined;
     /**
+     * `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
+     */
+    redact?: boolean | undefined;
+    /**
+     * built-in PII types to detect (`EMAIL`, `PHONE`, `CREDIT_CARD`, `IBAN`, `US_SSN`, `IP_ADDRESS`, `SECRET`, `JWT`); default all
+     */
+    redactTypes?: string[] | undefined;
+    /**
+     * action per type (`*` for the rest); default `typed`
+     */
+    redactActions?: Record<string, "typed" | "indexed" | "hash" | "remove"> | undefined;
+    /**
+     * custom detectors (Rust regex syntax; a `value` group limits what is replaced)
+     */
+    redactRules?: {
+        name: string;
+        pattern: string;
+    }[] | undefined;
+    /**
+     * values always redacted: exact strings, or `/regex/`
+     */
+    redactDeny?: string[] | undefined;
+    /**
+     * values never redacted: exact strings, or `/regex/` matching the whole value
+     */
+    redactAllow?: string[] | undefined;
+    /**
      * `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
      */
     captureChainIo?: boolean | undefined;
@@ -291,6 +318,21 @@ export function countTokens(text: string, model?: string | null, options?: {
  */
 export function tokenEncoding(model: string): string | null;
 /**
+ * `text` with its PII replaced as the active configuration says (the `redact*` options of
+ * `instrument()`; the defaults before it), and the values found, with offsets in UTF-16 code
+ * units of `text` (JavaScript string indices). Placeholders never contain any part of a value.
+ * @param {string} text
+ * @returns {{text: string, entities: {type: string, start: number, end: number}[]}}
+ */
+export function redact(text: string): {
+    text: string;
+    entities: {
+        type: string;
+        start: number;
+        end: number;
+    }[];
+};
+/**
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
  * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
@@ -389,6 +431,12 @@ import { Span } from "./span";
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {boolean} [redact] `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
+ * @property {string[]} [redactTypes] built-in PII types to detect (`EMAIL`, `PHONE`, `CREDIT_CARD`, `IBAN`, `US_SSN`, `IP_ADDRESS`, `SECRET`, `JWT`); default all
+ * @property {Record<string, 'typed' | 'indexed' | 'hash' | 'remove'>} [redactActions] action per type (`*` for the rest); default `typed`
+ * @property {{name: string, pattern: string}[]} [redactRules] custom detectors (Rust regex syntax; a `value` group limits what is replaced)
+ * @property {string[]} [redactDeny] values always redacted: exact strings, or `/regex/`
+ * @property {string[]} [redactAllow] values never redacted: exact strings, or `/regex/` matching the whole value
  * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
  * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset

@@ -158,5 +158,8 @@ declare const _exports: Readonly<{
     URL_PATH: "url.path";
     URL_SCHEME: "url.scheme";
     BAGGAGE: "baggage";
+    FIVELENS_REDACTION_PREFIX: "fivelens.redaction.";
+    METRIC_PII_ENTITIES: "fivelens.pii.entities";
+    FIVELENS_PII_TYPE: "fivelens.pii.type";
 }>;
 export = _exports;

@@ -22,7 +22,7 @@ trace to the services they call, and Starlette, FastAPI and Flask apps continue 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import _native
 from ._api import bind_context
@@ -39,6 +39,8 @@ __all__ = [
     "InstrumentReport",
     "LlmCall",
     "Options",
+    "RedactedEntity",
+    "Redaction",
     "RemoteContext",
     "Span",
     "SpanScope",
@@ -53,6 +55,7 @@ __all__ = [
     "instrument",
     "llm_call",
     "prompt",
+    "redact",
     "shutdown",
     "span",
     "stage",
@@ -76,6 +79,30 @@ token_encoding = _native.token_encoding
 
 inject = _native.inject
 extract = _native.extract
+
+
+class RedactedEntity(NamedTuple):
+    """A PII value ``redact`` found: its type and its offsets in code points of the text."""
+
+    type: str
+    start: int
+    end: int
+
+
+class Redaction(NamedTuple):
+    """What ``redact`` returns."""
+
+    text: str
+    entities: list[RedactedEntity]
+
+
+def redact(text: str) -> Redaction:
+    """``text`` with its PII replaced as the active configuration says (the ``redact_*`` options
+    of ``instrument()``; the defaults before it), and the values found, with offsets in code
+    points of ``text`` (Python string indices). Placeholders never contain any part of a value.
+    The first call compiles the detectors (tens of milliseconds)."""
+    out, entities = _native.redact(text)
+    return Redaction(out, [RedactedEntity(*e) for e in entities])
 
 
 def flush(timeout: float = 5.0) -> bool:

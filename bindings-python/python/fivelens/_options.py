@@ -82,6 +82,22 @@ class Options(TypedDict, total=False):
     metrics_include_estimated_tokens: bool
     """Count estimated tokens in ``gen_ai.client.token.usage`` too;
     ``FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS``. Default ``False``."""
+    redact: bool
+    """Redact PII in captured content before it leaves the process; ``FIVELENS_REDACT``.
+    Default ``True``."""
+    redact_types: list[str]
+    """Built-in PII types to detect (``EMAIL``, ``PHONE``, ``CREDIT_CARD``, ``IBAN``, ``US_SSN``,
+    ``IP_ADDRESS``, ``SECRET``, ``JWT``); ``FIVELENS_REDACT_TYPES``. Default all."""
+    redact_actions: dict[str, Literal["typed", "indexed", "hash", "remove"]]
+    """Action per type (``*`` for the rest); ``FIVELENS_REDACT_ACTIONS``. Default ``typed``."""
+    redact_rules: list[dict[str, str]]
+    """Custom detectors, ``{"name": "EMPLOYEE_ID", "pattern": "..."}`` (Rust regex syntax; a
+    ``value`` group limits what is replaced); ``FIVELENS_REDACT_RULES``."""
+    redact_deny: list[str]
+    """Values always redacted: exact strings, or ``/regex/``; ``FIVELENS_REDACT_DENY``."""
+    redact_allow: list[str]
+    """Values never redacted: exact strings, or ``/regex/`` matching the whole value;
+    ``FIVELENS_REDACT_ALLOW``."""
     capture_chain_io: bool
     """Record agent-framework chain and node inputs and outputs (costly to serialize);
     ``FIVELENS_CAPTURE_CHAIN_IO``. Default ``False``: model and tool runs keep their content."""

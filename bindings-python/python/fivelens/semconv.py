@@ -173,3 +173,8 @@ URL_FULL: Final = "url.full"
 URL_PATH: Final = "url.path"
 URL_SCHEME: Final = "url.scheme"
 BAGGAGE: Final = "baggage"
+
+# Redaction
+FIVELENS_REDACTION_PREFIX: Final = "fivelens.redaction."
+METRIC_PII_ENTITIES: Final = "fivelens.pii.entities"
+FIVELENS_PII_TYPE: Final = "fivelens.pii.type"
