@@ -31,6 +31,7 @@ def in_model_call() -> bool:
     """Whether a model-call span is the current span."""
     return _IN_MODEL_CALL.get()
 
+
 # ``gen_ai.request.*`` parameters ``llm_call`` accepts by short name, with the expected types.
 _REQUEST_PARAMS: dict[str, tuple[str, tuple[type, ...]]] = {
     "max_tokens": (sc.GEN_AI_REQUEST_MAX_TOKENS, (int,)),
