@@ -1,7 +1,8 @@
-# fivelens: one Makefile for the Rust core, the Python wheel and the Node addon.
+# fivelens: one Makefile for the Rust core, the Python wheel, the Node addon and the uniffi library.
 #
 #   make demo    an instrumented example agent on the embedded store, then its trace and stats
-#   make test    everything: lints, Rust, Python and Node tests (what CI runs)
+#   make test    everything: lints, Rust, Python, Node and Kotlin tests (what CI runs)
+#   make uniffi  the Kotlin sources and the Swift package generated from the uniffi library
 #   make dist    the wheel and the npm tarball under dist/
 #   make bench   benchmarks against the peers (see benches/README.md)
 
@@ -17,7 +18,7 @@ export CARGO_TARGET_DIR
 export PYO3_PYTHON := $(PY)
 RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
 
-.PHONY: all setup test lint test-rust test-python test-python-openai2 test-node demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
+.PHONY: all setup test lint test-rust test-python test-python-openai2 test-node test-kotlin uniffi demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
 
 all: test
 
@@ -59,7 +60,7 @@ receiver:
 
 # ---- checks ---------------------------------------------------------------------------------
 
-test: lint test-rust test-python test-python-openai2 test-node
+test: lint test-rust test-python test-python-openai2 test-node test-kotlin
 
 lint: $(VENV)/.installed bindings-node/node_modules/.installed
 	cargo fmt --all -- --check
@@ -89,6 +90,28 @@ test-python-openai2: python-dev $(VENV_OPENAI2)/.installed
 
 test-node: node-dev receiver
 	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/
+
+# Kotlin and Swift: uniffi-bindgen (built from bindings-uniffi, so pinned to its uniffi) reads the
+# library's metadata and writes the Kotlin sources and the Swift package under target/uniffi/.
+# There is no Swift toolchain here: check.sh checks the generated Swift against the header and the
+# library's exported symbols instead of compiling it.
+UNIFFI_OUT := $(CARGO_TARGET_DIR)/uniffi
+UNIFFI_LIB := $(CARGO_TARGET_DIR)/debug/libfivelens_uniffi.so
+UNIFFI_GEN := $(CARGO_TARGET_DIR)/debug/uniffi-bindgen generate $(UNIFFI_LIB) --no-format --metadata-no-deps
+SWIFT_PKG := $(UNIFFI_OUT)/swift/Fivelens
+uniffi:
+	cargo build --quiet -p fivelens-uniffi --lib --bin uniffi-bindgen
+	rm -rf $(UNIFFI_OUT) && mkdir -p $(SWIFT_PKG)/Sources/Fivelens $(SWIFT_PKG)/Sources/FivelensFFI
+	$(UNIFFI_GEN) --language kotlin --out-dir $(UNIFFI_OUT)/kotlin
+	$(UNIFFI_GEN) --language swift --out-dir $(UNIFFI_OUT)/swift/generated
+	cp $(UNIFFI_OUT)/swift/generated/Fivelens.swift $(SWIFT_PKG)/Sources/Fivelens/
+	cp $(UNIFFI_OUT)/swift/generated/FivelensFFI.h bindings-uniffi/swift/module.modulemap $(SWIFT_PKG)/Sources/FivelensFFI/
+	cp bindings-uniffi/swift/Package.swift $(SWIFT_PKG)/
+	bindings-uniffi/swift/check.sh $(SWIFT_PKG) $(UNIFFI_LIB)
+
+# Maven downloads its plugins and dependencies into ~/.m2 on the first run. MVN_FLAGS: e.g. -o (offline).
+test-kotlin: uniffi receiver
+	cd bindings-uniffi/kotlin && mvn -B --no-transfer-progress $(MVN_FLAGS) test -Duniffi.generated=$(UNIFFI_OUT)/kotlin -Dfivelens.library.dir=$(CARGO_TARGET_DIR)/debug -Dfivelens.otlp.receiver=$(RECEIVER)
 
 # ---- demo, packages, benchmarks ---------------------------------------------------------------
 
