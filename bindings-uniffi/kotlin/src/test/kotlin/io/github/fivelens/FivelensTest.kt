@@ -1,5 +1,8 @@
 package io.github.fivelens
 
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asContextElement
+import kotlinx.coroutines.runBlocking
 import org.json.JSONObject
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -227,6 +230,23 @@ class FivelensTest {
             assertEquals(spans.getValue("client call").getString("span_id"), spans.getValue("server handle").getString("parent_span_id"))
             assertEquals(2, spans.getValue("server handle").getInt("kind"), "SERVER")
             assertEquals("", spans.getValue("fresh").getString("parent_span_id"))
+        }
+    }
+
+    @Test
+    fun `the current span follows a coroutine onto another thread with asContextElement`() {
+        Receiver().use { receiver ->
+            start(receiver)
+            val caller = Thread.currentThread()
+            withSpan("request") {
+                runBlocking(Dispatchers.Default + currentSpanLocal().asContextElement()) {
+                    assertNotEquals(caller, Thread.currentThread())
+                    withSpan("on a worker") {}
+                }
+            }
+            assertTrue(flush(5000uL))
+            val spans = byName(receiver.waitFor(2))
+            assertEquals(spans.getValue("request").getString("span_id"), spans.getValue("on a worker").getString("parent_span_id"))
         }
     }
 
