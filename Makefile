@@ -139,6 +139,7 @@ dist: $(VENV)/.installed node-release py-stage
 BENCH_PLAIN := $(CARGO_TARGET_DIR)/bench-venv-plain
 BENCH_GENAI := $(CARGO_TARGET_DIR)/bench-venv-genai
 BENCH_AGENTS := $(CARGO_TARGET_DIR)/bench-venv-agents
+BENCH_REDACT := $(CARGO_TARGET_DIR)/bench-venv-redact
 BENCH_OUT := benches/results
 
 # The comparisons run the peers (the OpenTelemetry Python and JS SDKs) in the same run on this
@@ -168,8 +169,13 @@ bench: python-release node-release
 	$(BENCH_AGENTS)/bin/python -m pip install --quiet -r benches/python/requirements-agents.txt
 	$(BENCH_AGENTS)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl
 	$(BENCH_AGENTS)/bin/python benches/python/langgraph_overhead.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/langgraph_overhead.json
+	test -x $(BENCH_REDACT)/bin/python || python3 -m venv $(BENCH_REDACT)
+	$(BENCH_REDACT)/bin/python -m pip install --quiet -r benches/python/requirements-redact.txt
+	$(BENCH_REDACT)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl
+	$(BENCH_REDACT)/bin/python benches/python/redact.py --json $(BENCH_OUT)/redact.json
 	cargo bench --quiet -p fivelens-benches --bench core
 	cargo bench --quiet -p fivelens-benches --bench tokens
+	cargo bench --quiet -p fivelens-benches --bench redact
 
 fmt: $(VENV)/.installed
 	cargo fmt --all
