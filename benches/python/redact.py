@@ -123,11 +123,12 @@ def score(data: list[dict[str, Any]], find: Finder, rename: dict[str, str] | Non
     ``other`` and take part in neither the per-type rows nor the negatives."""
     table: dict[str, list[int]] = {}  # type -> labelled, caught, detected, correct
     other: dict[str, list[int]] = {}  # unmapped type -> detected, overlapping a label, on negatives
-    negatives = flagged = 0
+    negatives = flagged = flagged_any = 0
     for row in data:
         text = row["text"]
         spans: list[Span] = []
-        for s, e, k in find(text):
+        found = find(text)
+        for s, e, k in found:
             if rename is None:
                 spans.append((s, e, k))
             elif k in rename:
@@ -140,6 +141,7 @@ def score(data: list[dict[str, Any]], find: Finder, rename: dict[str, str] | Non
         if row["kind"] == "negative":
             negatives += 1
             flagged += bool(spans)
+            flagged_any += bool(found)
         labels = [(x["start"], x["end"], x["type"]) for x in row["entities"]]
         for ls, le, lt in labels:
             covered = sum(1 for i in range(ls, le) if any(s <= i < e for s, e, _ in spans))
@@ -161,6 +163,7 @@ def score(data: list[dict[str, Any]], find: Finder, rename: dict[str, str] | Non
     }
     out: dict[str, Any] = {"types": types, "negatives": negatives, "negatives_flagged": flagged}
     if rename is not None:
+        out["negatives_flagged_any_entity"] = flagged_any
         out["other_entities"] = {
             k: {"detected": v[0], "overlapping_a_label": v[1], "on_negatives": v[2]} for k, v in sorted(other.items())
         }
@@ -176,6 +179,8 @@ def print_quality(name: str, side: str, q: dict[str, Any]) -> None:
     for k, v in q["types"].items():
         print(f"  {k:22} {v['labelled']:8}  {fmt(v['recall'])}  {v['detected']:8}  {fmt(v['precision'])}")
     print(f"  negatives with a detection: {q['negatives_flagged']}/{q['negatives']}")
+    if "negatives_flagged_any_entity" in q:
+        print(f"  negatives with a detection of any entity: {q['negatives_flagged_any_entity']}/{q['negatives']}")
     for k, v in q.get("other_entities", {}).items():
         print(
             f"  (other) {k:22} detected {v['detected']}, overlapping a label {v['overlapping_a_label']}, "
