@@ -219,7 +219,7 @@ fn show(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
 fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
     let Some(reader) = open(db)? else {
         if args.json {
-            let v = serde_json::json!({ "path": db.display().to_string(), "traces": 0, "spans": 0, "models": [], "stages": [], "prompts": [], "warnings": [] });
+            let v = serde_json::json!({ "path": db.display().to_string(), "traces": 0, "spans": 0, "models": [], "stages": [], "prompts": [], "sessions": [], "warnings": [] });
             writeln!(out, "{v}").map_err(|e| e.to_string())?;
         } else {
             writeln!(out, "no traces yet in {}", db.display()).map_err(|e| e.to_string())?;
@@ -328,6 +328,40 @@ fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
                     g.input_tokens,
                     g.output_tokens,
                     cost(g.cost_usd)
+                ),
+            )?;
+        }
+    }
+    if !s.sessions.is_empty() {
+        w(out, String::new())?;
+        w(
+            out,
+            "context window: the conversations nearest to exhaustion (latest call of each)".into(),
+        )?;
+        w(
+            out,
+            format!(
+                "  {:<26} {:<22} {:>6} {:>10} {:>10} {:>5} {:>9} {:>10}",
+                "SESSION", "MODEL", "FILL", "TOKENS", "WINDOW", "TURN", "GROWTH", "TURNS LEFT"
+            ),
+        )?;
+        for x in &s.sessions {
+            w(
+                out,
+                format!(
+                    "  {:<26} {:<22} {:>5.1}% {:>10} {:>10} {:>5} {:>9} {:>10}",
+                    clip(&x.session, 26),
+                    clip(&x.model, 22),
+                    x.fill * 100.0,
+                    x.input_tokens,
+                    x.context_window,
+                    x.turn,
+                    x.growth_rate
+                        .map(|g| format!("{g:+.0}/turn"))
+                        .unwrap_or_else(|| "-".into()),
+                    x.turns_left
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "-".into()),
                 ),
             )?;
         }

@@ -105,6 +105,12 @@ pub const ENV_REDACT_ALLOW: &str = "FIVELENS_REDACT_ALLOW";
 /// `FIVELENS_PRICES_FILE`: a JSON price table (the format of `core/data/prices.json`) whose
 /// entries add to or replace the built-in ones. Default unset.
 pub const ENV_PRICES_FILE: &str = "FIVELENS_PRICES_FILE";
+/// `FIVELENS_CONTEXT_ALERT_THRESHOLD`: share of a model's context window (0 to 1) past which a
+/// conversation's model call gets the `fivelens.context.threshold_crossed` event. Default 0.8.
+pub const ENV_CONTEXT_ALERT_THRESHOLD: &str = "FIVELENS_CONTEXT_ALERT_THRESHOLD";
+/// `FIVELENS_CONTEXT_LIMITS_FILE`: a JSON table of context windows (the format of
+/// `core/data/context_windows.json`) whose entries add to or replace the built-in ones.
+pub const ENV_CONTEXT_LIMITS_FILE: &str = "FIVELENS_CONTEXT_LIMITS_FILE";
 /// `OTEL_METRICS_EXPORTER`: comma-separated `otlp`, `prometheus`, `none`. Default `otlp` when an
 /// OTLP endpoint is set, else none (the local store keeps metrics either way).
 pub const ENV_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
@@ -220,6 +226,14 @@ pub struct Config {
     pub prices_file: Option<String>,
     /// Price entries (the price-table format), added over the file and the built-in table.
     pub prices: Vec<serde_json::Value>,
+    /// Share of the context window past which a conversation raises the alert;
+    /// `FIVELENS_CONTEXT_ALERT_THRESHOLD`.
+    pub context_alert_threshold: f64,
+    /// A JSON table of context windows over the built-in one; `FIVELENS_CONTEXT_LIMITS_FILE`.
+    pub context_limits_file: Option<String>,
+    /// Context-window entries (`provider`, `model`, `context_window`, optional
+    /// `max_output_tokens`), added over the file and the built-in table.
+    pub context_limits: Vec<serde_json::Value>,
     /// Metric exporters: `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`.
     pub metrics_exporter: Option<String>,
     /// OTLP metrics URL; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
@@ -290,6 +304,9 @@ impl Default for Config {
             compat: false,
             prices_file: None,
             prices: Vec::new(),
+            context_alert_threshold: crate::context_window::DEFAULT_ALERT_THRESHOLD,
+            context_limits_file: None,
+            context_limits: Vec::new(),
             metrics_exporter: None,
             otlp_metrics_endpoint: None,
             metric_export_interval_ms: 60_000,
@@ -545,6 +562,17 @@ impl Config {
         if let Some(v) = get(ENV_PRICES_FILE) {
             self.prices_file = Some(v);
         }
+        if let Some(v) = get(ENV_CONTEXT_ALERT_THRESHOLD) {
+            self.context_alert_threshold = v.parse().map_err(|_| {
+                ConfigError::new(
+                    ENV_CONTEXT_ALERT_THRESHOLD,
+                    format!("expected a number between 0 and 1, got {v:?}"),
+                )
+            })?;
+        }
+        if let Some(v) = get(ENV_CONTEXT_LIMITS_FILE) {
+            self.context_limits_file = Some(v);
+        }
         if let Some(v) = get(ENV_METRICS_EXPORTER) {
             self.metrics_exporter = Some(v.to_ascii_lowercase());
         }
@@ -669,6 +697,13 @@ impl Config {
                     )
                 })?;
         }
+        if !(self.context_alert_threshold > 0.0 && self.context_alert_threshold <= 1.0) {
+            return Err(ConfigError::new(
+                "context_alert_threshold",
+                "must be above 0 and at most 1 (0.8 is 80%)",
+            ));
+        }
+        self.context_limit_table()?;
         #[cfg(not(feature = "grpc"))]
         if self.otlp_protocol == Protocol::Grpc && self.traces_endpoint().is_some() {
             return Err(ConfigError::new(
@@ -785,8 +820,53 @@ impl Config {
         crate::redact::Redactor::new(&self.redaction())
     }
 
+    /// The per-model tables of the model-call stage: prices and context windows, with the alert
+    /// threshold. (The pipeline calls it by its older name, [`Config::price_table`].)
+    pub fn model_tables(&self) -> crate::llm::ModelTables {
+        crate::llm::ModelTables {
+            prices: self.prices_only(),
+            context: self.context_settings(),
+        }
+    }
+
+    /// [`Config::model_tables`], under the name the pipeline uses.
+    pub fn price_table(&self) -> crate::llm::ModelTables {
+        self.model_tables()
+    }
+
+    /// The context-window table (built-in, then the file, then inline entries), or the error of
+    /// the option at fault.
+    fn context_limit_table(&self) -> Result<crate::context_window::LimitTable, ConfigError> {
+        let mut t = crate::context_window::LimitTable::embedded();
+        if let Some(path) = &self.context_limits_file {
+            t.merge_file(std::path::Path::new(path))
+                .map_err(|e| ConfigError::new("context_limits_file", e))?;
+        }
+        if !self.context_limits.is_empty() {
+            t.merge_json(&serde_json::json!({ "models": self.context_limits }).to_string())
+                .map_err(|e| {
+                    ConfigError::new(
+                        "context_limits",
+                        format!("{e} (each entry: provider, model, context_window, optional max_output_tokens)"),
+                    )
+                })?;
+        }
+        Ok(t)
+    }
+
+    /// The context-window settings: the limit table and the alert threshold.
+    pub fn context_settings(&self) -> crate::context_window::ContextSettings {
+        crate::context_window::ContextSettings {
+            limits: self
+                .context_limit_table()
+                .unwrap_or_else(|_| crate::context_window::LimitTable::embedded()),
+            alert_threshold: self.context_alert_threshold,
+            max_sessions: crate::context_window::MAX_SESSIONS,
+        }
+    }
+
     /// The price table: built-in, then the file, then inline entries.
-    pub fn price_table(&self) -> crate::pricing::PriceTable {
+    pub fn prices_only(&self) -> crate::pricing::PriceTable {
         let mut t = crate::pricing::PriceTable::embedded();
         if let Some(path) = &self.prices_file {
             let _ = t.merge_file(std::path::Path::new(path));

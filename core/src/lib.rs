@@ -29,6 +29,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod context_window;
 pub mod diag;
 pub mod export;
 pub mod fork;

@@ -5,6 +5,8 @@
 //!  ended span ──> is a model call? ──> token estimate (only when the provider reported none)
 //!                                 ├──> prompt hash of the system prompt as sent
 //!                                 ├──> cost from the price table (pico-dollars, exact)
+//!                                 ├──> context window: sections, fill, turns, the alert
+//!                                 │    (crate::context_window, on the text as sent)
 //!                                 └──> compat attributes (OpenInference, Langfuse), when on
 //!             ──> content: dropped when capture is off; cut, keeping JSON valid, past the limit
 //!             ──> private attributes (fivelens._*) removed: they never leave the process
@@ -17,6 +19,7 @@ use std::fmt::Write as _;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
+use crate::context_window::{ContextSettings, ContextStage};
 use crate::ids::SpanId;
 use crate::key::Key;
 use crate::pricing::{PriceTable, Usage};
@@ -205,32 +208,53 @@ pub struct LlmSettings {
     pub redaction: Option<crate::redact::Settings>,
 }
 
+/// The per-model data of the stage: prices, and the context windows with the alert settings.
+#[derive(Clone, Debug, Default)]
+pub struct ModelTables {
+    /// Prices.
+    pub prices: PriceTable,
+    /// Context windows and the alert threshold.
+    pub context: ContextSettings,
+}
+
+impl From<PriceTable> for ModelTables {
+    fn from(prices: PriceTable) -> ModelTables {
+        ModelTables {
+            prices,
+            context: ContextSettings::default(),
+        }
+    }
+}
+
 /// The stage.
 pub struct LlmStage {
     settings: LlmSettings,
     prices: PriceTable,
+    context: ContextStage,
     rollup: Rollup,
     redact: Option<crate::redact::Stage>,
     stats: std::sync::Arc<crate::stats::Stats>,
 }
 
 impl LlmStage {
-    /// A stage with `prices`.
-    pub fn new(settings: LlmSettings, prices: PriceTable) -> LlmStage {
-        LlmStage::with_stats(settings, prices, Default::default())
+    /// A stage with `tables` (a [`PriceTable`] alone gives the built-in context windows).
+    pub fn new(settings: LlmSettings, tables: impl Into<ModelTables>) -> LlmStage {
+        LlmStage::with_stats(settings, tables, Default::default())
     }
 
-    /// A stage with `prices` that counts its redaction work in `stats`.
+    /// A stage with `tables` that counts its redaction work in `stats`.
     pub fn with_stats(
         settings: LlmSettings,
-        prices: PriceTable,
+        tables: impl Into<ModelTables>,
         stats: std::sync::Arc<crate::stats::Stats>,
     ) -> LlmStage {
+        let tables = tables.into();
         LlmStage {
             redact: None,
             stats,
             settings,
-            prices,
+            prices: tables.prices,
+            context: ContextStage::new(tables.context),
             rollup: Rollup {
                 pending: FxHashMap::default(),
                 order: VecDeque::new(),
@@ -252,7 +276,7 @@ impl LlmStage {
                     r.set_attribute_ref(Key::new(key), ValueRef::F64(i as f64), &limits);
                 }
             }
-            let texts = self.provider_payloads(r, &limits);
+            let mut texts = self.provider_payloads(r, &limits);
             self.estimate_usage(r, &texts, &limits);
             let system = text(r, sc::PRIVATE_SYSTEM_PROMPT)
                 .map(str::to_string)
@@ -267,6 +291,9 @@ impl LlmStage {
                 }
             }
             self.price(r, &limits);
+            // Counted on the text as sent: before redaction changes it.
+            self.context
+                .process(r, std::mem::take(&mut texts.input), &limits);
             own = Totals {
                 cost_pico: u128::from(r.cost_pico.unwrap_or(0)),
                 input: int(r, sc::GEN_AI_USAGE_INPUT_TOKENS).unwrap_or(0),
@@ -362,6 +389,7 @@ impl LlmStage {
             let x = providers::apply_request(r, &format, &body, capture, limits);
             found.system_text = x.system_text;
             found.input_text = x.input_text;
+            found.input = x.input;
         }
         if let Some(body) = text(r, sc::PRIVATE_RESPONSE).and_then(providers::parse) {
             found.output_text =
@@ -859,6 +887,85 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&cut).unwrap();
         assert_eq!(v[0]["n"], 0);
         assert_eq!(v.as_array().unwrap().last().unwrap()["n"], 199);
+    }
+
+    #[test]
+    fn context_sections_from_the_payload_before_redaction_even_with_capture_off() {
+        let stats = std::sync::Arc::new(crate::stats::Stats::default());
+        for capture in [true, false] {
+            let mut stage = LlmStage::with_stats(
+                LlmSettings {
+                    redaction: Some(crate::redact::Settings::default()),
+                    ..settings(capture)
+                },
+                prices(),
+                stats.clone(),
+            );
+            let mut r = llm(None, "gpt-4o");
+            let user = "mail me at jane.doe@example.com about the invoice";
+            let body = serde_json::json!({
+                "model": "gpt-4o",
+                "messages": [
+                    {"role": "system", "content": "You are a billing assistant."},
+                    {"role": "user", "content": "hello"},
+                    {"role": "assistant", "content": "hi, how can I help?"},
+                    {"role": "user", "content": user}
+                ],
+                "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}}}}]
+            });
+            r.set_attribute(Key::new(sc::PRIVATE_FORMAT), Value::from("openai.chat"));
+            r.set_attribute(
+                Key::new(sc::PRIVATE_REQUEST),
+                Value::from(body.to_string().as_str()),
+            );
+            r.set_attribute(
+                Key::new(sc::PRIVATE_RESPONSE),
+                Value::from(r#"{"id":"x","model":"gpt-4o","choices":[{"finish_reason":"stop","message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":90,"completion_tokens":1}}"#),
+            );
+            stage.process(&mut r);
+            let section = |name: &str| match r
+                .attribute(&format!("{}{name}", sc::FIVELENS_CONTEXT_TOKENS_PREFIX))
+            {
+                Some(ValueRef::I64(n)) => n,
+                other => panic!("{name}: {other:?}"),
+            };
+            let sum: i64 = crate::context_window::SECTIONS
+                .iter()
+                .map(|s| section(s))
+                .sum();
+            assert_eq!(sum, 90, "scaled to the reported count");
+            assert!(section("tools") > 0 && section("system") > 0 && section("history") > 0);
+            // Counted on the raw text: the e-mail address, not its placeholder.
+            let raw = crate::tokens::count(user, Some("gpt-4o")).tokens as i64;
+            let Some(ValueRef::I64(counted)) = r.attribute(sc::FIVELENS_CONTEXT_COUNTED_TOKENS)
+            else {
+                panic!("no counted total")
+            };
+            let system =
+                crate::tokens::count("You are a billing assistant.", Some("gpt-4o")).tokens as i64;
+            let tools =
+                crate::tokens::count(&body["tools"].to_string(), Some("gpt-4o")).tokens as i64;
+            let history =
+                crate::tokens::count("hello\nhi, how can I help?", Some("gpt-4o")).tokens as i64;
+            assert_eq!(counted, system + tools + history + raw + 4 * 3);
+            assert_eq!(
+                r.attribute(sc::FIVELENS_CONTEXT_WINDOW),
+                Some(ValueRef::I64(128_000))
+            );
+            assert_eq!(
+                r.attribute(sc::FIVELENS_CONTEXT_FILL),
+                Some(ValueRef::F64(90.0 / 128_000.0))
+            );
+            assert_eq!(
+                r.attribute(sc::GEN_AI_INPUT_MESSAGES).is_some(),
+                capture,
+                "content follows the capture switch"
+            );
+            assert!(r
+                .payload
+                .iter()
+                .all(|(k, _)| !k.as_str().starts_with(sc::PRIVATE_PREFIX)));
+        }
     }
 
     #[test]

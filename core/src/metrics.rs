@@ -67,6 +67,11 @@ enum Instrument {
     Tokens,
     Cost,
     FinishReasons,
+    ContextFill,
+    ContextTokens,
+    ContextTokensByTier,
+    ContextGrowth,
+    ContextAlerts,
     McpClientDuration,
     McpServerDuration,
     McpToolCalls,
@@ -82,6 +87,11 @@ impl Instrument {
             Instrument::Tokens => sc::METRIC_TOKENS,
             Instrument::Cost => sc::METRIC_COST,
             Instrument::FinishReasons => sc::METRIC_FINISH_REASONS,
+            Instrument::ContextFill => sc::METRIC_CONTEXT_FILL,
+            Instrument::ContextTokens => sc::METRIC_CONTEXT_TOKENS,
+            Instrument::ContextTokensByTier => sc::METRIC_CONTEXT_TOKENS_BY_TIER,
+            Instrument::ContextGrowth => sc::METRIC_CONTEXT_GROWTH,
+            Instrument::ContextAlerts => sc::METRIC_CONTEXT_ALERTS,
             Instrument::McpClientDuration => sc::MCP_CLIENT_OPERATION_DURATION,
             Instrument::McpServerDuration => sc::MCP_SERVER_OPERATION_DURATION,
             Instrument::McpToolCalls => sc::METRIC_MCP_TOOL_CALLS,
@@ -97,6 +107,11 @@ impl Instrument {
             Instrument::TokenUsage | Instrument::Tokens => "{token}",
             Instrument::Cost => "USD",
             Instrument::FinishReasons | Instrument::McpToolCalls => "{call}",
+            Instrument::ContextFill => "1",
+            Instrument::ContextTokens
+            | Instrument::ContextTokensByTier
+            | Instrument::ContextGrowth => "{token}",
+            Instrument::ContextAlerts => "{alert}",
             Instrument::PiiEntities => "{entity}",
         }
     }
@@ -110,6 +125,19 @@ impl Instrument {
             Instrument::Tokens => "Tokens used, by model and token type.",
             Instrument::Cost => "Cost of model calls in US dollars, by model and environment.",
             Instrument::FinishReasons => "Model calls by finish reason.",
+            Instrument::ContextFill => {
+                "Share of the model's context window a call's input fills (0.8 is 80%)."
+            }
+            Instrument::ContextTokens => "Input tokens of model calls, by context section.",
+            Instrument::ContextTokensByTier => {
+                "Tokens a declared context tier contributed to a model call, by tier."
+            }
+            Instrument::ContextGrowth => {
+                "Growth of a conversation's input tokens from one model call to the next."
+            }
+            Instrument::ContextAlerts => {
+                "Conversations whose context fill rose past the alert threshold."
+            }
             Instrument::McpClientDuration => {
                 "Duration of MCP requests as seen by the sender (the client of the request)."
             }
@@ -123,20 +151,29 @@ impl Instrument {
     fn buckets(self) -> Option<&'static [f64]> {
         match self {
             Instrument::Duration | Instrument::TimeToFirstChunk => Some(sc::DURATION_BUCKETS),
-            Instrument::TokenUsage => Some(sc::TOKEN_BUCKETS),
+            Instrument::TokenUsage
+            | Instrument::ContextTokens
+            | Instrument::ContextTokensByTier => Some(sc::TOKEN_BUCKETS),
+            Instrument::ContextFill => Some(sc::FILL_BUCKETS),
+            Instrument::ContextGrowth => Some(sc::GROWTH_BUCKETS),
             Instrument::McpClientDuration | Instrument::McpServerDuration => {
                 Some(sc::MCP_DURATION_BUCKETS)
             }
             _ => None,
         }
     }
-    const ALL: [Instrument; 10] = [
+    const ALL: [Instrument; 15] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
         Instrument::Tokens,
         Instrument::Cost,
         Instrument::FinishReasons,
+        Instrument::ContextFill,
+        Instrument::ContextTokens,
+        Instrument::ContextTokensByTier,
+        Instrument::ContextGrowth,
+        Instrument::ContextAlerts,
         Instrument::McpClientDuration,
         Instrument::McpServerDuration,
         Instrument::McpToolCalls,
@@ -387,6 +424,52 @@ impl Metrics {
             let mut l = by_model.clone();
             l.push((sc::FIVELENS_FINISH_REASON, reason));
             self.add(Instrument::FinishReasons, l, 1.0, 1);
+        }
+        self.record_context(r, &by_model);
+    }
+
+    /// The context-window instruments, from the attributes the model-call stage wrote
+    /// ([`crate::context_window`]).
+    fn record_context(&mut self, r: &SpanRecord, by_model: &Labels) {
+        if let Some(ValueRef::F64(fill)) = r.attribute(sc::FIVELENS_CONTEXT_FILL) {
+            self.observe(Instrument::ContextFill, by_model.clone(), fill);
+        }
+        let mut sections: Vec<(Instrument, &'static str, String, u64)> = Vec::new();
+        for (k, v) in r.payload.iter() {
+            let ValueRef::I64(n) = v else { continue };
+            if n < 0 {
+                continue;
+            }
+            let key = k.as_str();
+            if let Some(section) = key.strip_prefix(sc::FIVELENS_CONTEXT_TOKENS_PREFIX) {
+                sections.push((
+                    Instrument::ContextTokens,
+                    sc::FIVELENS_CONTEXT_SECTION,
+                    section.to_string(),
+                    n as u64,
+                ));
+            } else if let Some(tier) = key.strip_prefix(sc::FIVELENS_CONTEXT_TIER_TOKENS_PREFIX) {
+                sections.push((
+                    Instrument::ContextTokensByTier,
+                    sc::FIVELENS_CONTEXT_TIER,
+                    tier.to_string(),
+                    n as u64,
+                ));
+            }
+        }
+        for (instrument, label, name, n) in sections {
+            let mut l = by_model.clone();
+            l.push((label, name));
+            self.observe(instrument, l, n as f64);
+        }
+        if let Some(ValueRef::I64(g)) = r.attribute(sc::FIVELENS_CONTEXT_GROWTH) {
+            self.observe(Instrument::ContextGrowth, by_model.clone(), g as f64);
+        }
+        if matches!(
+            r.attribute(sc::FIVELENS_CONTEXT_ALERT),
+            Some(ValueRef::Bool(true))
+        ) {
+            self.add(Instrument::ContextAlerts, by_model.clone(), 1.0, 1);
         }
     }
 
@@ -808,6 +891,32 @@ mod tests {
         m.record(&r);
         assert!(!m.prometheus_text().contains("gen_ai_client_token_usage"));
         assert!(m.prometheus_text().contains("fivelens_llm_tokens_total"));
+    }
+
+    #[test]
+    fn context_window_instruments() {
+        let mut m = Metrics::new(None, false);
+        let mut r = call("gpt-4o", 0.1, 900, 10, None, "stop");
+        r.set_attribute(Key::new(sc::FIVELENS_CONTEXT_FILL), Value::F64(0.83));
+        r.set_attribute(Key::new("fivelens.context.tokens.history"), Value::I64(700));
+        r.set_attribute(Key::new("fivelens.context.tokens.system"), Value::I64(200));
+        r.set_attribute(
+            Key::new("fivelens.context.tier_tokens.open_files"),
+            Value::I64(300),
+        );
+        r.set_attribute(Key::new(sc::FIVELENS_CONTEXT_GROWTH), Value::I64(-50));
+        r.set_attribute(Key::new(sc::FIVELENS_CONTEXT_ALERT), Value::Bool(true));
+        m.record(&r);
+        m.record(&call("gpt-4o", 0.1, 10, 10, None, "stop"));
+        let text = m.prometheus_text();
+        assert!(text.contains("fivelens_context_window_fill_bucket{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",le=\"0.85\"} 1"), "{text}");
+        assert!(text.contains("fivelens_context_window_fill_bucket{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",le=\"0.8\"} 0"), "{text}");
+        assert!(text.contains("fivelens_context_window_tokens_sum{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",fivelens_context_section=\"history\"} 700.0"), "{text}");
+        assert!(text.contains("fivelens_context_window_tokens_by_tier_sum{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",fivelens_context_tier=\"open_files\"} 300.0"), "{text}");
+        assert!(text.contains("fivelens_context_window_growth_bucket{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\",le=\"0.0\"} 1"), "{text}");
+        assert!(text.contains("fivelens_context_window_alerts_total{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\"} 1"), "{text}");
+        // Calls without a fill (unknown model, or no input) are not counted at 0.
+        assert!(text.contains("fivelens_context_window_fill_count{gen_ai_request_model=\"gpt-4o\",gen_ai_provider_name=\"openai\"} 1"), "{text}");
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl PriceTable {
 const FALLBACK_PROVIDERS: &[(&str, &str)] = &[("azure.ai.openai", "openai")];
 
 /// Lowercase, without a `provider/` or `models/` prefix.
-fn normalise(model: &str) -> String {
+pub(crate) fn normalise(model: &str) -> String {
     let m = model.trim().to_ascii_lowercase();
     match m.rsplit_once('/') {
         Some((_, rest)) => rest.to_string(),
@@ -192,7 +192,7 @@ fn normalise(model: &str) -> String {
 
 /// `gpt-4o-2024-08-06` -> `gpt-4o`; `claude-3-5-haiku-20241022` -> `claude-3-5-haiku`;
 /// `gpt-3.5-turbo-0125` -> `gpt-3.5-turbo`; `claude-sonnet-4-5-latest` -> `claude-sonnet-4-5`.
-fn strip_version(model: &str) -> &str {
+pub(crate) fn strip_version(model: &str) -> &str {
     if let Some(base) = model.strip_suffix("-latest") {
         return base;
     }

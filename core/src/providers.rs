@@ -28,6 +28,9 @@ pub struct Extracted {
     pub input_text: Option<String>,
     /// The text of the output (for an estimate).
     pub output_text: Option<String>,
+    /// The request's messages, system instructions and tool definitions as sent, for the
+    /// context-window sections (whether content is captured or not).
+    pub input: crate::context_window::Input,
 }
 
 struct Out<'a> {
@@ -532,11 +535,26 @@ pub fn apply_request(
         }
     }
     x.input_text = (!input_text.is_empty()).then_some(input_text);
-    out.content(sc::GEN_AI_INPUT_MESSAGES, &J::Array(messages));
-    if let Some(parts) = system_parts {
-        out.content(sc::GEN_AI_SYSTEM_INSTRUCTIONS, &J::Array(parts));
+    let messages = J::Array(messages);
+    out.content(sc::GEN_AI_INPUT_MESSAGES, &messages);
+    if let Some(parts) = &system_parts {
+        out.content(sc::GEN_AI_SYSTEM_INSTRUCTIONS, &J::Array(parts.clone()));
     }
     out.content(sc::GEN_AI_TOOL_DEFINITIONS, &tools);
+    // The sections count the tool definitions as sent (their schemas cost tokens too), not the
+    // conventions' summary of them.
+    let raw_tools = match &body["tools"] {
+        J::Array(a) if !a.is_empty() => Some(body["tools"].to_string()),
+        _ => None,
+    };
+    x.input = crate::context_window::Input {
+        messages: match messages {
+            J::Array(m) => m,
+            _ => Vec::new(),
+        },
+        system: system_parts.unwrap_or_default(),
+        tools: raw_tools,
+    };
     x
 }
 

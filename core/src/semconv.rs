@@ -418,6 +418,92 @@ pub const METRIC_PII_ENTITIES: &str = "fivelens.pii.entities";
 /// `fivelens.pii.type`: the PII type label of [`METRIC_PII_ENTITIES`].
 pub const FIVELENS_PII_TYPE: &str = "fivelens.pii.type";
 
+// ---- the context window ----------------------------------------------------------------------
+
+/// `fivelens.context.input_tokens`: the input tokens that fill the model's window on this call
+/// (the provider's `gen_ai.usage.input_tokens` when reported, else the counted total).
+pub const FIVELENS_CONTEXT_INPUT_TOKENS: &str = "fivelens.context.input_tokens";
+/// `fivelens.context.counted_tokens`: the input as fivelens counted it (before scaling to the
+/// provider's count), so the two can be compared.
+pub const FIVELENS_CONTEXT_COUNTED_TOKENS: &str = "fivelens.context.counted_tokens";
+/// `fivelens.context.tokens.<section>` (integer): the input tokens of one section (`system`,
+/// `tools`, `history`, `tool_results`, `user_input`); they sum to `fivelens.context.input_tokens`.
+pub const FIVELENS_CONTEXT_TOKENS_PREFIX: &str = "fivelens.context.tokens.";
+/// `fivelens.context.tier_tokens.<tier>` (integer): tokens of what one declared tier (open files,
+/// similarity hits, symbol dependencies, signatures, ...) contributed to the call.
+pub const FIVELENS_CONTEXT_TIER_TOKENS_PREFIX: &str = "fivelens.context.tier_tokens.";
+/// `fivelens.context.window`: the model's context window, tokens (from the limit table).
+pub const FIVELENS_CONTEXT_WINDOW: &str = "fivelens.context.window";
+/// `fivelens.context.max_output_tokens`: the model's largest output, tokens (from the limit table).
+pub const FIVELENS_CONTEXT_MAX_OUTPUT_TOKENS: &str = "fivelens.context.max_output_tokens";
+/// `fivelens.context.fill`: input tokens / window (0.8 is 80%); absent for a model the table
+/// does not know.
+pub const FIVELENS_CONTEXT_FILL: &str = "fivelens.context.fill";
+/// `fivelens.context.turn`: the 1-based index of this call in its conversation
+/// (`gen_ai.conversation.id`, else `session.id`, else the trace).
+pub const FIVELENS_CONTEXT_TURN: &str = "fivelens.context.turn";
+/// `fivelens.context.growth`: input tokens minus the conversation's previous call's.
+pub const FIVELENS_CONTEXT_GROWTH: &str = "fivelens.context.growth";
+/// `fivelens.context.growth_rate`: mean growth per turn since the conversation's first call.
+pub const FIVELENS_CONTEXT_GROWTH_RATE: &str = "fivelens.context.growth_rate";
+/// `fivelens.context.turns_left`: turns until the window is full at the mean growth rate.
+pub const FIVELENS_CONTEXT_TURNS_LEFT: &str = "fivelens.context.turns_left";
+/// `fivelens.context.alert`: true on the call whose fill rose past the threshold from below.
+pub const FIVELENS_CONTEXT_ALERT: &str = "fivelens.context.alert";
+/// `fivelens.context.threshold` on the alert event: the configured share.
+pub const FIVELENS_CONTEXT_THRESHOLD: &str = "fivelens.context.threshold";
+/// Span event `fivelens.context.threshold_crossed`: the conversation's fill rose past the
+/// threshold on this call.
+pub const FIVELENS_EVENT_CONTEXT_THRESHOLD: &str = "fivelens.context.threshold_crossed";
+/// `fivelens.context.section`: the section label of the section-tokens histogram.
+pub const FIVELENS_CONTEXT_SECTION: &str = "fivelens.context.section";
+/// `fivelens.context.tier`: the tier label of the tier histogram, and the tier a retrieval span
+/// feeds.
+pub const FIVELENS_CONTEXT_TIER: &str = "fivelens.context.tier";
+/// Private: the tiers declared around a model call (JSON object: name to text, texts or a count).
+pub const PRIVATE_CONTEXT_TIERS: &str = "fivelens._context_tiers";
+/// Private: the input messages, handed over for counting when content capture is off.
+pub const PRIVATE_INPUT_MESSAGES: &str = "fivelens._input_messages";
+/// Private: the system instructions, handed over for counting when content capture is off.
+pub const PRIVATE_SYSTEM_INSTRUCTIONS: &str = "fivelens._system_instructions";
+/// Private: the tool definitions, handed over for counting when content capture is off.
+pub const PRIVATE_TOOL_DEFINITIONS: &str = "fivelens._tool_definitions";
+/// Histogram `fivelens.context_window.fill` (1): fill of the window per model call.
+pub const METRIC_CONTEXT_FILL: &str = "fivelens.context_window.fill";
+/// Histogram `fivelens.context_window.tokens` ({token}): input tokens per section per call.
+pub const METRIC_CONTEXT_TOKENS: &str = "fivelens.context_window.tokens";
+/// Histogram `fivelens.context_window.tokens_by_tier` ({token}): tokens per declared tier per call.
+pub const METRIC_CONTEXT_TOKENS_BY_TIER: &str = "fivelens.context_window.tokens_by_tier";
+/// Histogram `fivelens.context_window.growth` ({token}): growth of a conversation's input per turn.
+pub const METRIC_CONTEXT_GROWTH: &str = "fivelens.context_window.growth";
+/// Counter `fivelens.context_window.alerts` ({alert}): conversations whose fill crossed the threshold.
+pub const METRIC_CONTEXT_ALERTS: &str = "fivelens.context_window.alerts";
+/// Bucket boundaries of the fill histogram.
+pub const FILL_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0,
+];
+/// Bucket boundaries of the growth histogram (tokens per turn; shrinking turns land below 0).
+pub const GROWTH_BUCKETS: &[f64] = &[
+    -1024.0, 0.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
+];
+
+// ---- retrieval and verification loops ---------------------------------------------------------
+
+/// `fivelens.retrieval.scanned`: files or documents a retrieval looked at.
+pub const FIVELENS_RETRIEVAL_SCANNED: &str = "fivelens.retrieval.scanned";
+/// `fivelens.retrieval.selected`: files or documents it kept.
+pub const FIVELENS_RETRIEVAL_SELECTED: &str = "fivelens.retrieval.selected";
+/// `fivelens.retrieval.similarity_threshold`: the least similarity a hit needed.
+pub const FIVELENS_RETRIEVAL_SIMILARITY_THRESHOLD: &str = "fivelens.retrieval.similarity_threshold";
+/// `fivelens.retrieval.cache_hits`: hits answered from a cache (embeddings, results).
+pub const FIVELENS_RETRIEVAL_CACHE_HITS: &str = "fivelens.retrieval.cache_hits";
+/// `fivelens.verification.attempt`: 1-based attempt of a verification loop (edit, then test).
+pub const FIVELENS_VERIFICATION_ATTEMPT: &str = "fivelens.verification.attempt";
+/// `fivelens.verification.attempts`: attempts a verification loop took (on the loop's span).
+pub const FIVELENS_VERIFICATION_ATTEMPTS: &str = "fivelens.verification.attempts";
+/// `fivelens.verification.passed`: whether the attempt (or the loop) passed.
+pub const FIVELENS_VERIFICATION_PASSED: &str = "fivelens.verification.passed";
+
 /// All names above that are attribute keys, pre-interned at start-up (see [`crate::key`]).
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     SERVICE_NAME,

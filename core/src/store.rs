@@ -961,6 +961,7 @@ impl Reader {
             )
             .map_err(|e| self.sql(e))?;
         let llm = self.llm_stats()?;
+        let sessions = self.sessions_nearest_exhaustion(SESSIONS_LISTED)?;
         Ok(StoreStats {
             path: self.path.display().to_string(),
             traces,
@@ -971,8 +972,56 @@ impl Reader {
             models: llm.models,
             stages: llm.stages,
             prompts: llm.prompts,
+            sessions,
             warnings: llm.warnings,
         })
+    }
+
+    /// The conversations whose context window is fullest, from the latest stored model call of
+    /// each (`gen_ai.conversation.id`, else `session.id`, else the trace, as the processing
+    /// thread keys them); fullest first.
+    pub fn sessions_nearest_exhaustion(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<SessionStats>, StoreError> {
+        let attr = |name: &str| format!("json_extract(attributes, '$.\"{name}\"')");
+        let key = format!(
+            "coalesce({}, {}, trace_id)",
+            attr(semconv::GEN_AI_CONVERSATION_ID),
+            attr(semconv::SESSION_ID)
+        );
+        let sql = format!(
+            "SELECT k, provider, model, fill, tokens, ctx_window, turn, rate, turns_left, end_ns FROM (
+                SELECT {key} AS k, provider, model, {fill} AS fill, {tokens} AS tokens,
+                    {window} AS ctx_window, {turn} AS turn, {rate} AS rate, {left} AS turns_left,
+                    end_ns, row_number() OVER (PARTITION BY {key} ORDER BY end_ns DESC) AS rn
+                FROM spans WHERE {fill} IS NOT NULL
+             ) WHERE rn = 1 ORDER BY fill DESC, end_ns DESC LIMIT ?1",
+            fill = attr(semconv::FIVELENS_CONTEXT_FILL),
+            tokens = attr(semconv::FIVELENS_CONTEXT_INPUT_TOKENS),
+            window = attr(semconv::FIVELENS_CONTEXT_WINDOW),
+            turn = attr(semconv::FIVELENS_CONTEXT_TURN),
+            rate = attr(semconv::FIVELENS_CONTEXT_GROWTH_RATE),
+            left = attr(semconv::FIVELENS_CONTEXT_TURNS_LEFT),
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok(SessionStats {
+                    session: r.get(0)?,
+                    provider: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    model: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    fill: r.get(3)?,
+                    input_tokens: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    context_window: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                    turn: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+                    growth_rate: r.get(7)?,
+                    turns_left: r.get(8)?,
+                    last_ns: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
     }
 
     /// Model-call figures from the stored metric points (exact: metrics count every call,
@@ -1143,6 +1192,9 @@ impl Reader {
 pub const TOKEN_LIMIT_REASONS: &[&str] =
     &["length", "max_tokens", "max_output_tokens", "MAX_TOKENS"];
 
+/// Conversations `fivelens stats` lists by context fill.
+pub const SESSIONS_LISTED: usize = 10;
+
 /// Share of calls ending on the token limit past which `fivelens stats` warns.
 pub const TOKEN_LIMIT_WARNING: f64 = 0.05;
 
@@ -1174,6 +1226,8 @@ pub struct StoreStats {
     pub stages: Vec<GroupStats>,
     /// Tokens and cost per prompt version (`fivelens.prompt.hash`).
     pub prompts: Vec<GroupStats>,
+    /// Conversations nearest to exhausting their model's context window (fullest first).
+    pub sessions: Vec<SessionStats>,
     /// Things worth a look (a model whose calls often end on the token limit).
     pub warnings: Vec<String>,
 }
@@ -1211,6 +1265,31 @@ pub struct ModelStats {
     pub finish_reasons: std::collections::BTreeMap<String, i64>,
     /// Share of calls that ended on the output token limit.
     pub token_limit_share: f64,
+}
+
+/// The context window of one conversation, as of its latest stored model call.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SessionStats {
+    /// `gen_ai.conversation.id`, else `session.id`, else the trace id.
+    pub session: String,
+    /// `gen_ai.provider.name`.
+    pub provider: String,
+    /// `gen_ai.request.model`.
+    pub model: String,
+    /// `fivelens.context.fill` (0.8 is 80%).
+    pub fill: f64,
+    /// `fivelens.context.input_tokens`.
+    pub input_tokens: i64,
+    /// `fivelens.context.window`.
+    pub context_window: i64,
+    /// `fivelens.context.turn`.
+    pub turn: i64,
+    /// `fivelens.context.growth_rate`: mean growth per turn, tokens.
+    pub growth_rate: Option<f64>,
+    /// `fivelens.context.turns_left` at that rate.
+    pub turns_left: Option<i64>,
+    /// When that call ended.
+    pub last_ns: i64,
 }
 
 /// Tokens and cost of one stage or prompt version.
@@ -1299,6 +1378,55 @@ mod tests {
             stats.models.is_empty(),
             "model figures come from the metrics"
         );
+    }
+
+    #[test]
+    fn stats_list_the_fullest_conversations_by_their_latest_call() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let mut store = Store::open(&path, retention()).unwrap();
+        let call = |conversation: &str, fill: f64, turn: i64, end: u64| {
+            let mut r = SpanRecord::start("chat gpt-4o", SpanKind::Client, None);
+            r.set_attribute(
+                Key::new(semconv::GEN_AI_OPERATION_NAME),
+                Value::from("chat"),
+            );
+            r.set_attribute(
+                Key::new(semconv::GEN_AI_REQUEST_MODEL),
+                Value::from("gpt-4o"),
+            );
+            r.set_attribute(
+                Key::new(semconv::GEN_AI_CONVERSATION_ID),
+                Value::from(conversation),
+            );
+            r.set_attribute(Key::new(semconv::FIVELENS_CONTEXT_FILL), Value::F64(fill));
+            r.set_attribute(Key::new(semconv::FIVELENS_CONTEXT_TURN), Value::I64(turn));
+            r.set_attribute(Key::new(semconv::FIVELENS_CONTEXT_WINDOW), Value::I64(1000));
+            r.set_attribute(
+                Key::new(semconv::FIVELENS_CONTEXT_INPUT_TOKENS),
+                Value::I64((fill * 1000.0) as i64),
+            );
+            r.end_at(Some(r.start_ns + end));
+            r
+        };
+        let spans = [
+            call("a", 0.5, 1, 1),
+            call("a", 0.95, 2, 2),
+            call("b", 0.9, 1, 3),
+            call("b", 0.2, 2, 4), // summarised: its latest call counts
+            call("c", 0.7, 1, 5),
+        ];
+        let refs: Vec<&SpanRecord> = spans.iter().collect();
+        store.write(&refs, "svc", "{}").unwrap();
+        let reader = Reader::open(&path).unwrap().unwrap();
+        let s = reader.stats().unwrap();
+        let got: Vec<(&str, f64, i64)> = s
+            .sessions
+            .iter()
+            .map(|x| (x.session.as_str(), x.fill, x.turn))
+            .collect();
+        assert_eq!(got, vec![("a", 0.95, 2), ("c", 0.7, 1), ("b", 0.2, 2)]);
+        assert_eq!(s.sessions[0].input_tokens, 950);
     }
 
     #[test]
