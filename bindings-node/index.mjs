@@ -15,6 +15,7 @@ export const {
   countTokens,
   tokenEncoding,
   redact,
+  keepTrace,
   instrumentModules,
   currentSpan,
   inject,

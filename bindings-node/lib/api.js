@@ -50,6 +50,15 @@ const sc = require('./semconv')
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {string[] | string} [sampling] `FIVELENS_SAMPLING`: sampling policies, e.g. `['errors', 'keep', 'latency:p99', 'canary', 'baseline:0.01']`; default keeps everything
+ * @property {'tail' | 'head'} [samplingMode] `FIVELENS_SAMPLING_MODE`: decide when a trace's local root ends (default) or when it starts
+ * @property {'user' | 'session' | 'trace'} [sampleKey] `FIVELENS_SAMPLE_KEY`: what the `users` policy and the canary share hash; default user
+ * @property {string[]} [canaryUsers] `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity
+ * @property {number} [canaryPercent] `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept
+ * @property {number} [tailTimeoutMs] `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose root has not ended is decided after this; default 120000
+ * @property {number} [tailMaxTraces] undecided traces held at most; default 20000
+ * @property {number} [tailMaxSpans] spans of undecided traces held at most; default 200000
+ * @property {number} [tailMaxBytes] bytes of undecided traces held at most; default 128 MiB
  * @property {boolean} [redact] `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
  * @property {string[]} [redactTypes] built-in PII types to detect (`EMAIL`, `PHONE`, `CREDIT_CARD`, `IBAN`, `US_SSN`, `IP_ADDRESS`, `SECRET`, `JWT`); default all
  * @property {Record<string, 'typed' | 'indexed' | 'hash' | 'remove'>} [redactActions] action per type (`*` for the rest); default `typed`
@@ -151,6 +160,7 @@ function instrument(options = {}) {
   const config = JSON.parse(addon.configure(JSON.stringify(snakeOptions), JSON.stringify(runtime)))
   st.config = config
   st.maxAttributeBytes = config.max_attribute_bytes
+  st.headSampling = config.sampling_mode === 'head'
   st.recording = addon.isRecording()
   /** @type {InstrumentReport} */
   const report = { recording: st.recording, enabled: [], skipped: {}, failed: {}, config }
@@ -518,6 +528,20 @@ function countTokens(text, model, options = {}) {
 }
 
 /**
+ * Asks the tail sampler to keep the current trace (whatever the baseline rate), recording
+ * `reason` on the current span as `fivelens.sampling.keep`. Returns whether a span was current.
+ * Without effect on a trace already dropped at its start (`samplingMode: 'head'`).
+ * @param {string} [reason]
+ * @returns {boolean}
+ */
+function keepTrace(reason = 'app') {
+  const span = currentSpan()
+  if (!span || typeof span.setAttribute !== 'function') return false
+  span.setAttribute(sc.FIVELENS_SAMPLING_KEEP, String(reason))
+  return true
+}
+
+/**
  * `text` with its PII replaced as the active configuration says (the `redact*` options of
  * `instrument()`; the defaults before it), and the values found, with offsets in UTF-16 code
  * units of `text` (JavaScript string indices). Placeholders never contain any part of a value.
@@ -666,6 +690,7 @@ module.exports = {
   countTokens,
   tokenEncoding,
   redact,
+  keepTrace,
   instrumentModules,
   currentSpan,
   inject,

@@ -11,6 +11,9 @@ const { toAttribute, bound, wellFormed, label } = require('./values')
 const sc = require('./semconv')
 
 /** Spans per hand-over. */
+/** Operations of model and tool calls (the core's PRIORITY_OPERATIONS): built even when dropped. */
+const PRIORITY = new Set(['chat', 'text_completion', 'generate_content', 'embeddings', 'execute_tool'])
+
 const BATCH = 512
 /** Hand-over timer, ms. */
 const TIMER_MS = 200
@@ -81,6 +84,16 @@ class Span {
     }
     this._spanId = ids.spanId()
     this._scope = scope
+    if (recording && !this._parentId && state().headSampling) {
+      // Head sampling: the trace is decided when its local root starts (a remote parent's
+      // decision is followed).
+      const st = state()
+      const attrs = scope ? scope.attributes : {}
+      try {
+        const sampled = st.native && st.native.headSampled(this._traceId, attrs[sc.USER_HASH] ?? null, attrs[sc.SESSION_ID] ?? null)
+        if (sampled === true || sampled === false) this._sampled = sampled
+      } catch {}
+    }
     /** @type {Record<string, any>} */
     this._attributes = {}
     /** @type {any[] | null} */
@@ -253,6 +266,12 @@ class Span {
     if (!this._recording) return
     this._recording = false
     const st = state()
+    if (!this._sampled && st.headSampling && !PRIORITY.has(this._attributes[sc.GEN_AI_OPERATION_NAME])) {
+      // A span of a trace dropped at its start: not handed over (model and tool calls are, for
+      // the metrics).
+      st.headDropped++
+      return
+    }
     st.ended++
     st.buffer.push([
       this._traceId,

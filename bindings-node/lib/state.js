@@ -22,6 +22,8 @@ const KEY = Symbol.for('fivelens.state.v1')
  * @property {boolean} hooksInstalled
  * @property {number} nextScopeId
  * @property {number} maxAttributeBytes
+ * @property {boolean} headSampling decisions are taken when a trace starts (`samplingMode: 'head'`)
+ * @property {number} headDropped spans of head-dropped traces not handed to the addon
  */
 
 /** @returns {State} */
@@ -43,6 +45,8 @@ function state() {
       hooksInstalled: false,
       nextScopeId: 1,
       maxAttributeBytes: 128 * 1024,
+      headSampling: false,
+      headDropped: 0,
     }
   }
   return g[KEY]

@@ -150,6 +150,18 @@ pub fn count_tokens(text: String, model: Option<String>, encoding: Option<String
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
+/// Head sampling: whether a trace whose local root starts now (with this user hash and session)
+/// is sampled; `null` when the pipeline does not sample at the start of traces.
+#[napi]
+pub fn head_sampled(
+    trace_id: String,
+    user_hash: Option<String>,
+    session_id: Option<String>,
+) -> Option<bool> {
+    let trace = fivelens_core::ids::TraceId::from_hex(&trace_id)?;
+    global::head_sampled(trace, user_hash.as_deref(), session_id.as_deref())
+}
+
 /// One PII value found by `redact`.
 #[napi(object)]
 pub struct RedactedEntity {

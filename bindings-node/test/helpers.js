@@ -59,6 +59,7 @@ async function startReceiver({ grpc = false, port = 0 } = {}) {
     endpoint: ready.http,
     grpcEndpoint: ready.grpc,
     spans: () => call('GET', '/spans'),
+    metrics: () => call('GET', '/metrics'),
     headers: () => call('GET', '/headers'),
     control: (faults) => call('POST', '/control', faults),
     async waitFor(n, timeoutMs = 10000) {

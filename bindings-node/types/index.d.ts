@@ -20,6 +20,7 @@ declare const _exports: {
     countTokens: typeof api.countTokens;
     tokenEncoding: typeof api.tokenEncoding;
     redact: typeof api.redact;
+    keepTrace: typeof api.keepTrace;
     instrumentModules: typeof api.instrumentModules;
     currentSpan: typeof api.currentSpan;
     inject: typeof api.inject;

@@ -338,15 +338,25 @@ type OpenEntry = (Py<PySpan>, Py<PyAny>);
 fn start(template: &SpanRecord, resolved: Resolved, start_ns: Option<u64>) -> PySpan {
     let mut record = template.clone();
     record.begin(resolved.parent, start_ns);
-    let (trace_id, span_id, sampled) = (record.trace_id, record.span_id, record.trace_flags() == 1);
     let record = if global::is_recording() {
-        global::note_started();
         record.trace_state = resolved.trace_state.clone();
         record.scope = resolved.scope.clone();
-        Some(record)
+        // Head sampling: a dropped trace's spans are not built (model and tool calls are, for
+        // the metrics).
+        if global::head_sample(&mut record) {
+            global::note_started();
+            Ok(record)
+        } else {
+            Err(record)
+        }
     } else {
-        None
+        Err(record)
     };
+    let ids = match &record {
+        Ok(r) | Err(r) => (r.trace_id, r.span_id, r.trace_flags() == 1),
+    };
+    let (trace_id, span_id, sampled) = ids;
+    let record = record.ok();
     PySpan {
         trace_id,
         span_id,
@@ -1022,6 +1032,31 @@ pub fn stage(name: &Bound<'_, PyAny>) -> PyResult<ContextScope> {
     Ok(ContextScope {
         attributes: Vec::new(),
         llm_attributes: vec![(Key::new(sc::FIVELENS_STAGE), Value::from(name.as_str()))],
+        open: Mutex::new(SmallVec::new()),
+    })
+}
+
+/// context_tiers(tiers)
+/// --
+///
+/// Declares what each context tier contributed (a mapping of tier name to its text, a list of
+/// texts, or a token count): every model call inside the block gets
+/// `fivelens.context.tier_tokens.<tier>`, counted on the processing thread. Also a decorator.
+#[pyfunction]
+pub fn context_tiers(tiers: &Bound<'_, PyAny>) -> PyResult<ContextScope> {
+    let Ok(dict) = tiers.cast::<pyo3::types::PyDict>() else {
+        return Err(PyTypeError::new_err(format!(
+            "tiers: expected a mapping of tier name to text, texts or a token count, got {}",
+            convert::type_label(tiers)
+        )));
+    };
+    let json = convert::json(dict.as_any(), 0);
+    Ok(ContextScope {
+        attributes: Vec::new(),
+        llm_attributes: vec![(
+            Key::new(sc::PRIVATE_CONTEXT_TIERS),
+            Value::from(json.to_string().as_str()),
+        )],
         open: Mutex::new(SmallVec::new()),
     })
 }

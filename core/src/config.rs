@@ -88,6 +88,22 @@ pub const ENV_CAPTURE_CHAIN_IO: &str = "FIVELENS_CAPTURE_CHAIN_IO";
 /// `FIVELENS_COLLAPSE_CHAINS`: `true` leaves out agent-framework chain runs that are plumbing
 /// (their children move up to the nearest span kept). Default `false`.
 pub const ENV_COLLAPSE_CHAINS: &str = "FIVELENS_COLLAPSE_CHAINS";
+/// `FIVELENS_SAMPLING`: the sampling policies, comma-separated (see [`crate::sampling`]).
+pub const ENV_SAMPLING: &str = "FIVELENS_SAMPLING";
+/// `FIVELENS_SAMPLING_MODE`: `tail` (default) or `head`.
+pub const ENV_SAMPLING_MODE: &str = "FIVELENS_SAMPLING_MODE";
+/// `FIVELENS_SAMPLE_KEY`: `user` (default), `session` or `trace`.
+pub const ENV_SAMPLE_KEY: &str = "FIVELENS_SAMPLE_KEY";
+/// `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity, comma-separated.
+pub const ENV_CANARY_USERS: &str = "FIVELENS_CANARY_USERS";
+/// `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept at full fidelity.
+pub const ENV_CANARY_PERCENT: &str = "FIVELENS_CANARY_PERCENT";
+/// `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose local root has not ended is decided after this.
+pub const ENV_TAIL_TIMEOUT_MS: &str = "FIVELENS_TAIL_TIMEOUT_MS";
+/// `OTEL_TRACES_SAMPLER`: `always_on`, `always_off`, `traceidratio`, `parentbased_*`.
+pub const ENV_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// `OTEL_TRACES_SAMPLER_ARG`: the ratio of `traceidratio`.
+pub const ENV_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 /// `FIVELENS_REDACT`: `false` turns PII redaction of captured content off. Default `true`.
 pub const ENV_REDACT: &str = "FIVELENS_REDACT";
 /// `FIVELENS_REDACT_TYPES`: the built-in types to detect, comma-separated. Default all.
@@ -247,6 +263,28 @@ pub struct Config {
     /// Count estimated tokens in `gen_ai.client.token.usage` too (the conventions reserve it for
     /// reported counts); `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`.
     pub metrics_include_estimated_tokens: bool,
+    /// Sampling policies (a trace is kept when any keeps it); `FIVELENS_SAMPLING`, or
+    /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
+    pub sampling: Vec<String>,
+    /// `tail` (decide when the trace's local root ends) or `head` (when it starts; dropped spans
+    /// are not built); `FIVELENS_SAMPLING_MODE`.
+    pub sampling_mode: String,
+    /// What the `users` policy and the canary share hash: `user`, `session` or `trace`;
+    /// `FIVELENS_SAMPLE_KEY`.
+    pub sample_key: String,
+    /// User ids always kept at full fidelity; `FIVELENS_CANARY_USERS`.
+    pub canary_users: Vec<String>,
+    /// Share of users (percent) always kept at full fidelity; `FIVELENS_CANARY_PERCENT`.
+    pub canary_percent: f64,
+    /// A trace whose local root has not ended is decided after this, ms;
+    /// `FIVELENS_TAIL_TIMEOUT_MS`.
+    pub tail_timeout_ms: u64,
+    /// Undecided traces held at most.
+    pub tail_max_traces: usize,
+    /// Spans of undecided traces held at most.
+    pub tail_max_spans: usize,
+    /// Bytes of undecided traces held at most (estimated).
+    pub tail_max_bytes: usize,
     /// Redact PII in captured content before it leaves the process; `FIVELENS_REDACT`.
     pub redact: bool,
     /// Built-in PII types to detect (all by default); `FIVELENS_REDACT_TYPES`.
@@ -313,6 +351,18 @@ impl Default for Config {
             prometheus_host: "127.0.0.1".to_string(),
             prometheus_port: None,
             metrics_include_estimated_tokens: false,
+            sampling: crate::sampling::DEFAULT_POLICIES
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            sampling_mode: "tail".to_string(),
+            sample_key: "user".to_string(),
+            canary_users: Vec::new(),
+            canary_percent: 0.0,
+            tail_timeout_ms: 120_000,
+            tail_max_traces: 20_000,
+            tail_max_spans: 200_000,
+            tail_max_bytes: 128 * 1024 * 1024,
             redact: true,
             redact_types: crate::redact::BUILTIN_TYPES
                 .iter()
@@ -510,6 +560,64 @@ impl Config {
             self.metrics_include_estimated_tokens =
                 parse_bool(ENV_METRICS_INCLUDE_ESTIMATED_TOKENS, &v)?;
         }
+        if let Some(v) = get(ENV_SAMPLING) {
+            self.sampling = v
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+        } else if let Some(v) = get(ENV_TRACES_SAMPLER) {
+            let arg = get(ENV_TRACES_SAMPLER_ARG);
+            let ratio = |arg: Option<String>| -> Result<f64, ConfigError> {
+                match arg {
+                    None => Ok(1.0),
+                    Some(a) => a
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| (0.0..=1.0).contains(r))
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                ENV_TRACES_SAMPLER_ARG,
+                                format!("expected a ratio between 0 and 1, got {a:?}"),
+                            )
+                        }),
+                }
+            };
+            self.sampling = match v.to_ascii_lowercase().as_str() {
+                "always_on" | "parentbased_always_on" => self.sampling.clone(),
+                "always_off" | "parentbased_always_off" => crate::sampling::policies_for_ratio(0.0),
+                "traceidratio" | "parentbased_traceidratio" => {
+                    crate::sampling::policies_for_ratio(ratio(arg)?)
+                }
+                other => {
+                    return Err(ConfigError::new(
+                        ENV_TRACES_SAMPLER,
+                        format!("{other:?} is not supported (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio)"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get(ENV_SAMPLING_MODE) {
+            self.sampling_mode = v.to_ascii_lowercase();
+        }
+        if let Some(v) = get(ENV_SAMPLE_KEY) {
+            self.sample_key = v.to_ascii_lowercase();
+        }
+        if let Some(v) = get(ENV_CANARY_USERS) {
+            self.canary_users = v
+                .split(',')
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect();
+        }
+        if let Some(v) = get(ENV_CANARY_PERCENT) {
+            self.canary_percent = v.parse().map_err(|_| {
+                ConfigError::new(ENV_CANARY_PERCENT, format!("expected a number, got {v:?}"))
+            })?;
+        }
+        if let Some(v) = get(ENV_TAIL_TIMEOUT_MS) {
+            self.tail_timeout_ms = parse_num(ENV_TAIL_TIMEOUT_MS, &v)?;
+        }
         if let Some(v) = get(ENV_REDACT) {
             self.redact = parse_bool(ENV_REDACT, &v)?;
         }
@@ -651,6 +759,23 @@ impl Config {
             return Err(ConfigError::new(
                 "log_level",
                 "must be one of off, error, warn, info, debug",
+            ));
+        }
+        crate::sampling::Policies::parse(&self.sampling)
+            .map_err(|e| ConfigError::new("sampling", e))?;
+        if !matches!(self.sampling_mode.as_str(), "tail" | "head") {
+            return Err(ConfigError::new("sampling_mode", "must be tail or head"));
+        }
+        if crate::sampling::SampleKey::parse(&self.sample_key).is_none() {
+            return Err(ConfigError::new(
+                "sample_key",
+                "must be user, session or trace",
+            ));
+        }
+        if !(0.0..=100.0).contains(&self.canary_percent) {
+            return Err(ConfigError::new(
+                "canary_percent",
+                "must be between 0 and 100",
             ));
         }
         if self.redact {
@@ -800,6 +925,30 @@ impl Config {
         }
     }
 
+    /// The sampler's settings (canary user ids hashed with the user-hash key).
+    pub fn sampling_settings(&self) -> crate::sampling::Settings {
+        use crate::sampling::{Mode, Policies, SampleKey};
+        crate::sampling::Settings {
+            policies: Policies::parse(&self.sampling).unwrap_or_default(),
+            mode: if self.sampling_mode == "head" {
+                Mode::Head
+            } else {
+                Mode::Tail
+            },
+            key: SampleKey::parse(&self.sample_key).unwrap_or(SampleKey::User),
+            canary_user_hashes: self
+                .canary_users
+                .iter()
+                .map(|u| crate::scope::hash_user_id(u))
+                .collect(),
+            canary_share: self.canary_percent / 100.0,
+            timeout: std::time::Duration::from_millis(self.tail_timeout_ms),
+            max_traces: self.tail_max_traces.max(1),
+            max_spans: self.tail_max_spans.max(1),
+            max_bytes: self.tail_max_bytes.max(1),
+        }
+    }
+
     /// The redaction settings.
     pub fn redaction(&self) -> crate::redact::Settings {
         crate::redact::Settings {
@@ -923,6 +1072,14 @@ fn parse_list(name: &str, v: &str) -> Result<Vec<String>, ConfigError> {
 
 fn normalise_option(key: &str, v: serde_json::Value) -> serde_json::Value {
     match (key, &v) {
+        ("sampling_mode" | "sample_key", serde_json::Value::String(s)) => {
+            serde_json::Value::String(s.trim().to_ascii_lowercase())
+        }
+        ("sampling", serde_json::Value::String(s)) => serde_json::Value::Array(
+            s.split(',')
+                .map(|p| serde_json::Value::String(p.trim().to_string()))
+                .collect(),
+        ),
         ("redact_types", serde_json::Value::Array(items)) => serde_json::Value::Array(
             items
                 .iter()

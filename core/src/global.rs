@@ -141,6 +141,40 @@ fn rebuild_after_fork(generation: u64) -> Option<Arc<Pipeline>> {
     }
 }
 
+/// Head sampling: `None` unless the pipeline decides at the start of a trace; then whether a
+/// trace whose local root starts now, with this user hash and session, is sampled.
+pub fn head_sampled(
+    trace: crate::ids::TraceId,
+    user_hash: Option<&str>,
+    session: Option<&str>,
+) -> Option<bool> {
+    let slot = SLOT.read();
+    let settings = slot.as_ref()?.head_sampling.as_ref()?;
+    Some(settings.head_sampled_for(trace, user_hash, session))
+}
+
+/// Head sampling of a span just begun (scope set): decides the trace at a local root without a
+/// remote parent (a remote parent's sampled flag is followed, as are a local parent's), marks the
+/// record, and says whether to build it: sampled spans, and model and tool calls, which the
+/// metrics need. Always `true` outside head mode.
+pub fn head_sample(record: &mut SpanRecord) -> bool {
+    let slot = SLOT.read();
+    let Some(settings) = slot.as_ref().and_then(|p| p.head_sampling.as_ref()) else {
+        return true;
+    };
+    if !record.parent_span_id.is_valid() {
+        let scope = record.scope.as_deref();
+        let sampled = settings.head_sampled(record.trace_id, scope);
+        record.flags = (record.flags & !crate::record::flags::SAMPLED)
+            | if sampled {
+                crate::record::flags::SAMPLED
+            } else {
+                0
+            };
+    }
+    record.flags & crate::record::flags::SAMPLED != 0 || record.is_priority()
+}
+
 /// Hands a finished span to the pipeline (never blocks).
 pub fn submit(record: SpanRecord) {
     {
@@ -243,6 +277,13 @@ pub fn status() -> serde_json::Value {
         "queue_depth": stats.queue_depth,
         "store_failures": stats.store_failures,
         "internal_errors": stats.internal_errors,
+        "sampling": {
+            "traces_kept": stats.sampling.traces_kept,
+            "traces_dropped": stats.sampling.traces_dropped,
+            "spans_dropped": stats.sampling.spans_dropped,
+            "overflow": stats.sampling.overflow,
+            "late_spans": stats.sampling.late_spans,
+        },
         "redaction": {
             "texts": stats.redaction.texts,
             "bytes": stats.redaction.bytes,

@@ -46,6 +46,7 @@ pub mod providers;
 pub mod record;
 pub mod redact;
 pub mod resource;
+pub mod sampling;
 pub mod scope;
 pub mod semconv;
 pub mod stats;

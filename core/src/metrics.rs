@@ -76,6 +76,7 @@ enum Instrument {
     McpServerDuration,
     McpToolCalls,
     PiiEntities,
+    SpansDropped,
 }
 
 impl Instrument {
@@ -96,6 +97,7 @@ impl Instrument {
             Instrument::McpServerDuration => sc::MCP_SERVER_OPERATION_DURATION,
             Instrument::McpToolCalls => sc::METRIC_MCP_TOOL_CALLS,
             Instrument::PiiEntities => sc::METRIC_PII_ENTITIES,
+            Instrument::SpansDropped => sc::METRIC_SPANS_DROPPED,
         }
     }
     fn unit(self) -> &'static str {
@@ -113,6 +115,7 @@ impl Instrument {
             | Instrument::ContextGrowth => "{token}",
             Instrument::ContextAlerts => "{alert}",
             Instrument::PiiEntities => "{entity}",
+            Instrument::SpansDropped => "{span}",
         }
     }
     fn description(self) -> &'static str {
@@ -146,6 +149,9 @@ impl Instrument {
             Instrument::PiiEntities => {
                 "PII values found (and redacted) in captured content, by type."
             }
+            Instrument::SpansDropped => {
+                "Spans lost before leaving the process (queue or exporter overflow, refusal, shutdown), by reason and category."
+            }
         }
     }
     fn buckets(self) -> Option<&'static [f64]> {
@@ -162,7 +168,7 @@ impl Instrument {
             _ => None,
         }
     }
-    const ALL: [Instrument; 15] = [
+    const ALL: [Instrument; 16] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
@@ -178,6 +184,7 @@ impl Instrument {
         Instrument::McpServerDuration,
         Instrument::McpToolCalls,
         Instrument::PiiEntities,
+        Instrument::SpansDropped,
     ];
 }
 
@@ -309,6 +316,33 @@ impl Metrics {
         s.delta_sum += value;
         s.delta_int += int_value;
         s.delta_count += 1;
+    }
+
+    /// Sets the cumulative `fivelens.spans.dropped` series from the pipeline's counters
+    /// (`(reason, category, total)`); only increases are taken.
+    pub fn set_dropped(&mut self, totals: &[(&'static str, &'static str, u64)]) {
+        for &(reason, category, total) in totals {
+            if total == 0 {
+                continue;
+            }
+            let s = self.series(
+                Instrument::SpansDropped,
+                vec![
+                    (sc::FIVELENS_DROP_REASON, reason.to_string()),
+                    (sc::FIVELENS_SPAN_CATEGORY, category.to_string()),
+                ],
+            );
+            let total = u128::from(total);
+            if total > s.int_sum {
+                let delta = total - s.int_sum;
+                s.sum += delta as f64;
+                s.int_sum = total;
+                s.count += 1;
+                s.delta_sum += delta as f64;
+                s.delta_int += delta;
+                s.delta_count += 1;
+            }
+        }
     }
 
     /// Records one ended span (only model calls and MCP requests count).

@@ -35,6 +35,7 @@ use crate::llm::{LlmSettings, LlmStage};
 use crate::metrics::Metrics;
 use crate::record::{flags, SpanRecord};
 use crate::resource::{HostInfo, Resource};
+use crate::sampling::Sampler;
 use crate::stats::{DropReason, Stats, StatsSnapshot};
 use crate::store::{Retention, Store, StoreError};
 use crate::wakeup::Wakeup;
@@ -133,6 +134,8 @@ pub struct Pipeline {
     store_path: Option<std::path::PathBuf>,
     metrics: Arc<Mutex<Metrics>>,
     prometheus: Mutex<Option<crate::prometheus::Endpoint>>,
+    /// The sampler's settings when decisions are taken at the start of a trace (head mode).
+    pub head_sampling: Option<Arc<crate::sampling::Settings>>,
     /// The fork generation this pipeline was built in.
     pub generation: u64,
     started_ns: u64,
@@ -221,6 +224,10 @@ impl Pipeline {
             store_path: store.as_ref().map(|s| s.path().to_path_buf()),
             metrics,
             prometheus: Mutex::new(prometheus),
+            head_sampling: {
+                let s = config.sampling_settings();
+                (s.mode == crate::sampling::Mode::Head).then(|| Arc::new(s))
+            },
             generation: crate::fork::generation(),
             started_ns: crate::record::now_ns(),
             resource,
@@ -271,6 +278,11 @@ impl Pipeline {
         let len = self.queue.len();
         if (!priority && len >= self.normal_limit) || self.queue.push(record).is_err() {
             self.stats.dropped(DropReason::QueueFull, 1);
+            if priority {
+                self.stats
+                    .dropped_queue_full_priority
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             diag::report_with(Level::Warn, "queue.full", || {
                 format!(
                     "the span queue is full ({} spans): spans are being dropped; raise queue_size or check the exporter",
@@ -481,11 +493,17 @@ impl Pipeline {
                         .internal_errors
                         .fetch_add((expected - records.len()) as u64, Ordering::Relaxed);
                 }
-                for chunk in records.chunks_mut(batch_size) {
+                while !records.is_empty() {
+                    let rest = if records.len() > batch_size {
+                        records.split_off(batch_size)
+                    } else {
+                        Vec::new()
+                    };
                     self.stats
                         .spans_processed
-                        .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                    processor.process(chunk);
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    processor.process(&mut records);
+                    records = rest;
                 }
             }
             loop {
@@ -520,6 +538,8 @@ impl Pipeline {
                 drop(st);
             }
             if let Some(deadline) = shutdown {
+                // Held traces are decided now with what they have.
+                processor.drain_sampler();
                 for e in &self.exporters {
                     e.shutdown(deadline);
                 }
@@ -551,6 +571,7 @@ struct Processor {
     stats: Arc<Stats>,
     max_batch_bytes: usize,
     llm: LlmStage,
+    sampler: Option<Sampler>,
     metrics: Arc<Mutex<Metrics>>,
     metrics_dirty: bool,
     last_store_metrics: Instant,
@@ -579,6 +600,10 @@ impl Processor {
                 p.config.price_table(),
                 p.stats.clone(),
             ),
+            sampler: {
+                let s = Sampler::new(p.config.sampling_settings(), p.stats.clone());
+                (!s.is_pass_through()).then_some(s)
+            },
             metrics: p.metrics.clone(),
             metrics_dirty: false,
             last_store_metrics: Instant::now(),
@@ -587,7 +612,7 @@ impl Processor {
         }
     }
 
-    fn process(&mut self, batch: &mut [SpanRecord]) {
+    fn process(&mut self, batch: &mut Vec<SpanRecord>) {
         {
             let mut metrics = self.metrics.lock();
             for r in batch.iter_mut() {
@@ -597,6 +622,30 @@ impl Processor {
                 metrics.record(r);
             }
             self.metrics_dirty = true;
+        }
+        match &mut self.sampler {
+            Some(sampler) => {
+                let mut kept = Vec::with_capacity(batch.len());
+                sampler.admit(std::mem::take(batch), &mut kept);
+                self.sink(&kept);
+            }
+            None => self.sink(batch),
+        }
+    }
+
+    /// Decides every trace the sampler holds and sends the kept ones on (shutdown).
+    fn drain_sampler(&mut self) {
+        if let Some(sampler) = &mut self.sampler {
+            let mut kept = Vec::new();
+            sampler.drain(&mut kept);
+            self.sink(&kept);
+        }
+    }
+
+    /// Stores, exports and keeps (testing mode) processed spans that leave the process.
+    fn sink(&mut self, batch: &[SpanRecord]) {
+        if batch.is_empty() {
+            return;
         }
         let refs: Vec<&SpanRecord> = batch.iter().collect();
         if let Some(store) = &mut self.store {
@@ -660,6 +709,12 @@ impl Processor {
     /// Periodic work: retention, metric deltas to the store, metric pushes. `now` forces the
     /// metric work (a flush, or shutdown).
     fn tick(&mut self, now: bool) {
+        if let Some(sampler) = &mut self.sampler {
+            let mut kept = Vec::new();
+            sampler.expire(&mut kept);
+            self.sink(&kept);
+        }
+        self.metrics.lock().set_dropped(&self.stats.drop_totals());
         if let Some(store) = &mut self.store {
             match store.maybe_apply_retention() {
                 Ok(n) if n > 0 => diag::report(

@@ -1706,6 +1706,10 @@ pub fn redact_for_host(text: &str, utf16: bool) -> (String, Vec<HostEntity>) {
 /// Converts sorted byte offsets into offsets counted in Unicode scalar values (Python) or
 /// UTF-16 code units (JavaScript), in one pass over `text`.
 pub fn convert_offsets(text: &str, byte_offsets: &[usize], utf16: bool) -> Vec<usize> {
+    if text.is_ascii() {
+        // One byte, one code point, one UTF-16 unit.
+        return byte_offsets.to_vec();
+    }
     let mut order: Vec<usize> = (0..byte_offsets.len()).collect();
     order.sort_by_key(|&i| byte_offsets[i]);
     let mut out = vec![0; byte_offsets.len()];

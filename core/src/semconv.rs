@@ -407,6 +407,29 @@ pub const URL_SCHEME: &str = "url.scheme";
 /// W3C baggage header / `_meta` key.
 pub const BAGGAGE: &str = "baggage";
 
+// ---- sampling -------------------------------------------------------------------------------
+
+/// `fivelens.sampling.keep` (string): set by `keep_trace(reason)` (and guardrail blocks) on a
+/// span: the tail sampler keeps its trace.
+pub const FIVELENS_SAMPLING_KEEP: &str = "fivelens.sampling.keep";
+/// `fivelens.sampling.reason` on a kept trace's root: the policy that kept it (`error`,
+/// `keep:<reason>`, `latency`, `cost`, `tokens`, `canary`, `users`, `baseline`; `:timeout` or
+/// `:overflow` when decided before the root ended).
+pub const FIVELENS_SAMPLING_REASON: &str = "fivelens.sampling.reason";
+/// `fivelens.sampling.rate` on a kept trace's root: the probability it had of being kept (1 for
+/// rule-kept traces), so counts can be re-weighted.
+pub const FIVELENS_SAMPLING_RATE: &str = "fivelens.sampling.rate";
+/// `fivelens.canary` (bool) on the root of a canary cohort trace.
+pub const FIVELENS_CANARY: &str = "fivelens.canary";
+/// Counter `fivelens.spans.dropped`: spans lost before leaving the process, by reason
+/// (`queue_full`, `export_queue_full`, `rejected`, `shutdown`) and kind (`model_or_tool`, `other`);
+/// exported beside the metrics. Spans dropped by sampling are not counted here.
+pub const METRIC_SPANS_DROPPED: &str = "fivelens.spans.dropped";
+/// `fivelens.drop.reason` label of [`METRIC_SPANS_DROPPED`].
+pub const FIVELENS_DROP_REASON: &str = "fivelens.drop.reason";
+/// `fivelens.span.category` label of [`METRIC_SPANS_DROPPED`]: `model_or_tool` or `other`.
+pub const FIVELENS_SPAN_CATEGORY: &str = "fivelens.span.category";
+
 // ---- redaction ------------------------------------------------------------------------------
 
 /// `fivelens.redaction.<type>` (integer): values of that PII type redacted in the span's content

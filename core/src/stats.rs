@@ -64,6 +64,18 @@ pub struct Stats {
     pub redaction_ns: AtomicU64,
     /// PII values redacted.
     pub redacted_values: AtomicU64,
+    /// Traces the sampler kept.
+    pub sampling_traces_kept: AtomicU64,
+    /// Traces the sampler dropped.
+    pub sampling_traces_dropped: AtomicU64,
+    /// Spans dropped by sampling (with their traces, or as late spans of dropped traces).
+    pub sampling_spans_dropped: AtomicU64,
+    /// Traces decided before their root ended because the buffer was full.
+    pub sampling_overflow: AtomicU64,
+    /// Spans that arrived after their trace was decided.
+    pub sampling_late_spans: AtomicU64,
+    /// Spans dropped at the full queue that were model or tool calls.
+    pub dropped_queue_full_priority: AtomicU64,
 }
 
 impl Stats {
@@ -77,6 +89,28 @@ impl Stats {
             DropReason::NotRunning => &self.dropped_not_running,
         };
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Spans lost before leaving the process, as `(reason, category, total)` for the
+    /// `fivelens.spans.dropped` metric (queue drops of model and tool calls apart).
+    pub fn drop_totals(&self) -> [(&'static str, &'static str, u64); 5] {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let priority = g(&self.dropped_queue_full_priority);
+        [
+            ("queue_full", "model_or_tool", priority),
+            (
+                "queue_full",
+                "other",
+                g(&self.dropped_queue_full).saturating_sub(priority),
+            ),
+            (
+                "export_queue_full",
+                "any",
+                g(&self.dropped_export_queue_full),
+            ),
+            ("rejected", "any", g(&self.dropped_rejected)),
+            ("shutdown", "any", g(&self.dropped_shutdown)),
+        ]
     }
 
     /// A snapshot.
@@ -100,6 +134,13 @@ impl Stats {
             export_splits: g(&self.export_splits),
             store_failures: g(&self.store_failures),
             internal_errors: g(&self.internal_errors),
+            sampling: SamplingSnapshot {
+                traces_kept: g(&self.sampling_traces_kept),
+                traces_dropped: g(&self.sampling_traces_dropped),
+                spans_dropped: g(&self.sampling_spans_dropped),
+                overflow: g(&self.sampling_overflow),
+                late_spans: g(&self.sampling_late_spans),
+            },
             redaction: RedactionSnapshot {
                 texts: g(&self.redaction_texts),
                 bytes: g(&self.redaction_bytes),
@@ -110,6 +151,21 @@ impl Stats {
             export_queue_bytes: 0,
         }
     }
+}
+
+/// What the sampler decided.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SamplingSnapshot {
+    /// Traces kept.
+    pub traces_kept: u64,
+    /// Traces dropped.
+    pub traces_dropped: u64,
+    /// Spans dropped by sampling.
+    pub spans_dropped: u64,
+    /// Traces decided early because the buffer was full.
+    pub overflow: u64,
+    /// Spans that arrived after their trace was decided.
+    pub late_spans: u64,
 }
 
 /// What the redactor did (processing thread).
@@ -174,6 +230,8 @@ pub struct StatsSnapshot {
     pub internal_errors: u64,
     /// The redactor's work.
     pub redaction: RedactionSnapshot,
+    /// The sampler's decisions.
+    pub sampling: SamplingSnapshot,
     /// Spans waiting in the queue.
     pub queue_depth: u64,
     /// Bytes waiting in exporter queues.

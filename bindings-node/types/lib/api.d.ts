@@ -149,6 +149,42 @@ export type InstrumentOptions = {
      */
     metricsIncludeEstimatedTokens?: boolean | undefined;
     /**
+     * `FIVELENS_SAMPLING`: sampling policies, e.g. `['errors', 'keep', 'latency:p99', 'canary', 'baseline:0.01']`; default keeps everything
+     */
+    sampling?: string | string[] | undefined;
+    /**
+     * `FIVELENS_SAMPLING_MODE`: decide when a trace's local root ends (default) or when it starts
+     */
+    samplingMode?: "tail" | "head" | undefined;
+    /**
+     * `FIVELENS_SAMPLE_KEY`: what the `users` policy and the canary share hash; default user
+     */
+    sampleKey?: "user" | "session" | "trace" | undefined;
+    /**
+     * `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity
+     */
+    canaryUsers?: string[] | undefined;
+    /**
+     * `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept
+     */
+    canaryPercent?: number | undefined;
+    /**
+     * `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose root has not ended is decided after this; default 120000
+     */
+    tailTimeoutMs?: number | undefined;
+    /**
+     * undecided traces held at most; default 20000
+     */
+    tailMaxTraces?: number | undefined;
+    /**
+     * spans of undecided traces held at most; default 200000
+     */
+    tailMaxSpans?: number | undefined;
+    /**
+     * bytes of undecided traces held at most; default 128 MiB
+     */
+    tailMaxBytes?: number | undefined;
+    /**
      * `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
      */
     redact?: boolean | undefined;
@@ -333,6 +369,14 @@ export function redact(text: string): {
     }[];
 };
 /**
+ * Asks the tail sampler to keep the current trace (whatever the baseline rate), recording
+ * `reason` on the current span as `fivelens.sampling.keep`. Returns whether a span was current.
+ * Without effect on a trace already dropped at its start (`samplingMode: 'head'`).
+ * @param {string} [reason]
+ * @returns {boolean}
+ */
+export function keepTrace(reason?: string): boolean;
+/**
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
  * Node.js without `require()` of ES modules. Pass the module as imported (`import * as openai
@@ -431,6 +475,15 @@ import { Span } from "./span";
  * @property {string} [prometheusHost] `OTEL_EXPORTER_PROMETHEUS_HOST`; default 127.0.0.1
  * @property {number} [prometheusPort] `OTEL_EXPORTER_PROMETHEUS_PORT`; the endpoint is on when set
  * @property {boolean} [metricsIncludeEstimatedTokens] count estimated tokens in `gen_ai.client.token.usage`
+ * @property {string[] | string} [sampling] `FIVELENS_SAMPLING`: sampling policies, e.g. `['errors', 'keep', 'latency:p99', 'canary', 'baseline:0.01']`; default keeps everything
+ * @property {'tail' | 'head'} [samplingMode] `FIVELENS_SAMPLING_MODE`: decide when a trace's local root ends (default) or when it starts
+ * @property {'user' | 'session' | 'trace'} [sampleKey] `FIVELENS_SAMPLE_KEY`: what the `users` policy and the canary share hash; default user
+ * @property {string[]} [canaryUsers] `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity
+ * @property {number} [canaryPercent] `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept
+ * @property {number} [tailTimeoutMs] `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose root has not ended is decided after this; default 120000
+ * @property {number} [tailMaxTraces] undecided traces held at most; default 20000
+ * @property {number} [tailMaxSpans] spans of undecided traces held at most; default 200000
+ * @property {number} [tailMaxBytes] bytes of undecided traces held at most; default 128 MiB
  * @property {boolean} [redact] `FIVELENS_REDACT`: redact PII in captured content before it leaves the process; default true
  * @property {string[]} [redactTypes] built-in PII types to detect (`EMAIL`, `PHONE`, `CREDIT_CARD`, `IBAN`, `US_SSN`, `IP_ADDRESS`, `SECRET`, `JWT`); default all
  * @property {Record<string, 'typed' | 'indexed' | 'hash' | 'remove'>} [redactActions] action per type (`*` for the rest); default `typed`

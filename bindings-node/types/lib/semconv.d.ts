@@ -161,5 +161,12 @@ declare const _exports: Readonly<{
     FIVELENS_REDACTION_PREFIX: "fivelens.redaction.";
     METRIC_PII_ENTITIES: "fivelens.pii.entities";
     FIVELENS_PII_TYPE: "fivelens.pii.type";
+    FIVELENS_SAMPLING_KEEP: "fivelens.sampling.keep";
+    FIVELENS_SAMPLING_REASON: "fivelens.sampling.reason";
+    FIVELENS_SAMPLING_RATE: "fivelens.sampling.rate";
+    FIVELENS_CANARY: "fivelens.canary";
+    METRIC_SPANS_DROPPED: "fivelens.spans.dropped";
+    FIVELENS_DROP_REASON: "fivelens.drop.reason";
+    FIVELENS_SPAN_CATEGORY: "fivelens.span.category";
 }>;
 export = _exports;

@@ -23,7 +23,7 @@ export class Span {
     _traceId: string;
     _parentId: string;
     _parentRemote: boolean;
-    _sampled: boolean;
+    _sampled: any;
     _traceState: string | undefined;
     _spanId: string;
     _scope: Scope | null;

@@ -40,6 +40,14 @@ export type State = {
     hooksInstalled: boolean;
     nextScopeId: number;
     maxAttributeBytes: number;
+    /**
+     * decisions are taken when a trace starts (`samplingMode: 'head'`)
+     */
+    headSampling: boolean;
+    /**
+     * spans of head-dropped traces not handed to the addon
+     */
+    headDropped: number;
 };
 /**
  * @typedef {object} State
@@ -57,6 +65,8 @@ export type State = {
  * @property {boolean} hooksInstalled
  * @property {number} nextScopeId
  * @property {number} maxAttributeBytes
+ * @property {boolean} headSampling decisions are taken when a trace starts (`samplingMode: 'head'`)
+ * @property {number} headDropped spans of head-dropped traces not handed to the addon
  */
 /** @returns {State} */
 export function state(): State;

@@ -82,6 +82,29 @@ class Options(TypedDict, total=False):
     metrics_include_estimated_tokens: bool
     """Count estimated tokens in ``gen_ai.client.token.usage`` too;
     ``FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS``. Default ``False``."""
+    sampling: list[str]
+    """Sampling policies, e.g. ``["errors", "keep", "latency:p99", "canary", "baseline:0.01"]``;
+    ``FIVELENS_SAMPLING``, or ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``. Default keeps
+    everything."""
+    sampling_mode: Literal["tail", "head"]
+    """Decide when a trace's local root ends (``tail``, default) or when it starts (``head``);
+    ``FIVELENS_SAMPLING_MODE``."""
+    sample_key: Literal["user", "session", "trace"]
+    """What the ``users`` policy and the canary share hash; ``FIVELENS_SAMPLE_KEY``. Default
+    ``user``."""
+    canary_users: list[str]
+    """User ids always kept at full fidelity; ``FIVELENS_CANARY_USERS``."""
+    canary_percent: float
+    """Share of users (0-100) always kept at full fidelity; ``FIVELENS_CANARY_PERCENT``."""
+    tail_timeout_ms: int
+    """A trace whose local root has not ended is decided after this; ``FIVELENS_TAIL_TIMEOUT_MS``.
+    Default 120000."""
+    tail_max_traces: int
+    """Undecided traces held at most. Default 20000."""
+    tail_max_spans: int
+    """Spans of undecided traces held at most. Default 200000."""
+    tail_max_bytes: int
+    """Bytes of undecided traces held at most. Default 128 MiB."""
     redact: bool
     """Redact PII in captured content before it leaves the process; ``FIVELENS_REDACT``.
     Default ``True``."""

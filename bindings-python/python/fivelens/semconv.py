@@ -178,3 +178,12 @@ BAGGAGE: Final = "baggage"
 FIVELENS_REDACTION_PREFIX: Final = "fivelens.redaction."
 METRIC_PII_ENTITIES: Final = "fivelens.pii.entities"
 FIVELENS_PII_TYPE: Final = "fivelens.pii.type"
+
+# Sampling
+FIVELENS_SAMPLING_KEEP: Final = "fivelens.sampling.keep"
+FIVELENS_SAMPLING_REASON: Final = "fivelens.sampling.reason"
+FIVELENS_SAMPLING_RATE: Final = "fivelens.sampling.rate"
+FIVELENS_CANARY: Final = "fivelens.canary"
+METRIC_SPANS_DROPPED: Final = "fivelens.spans.dropped"
+FIVELENS_DROP_REASON: Final = "fivelens.drop.reason"
+FIVELENS_SPAN_CATEGORY: Final = "fivelens.span.category"
