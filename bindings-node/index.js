@@ -4,6 +4,7 @@
 const api = require('./lib/api')
 const { withLlmCall, startLlmCall, LlmCall } = require('./lib/llm')
 const { state } = require('./lib/state')
+const contextWindowApi = require('./lib/context_window')
 
 /** Test support: spans kept when instrumented with `testing: true`, and the core's defaults. */
 const testing = {
@@ -25,4 +26,4 @@ const testing = {
   },
 }
 
-module.exports = { ...api, withLlmCall, startLlmCall, LlmCall, testing }
+module.exports = { ...api, ...contextWindowApi, withLlmCall, startLlmCall, LlmCall, testing }

@@ -331,10 +331,14 @@ class LlmCall {
     const span = this.span
     // Private: hashed into `fivelens.prompt.hash` and removed by the processing thread.
     if (systemText) span.setAttribute(sc.PRIVATE_SYSTEM_PROMPT, systemText)
-    if (!this._capture) return
-    if (messages && messages.length) span.setAttribute(sc.GEN_AI_INPUT_MESSAGES, toJson(messages))
-    if (systemParts && systemParts.length) span.setAttribute(sc.GEN_AI_SYSTEM_INSTRUCTIONS, toJson(systemParts))
-    if (Array.isArray(tools) && tools.length) span.setAttribute(sc.GEN_AI_TOOL_DEFINITIONS, toJson(tools))
+    // With capture off the input still goes to the processing thread, under private keys, for
+    // the context-window sections: counted there, then dropped; never exported.
+    const [m, sys, t] = this._capture
+      ? [sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_TOOL_DEFINITIONS]
+      : [sc.PRIVATE_INPUT_MESSAGES, sc.PRIVATE_SYSTEM_INSTRUCTIONS, sc.PRIVATE_TOOL_DEFINITIONS]
+    if (messages && messages.length) span.setAttribute(m, toJson(messages))
+    if (systemParts && systemParts.length) span.setAttribute(sys, toJson(systemParts))
+    if (Array.isArray(tools) && tools.length) span.setAttribute(t, toJson(tools))
   }
 
   /**

@@ -162,6 +162,23 @@ pub fn head_sampled(
     global::head_sampled(trace, user_hash.as_deref(), session_id.as_deref())
 }
 
+/// The synchronous context-window check: `sections_json` is a JSON object of section name to a
+/// text, a list of texts or chat messages, or a token count; returns JSON `{model, sections,
+/// tokens, limit, max_output_tokens, fill, remaining, threshold, over_threshold}` (the window
+/// fields null for a model the limit table does not know). Counted on the calling thread.
+#[napi]
+pub fn context_window(
+    model: String,
+    sections_json: String,
+    provider: Option<String>,
+) -> Result<String> {
+    let sections: serde_json::Value = serde_json::from_str(&sections_json)
+        .map_err(|e| Error::new(napi::Status::InvalidArg, format!("sections: {e}")))?;
+    fivelens_core::context_window::check(&model, provider.as_deref(), &sections)
+        .map(|v| v.to_string())
+        .map_err(|e| Error::new(napi::Status::InvalidArg, e))
+}
+
 /// One PII value found by `redact`.
 #[napi(object)]
 pub struct RedactedEntity {

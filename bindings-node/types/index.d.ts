@@ -9,6 +9,12 @@ declare const _exports: {
         /** @returns {Record<string, any>} */
         defaultConfig(): Record<string, any>;
     };
+    contextWindow: typeof contextWindowApi.contextWindow;
+    withContextTiers: typeof contextWindowApi.withContextTiers;
+    withRetrieval: typeof contextWindowApi.withRetrieval;
+    withVerification: typeof contextWindowApi.withVerification;
+    Retrieval: typeof contextWindowApi.Retrieval;
+    Verification: typeof contextWindowApi.Verification;
     instrument: typeof api.instrument;
     shutdown: typeof api.shutdown;
     flush: typeof api.flush;
@@ -35,4 +41,5 @@ export = _exports;
 import { withLlmCall } from "./lib/llm";
 import { startLlmCall } from "./lib/llm";
 import { LlmCall } from "./lib/llm";
+import contextWindowApi = require("./lib/context_window");
 import api = require("./lib/api");

@@ -160,6 +160,29 @@ fn count_tokens(
     })
 }
 
+/// context_window(model, sections, *, provider=None)
+/// --
+///
+/// The synchronous context-window check: `sections` maps a section name to its text, a list of
+/// texts or chat messages, or a token count; returns the tokens per section, their total, the
+/// model's window and largest output (from the limit table of the active configuration), the
+/// fill, the room left and whether the alert threshold is reached (`None` for the window fields
+/// of a model the table does not know). Counted here, on the caller's thread; releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (model, sections, *, provider=None))]
+fn context_window<'py>(
+    py: Python<'py>,
+    model: &str,
+    sections: &Bound<'py, PyAny>,
+    provider: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let json = convert::json(sections, 0);
+    let out = py
+        .detach(|| fivelens_core::context_window::check(model, provider, &json))
+        .map_err(pyo3::exceptions::PyTypeError::new_err)?;
+    json_to_py(py, &out)
+}
+
 /// The redacted text and the `(type, start, end)` of each value found.
 type Redacted = (String, Vec<(String, usize, usize)>);
 
@@ -378,6 +401,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::stage, m)?)?;
     m.add_function(wrap_pyfunction!(span::prompt, m)?)?;
     m.add_function(wrap_pyfunction!(count_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(context_window, m)?)?;
+    m.add_function(wrap_pyfunction!(span::context_tiers, m)?)?;
     m.add_function(wrap_pyfunction!(token_encoding, m)?)?;
     m.add_function(wrap_pyfunction!(span::extract, m)?)?;
     m.add_function(wrap_pyfunction!(span::inject, m)?)?;

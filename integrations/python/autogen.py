@@ -300,11 +300,12 @@ class _ModelStep:
             attrs[sc.GEN_AI_REQUEST_STREAM] = True
         self.call = LlmCall("chat", _provider(client), _model(client), attrs, INSTRUMENTATION, self.iteration)
         call = self.call
-        # The input is kept for token estimates even when content is not captured.
+        # The input is kept for token estimates and the context-window sections even when content
+        # is not captured (then under private keys, dropped on the processing thread).
         call._record_input(
             _messages(messages),
             None,
-            _tool_definitions(kwargs.get("tools")) if call.capture_content else None,
+            _tool_definitions(kwargs.get("tools")),
             "\n".join(str(getattr(m, "content", "")) for m in messages or () if type(m).__name__ == "SystemMessage")
             or None,
         )

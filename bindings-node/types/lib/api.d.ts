@@ -125,6 +125,18 @@ export type InstrumentOptions = {
      */
     prices?: Record<string, any>[] | undefined;
     /**
+     * share of a model's context window (above 0, at most 1) past which a conversation's call gets the `fivelens.context.threshold_crossed` event; `FIVELENS_CONTEXT_ALERT_THRESHOLD`; default 0.8
+     */
+    contextAlertThreshold?: number | undefined;
+    /**
+     * a JSON table of context windows over the built-in one; `FIVELENS_CONTEXT_LIMITS_FILE`
+     */
+    contextLimitsFile?: string | undefined;
+    /**
+     * context-window entries (`provider`, `model`, `context_window`, optional `max_output_tokens`) over the file and the built-in table
+     */
+    contextLimits?: Record<string, any>[] | undefined;
+    /**
      * `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`
      */
     metricsExporter?: string | undefined;
@@ -469,6 +481,9 @@ import { Span } from "./span";
  * @property {boolean} [compat] add OpenInference and Langfuse attributes; `FIVELENS_COMPAT`
  * @property {string} [pricesFile] a JSON price table over the built-in one; `FIVELENS_PRICES_FILE`
  * @property {Record<string, any>[]} [prices] price entries over the file and the built-in table
+ * @property {number} [contextAlertThreshold] share of a model's context window (above 0, at most 1) past which a conversation's call gets the `fivelens.context.threshold_crossed` event; `FIVELENS_CONTEXT_ALERT_THRESHOLD`; default 0.8
+ * @property {string} [contextLimitsFile] a JSON table of context windows over the built-in one; `FIVELENS_CONTEXT_LIMITS_FILE`
+ * @property {Record<string, any>[]} [contextLimits] context-window entries (`provider`, `model`, `context_window`, optional `max_output_tokens`) over the file and the built-in table
  * @property {string} [metricsExporter] `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`
  * @property {string} [otlpMetricsEndpoint] `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, used as is
  * @property {number} [metricExportIntervalMs] `OTEL_METRIC_EXPORT_INTERVAL`; default 60000

@@ -27,6 +27,16 @@ from typing import Any, NamedTuple
 from . import _native
 from . import semconv as _sc
 from ._api import bind_context
+from ._context import (
+    Attempt,
+    ContextWindow,
+    Retrieval,
+    Verification,
+    context_tiers,
+    context_window,
+    retrieval,
+    verification,
+)
 from ._http import asgi_middleware, wsgi_middleware
 from ._instrument import InstrumentReport, instrument, shutdown
 from ._llm import LlmCall, llm_call
@@ -36,18 +46,24 @@ from ._options import Options
 __version__: str = _native.__version__
 
 __all__ = [
+    "Attempt",
     "ContextScope",
+    "ContextWindow",
     "InstrumentReport",
     "LlmCall",
     "Options",
     "RedactedEntity",
     "Redaction",
     "RemoteContext",
+    "Retrieval",
     "Span",
     "SpanScope",
+    "Verification",
     "asgi_middleware",
     "bind_context",
     "context",
+    "context_tiers",
+    "context_window",
     "count_tokens",
     "current_span",
     "extract",
@@ -58,12 +74,14 @@ __all__ = [
     "llm_call",
     "prompt",
     "redact",
+    "retrieval",
     "shutdown",
     "span",
     "stage",
     "start_span",
     "status",
     "token_encoding",
+    "verification",
     "wsgi_middleware",
 ]
 

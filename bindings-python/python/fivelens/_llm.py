@@ -324,15 +324,20 @@ class LlmCall:
         if system_text:
             # Private: hashed into ``fivelens.prompt.hash`` and removed by the processing thread.
             self._attrs[sc.PRIVATE_SYSTEM_PROMPT] = system_text
-        if not self._capture:
-            return
         attrs = self._attrs
+        # With capture off the input still goes to the processing thread, under private keys, for
+        # the context-window sections: counted there, then dropped; never exported.
+        keys = (
+            (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_TOOL_DEFINITIONS)
+            if self._capture
+            else (sc.PRIVATE_INPUT_MESSAGES, sc.PRIVATE_SYSTEM_INSTRUCTIONS, sc.PRIVATE_TOOL_DEFINITIONS)
+        )
         if messages:
-            attrs[sc.GEN_AI_INPUT_MESSAGES] = to_json(messages)
+            attrs[keys[0]] = to_json(messages)
         if system_parts:
-            attrs[sc.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(system_parts)
+            attrs[keys[1]] = to_json(system_parts)
         if tools:
-            attrs[sc.GEN_AI_TOOL_DEFINITIONS] = to_json(tools)
+            attrs[keys[2]] = to_json(tools)
 
     def _payload(self, format: str, body: Any) -> None:
         """For integrations: the request body, mapped to attributes (parameters, content, system

@@ -69,6 +69,15 @@ class Options(TypedDict, total=False):
     """A JSON price table over the built-in one; ``FIVELENS_PRICES_FILE``."""
     prices: list[dict[str, object]]
     """Price entries (the price-table format) over the file and the built-in table."""
+    context_alert_threshold: float
+    """Share of a model's context window (above 0, at most 1) past which a conversation's call gets
+    the ``fivelens.context.threshold_crossed`` event; ``FIVELENS_CONTEXT_ALERT_THRESHOLD``.
+    Default 0.8."""
+    context_limits_file: str | None
+    """A JSON table of context windows over the built-in one; ``FIVELENS_CONTEXT_LIMITS_FILE``."""
+    context_limits: list[dict[str, object]]
+    """Context-window entries (``provider``, ``model``, ``context_window``, optional
+    ``max_output_tokens``) over the file and the built-in table."""
     metrics_exporter: str | None
     """``otlp``, ``prometheus``, ``none`` (comma-separated); ``OTEL_METRICS_EXPORTER``."""
     otlp_metrics_endpoint: str | None
