@@ -160,6 +160,8 @@ bench: python-release node-release
 	$(PY) benches/python/collector_down.py --receiver $(CARGO_TARGET_DIR)/release/otlp-receiver --json $(BENCH_OUT)/collector_down.json
 	node benches/node/span_overhead.js --json $(BENCH_OUT)/node_span.json
 	node benches/node/langchain_overhead.js --json $(BENCH_OUT)/langchain_overhead.json
+	$(BENCH_PLAIN)/bin/python benches/python/sampling_overhead.py --json $(BENCH_OUT)/sampling_python.json
+	node benches/node/sampling_overhead.js --json $(BENCH_OUT)/sampling_node.json
 	test -x $(BENCH_GENAI)/bin/python || python3 -m venv $(BENCH_GENAI)
 	$(BENCH_GENAI)/bin/python -m pip install --quiet -r benches/python/requirements-genai.txt
 	$(BENCH_GENAI)/bin/python -m pip install --quiet --force-reinstall --no-deps $(CARGO_TARGET_DIR)/bench-wheel/*.whl

@@ -385,6 +385,9 @@ function withSpan(name, attributes, options, fn) {
   const opts = /** @type {any} */ (options) || {}
   const span = startSpan(name, opts)
   if (attributes) span.setAttributes(attributes)
+  // Below the root of a trace dropped when it started (head sampling), a span records nothing:
+  // run `fn` in the current context (the dropped parent stays active for its children).
+  if (span._dropped && span._parentId && !span._parentRemote) return run(span, fn)
   return store().runWithSpan(span, run, undefined, [span, fn])
 }
 

@@ -109,6 +109,9 @@ class Span {
     this._storeOnly = false
     this._start = ids.now()
     this._recording = recording
+    // A span of a trace dropped at its start (head sampling): nothing is recorded on it, unless
+    // it turns out to be a model or tool call (the metrics need those).
+    this._dropped = recording && !this._sampled && state().headSampling
   }
 
   /** Trace id, 32 hex digits. */
@@ -154,6 +157,10 @@ class Span {
    */
   setAttribute(key, value) {
     if (!this._recording || typeof key !== 'string') return this
+    if (this._dropped) {
+      if (key !== sc.GEN_AI_OPERATION_NAME || !PRIORITY.has(value)) return this
+      this._dropped = false
+    }
     const v = toAttribute(value)
     if (v === undefined) return this
     const [b, cut] = bound(v, state().maxAttributeBytes)
@@ -168,6 +175,10 @@ class Span {
    */
   setAttributes(attributes) {
     if (!this._recording || !attributes || typeof attributes !== 'object') return this
+    if (this._dropped) {
+      if (!PRIORITY.has(attributes[sc.GEN_AI_OPERATION_NAME])) return this
+      this._dropped = false
+    }
     for (const k of Object.keys(attributes)) this.setAttribute(k, attributes[k])
     return this
   }
@@ -180,7 +191,7 @@ class Span {
    * @returns {this}
    */
   addEvent(name, attributesOrTime, time) {
-    if (!this._recording) return this
+    if (!this._recording || this._dropped) return this
     let attributes = attributesOrTime
     if (attributesOrTime instanceof Date || typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime)) {
       time = attributesOrTime
@@ -266,7 +277,7 @@ class Span {
     if (!this._recording) return
     this._recording = false
     const st = state()
-    if (!this._sampled && st.headSampling && !PRIORITY.has(this._attributes[sc.GEN_AI_OPERATION_NAME])) {
+    if (this._dropped || (!this._sampled && st.headSampling && !PRIORITY.has(this._attributes[sc.GEN_AI_OPERATION_NAME]))) {
       // A span of a trace dropped at its start: not handed over (model and tool calls are, for
       // the metrics).
       st.headDropped++

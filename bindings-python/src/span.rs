@@ -407,15 +407,56 @@ fn ns(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
 /// context manager (and decorator) that runs its block inside a new span.
 #[pyclass(frozen, module = "fivelens._native", name = "SpanScope")]
 pub struct SpanScope {
-    template: SpanRecord,
+    template: Mutex<SpanRecord>,
+    /// Attributes not converted yet: the scope was made inside a trace dropped at its start
+    /// (head sampling), where they would be thrown away; converted at the first recorded open.
+    deferred: Mutex<Option<DeferredAttributes>>,
     parent: Option<Py<PyAny>>,
     open: Mutex<SmallVec<[OpenEntry; 1]>>,
 }
 
+/// `attributes=` and keyword attributes of a `span(...)` call, kept as given.
+type DeferredAttributes = (Option<Py<PyDict>>, Option<Py<PyDict>>);
+
 impl SpanScope {
+    /// The template, with any deferred attributes converted into it first.
+    fn template(&self, py: Python<'_>) -> parking_lot::MutexGuard<'_, SpanRecord> {
+        let mut t = self.template.lock();
+        if let Some((attributes, kwargs)) = self.deferred.lock().take() {
+            let limits = fivelens_core::record::Limits::current();
+            convert::set_attributes(&mut t, attributes.as_ref().map(|a| a.bind(py)), &limits);
+            convert::set_attributes(&mut t, kwargs.as_ref().map(|k| k.bind(py)), &limits);
+        }
+        t
+    }
+
+    /// Whether the span says it is a model or tool call (built even in a dropped trace).
+    fn declares_priority(&self, py: Python<'_>) -> bool {
+        if let Some((attributes, _)) = &*self.deferred.lock() {
+            return attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.bind(py)
+                        .get_item(sc::GEN_AI_OPERATION_NAME)
+                        .ok()
+                        .flatten()
+                })
+                .and_then(|v| v.extract::<String>().ok())
+                .is_some_and(|op| sc::PRIORITY_OPERATIONS.contains(&op.as_str()));
+        }
+        self.template.lock().is_priority()
+    }
+
     fn open_span(&self, py: Python<'_>) -> PyResult<(Py<PySpan>, Py<PyAny>)> {
+        // Below the root of a trace dropped when it started (head sampling), a span records
+        // nothing: the dropped parent stays current and stands for it (no token to reset).
+        if self.parent.is_none() && global::head_sampling_active() && !self.declares_priority(py) {
+            if let Some(frame) = dropped_frame(py)? {
+                return Ok((frame, py.None()));
+            }
+        }
         let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
-        let span = Py::new(py, start(&self.template, resolved, None))?;
+        let span = Py::new(py, start(&self.template(py), resolved, None))?;
         let token = current_var(py)?.set.bind(py).call1((&span,))?.unbind();
         Ok((span, token))
     }
@@ -475,7 +516,7 @@ impl SpanScope {
     /// Starts a span without making it current (generator decorators activate it per resume).
     fn _start(&self, py: Python<'_>) -> PyResult<Py<PySpan>> {
         let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
-        Py::new(py, start(&self.template, resolved, None))
+        Py::new(py, start(&self.template(py), resolved, None))
     }
 
     /// `@span(...)` on a function, coroutine function, generator or async generator.
@@ -487,8 +528,8 @@ impl SpanScope {
 
     /// The span name.
     #[getter]
-    fn name(&self) -> &str {
-        self.template.name()
+    fn name(&self) -> String {
+        self.template.lock().name().to_string()
     }
 }
 
@@ -872,11 +913,39 @@ pub fn span(
     _instrumentation: Option<&str>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<SpanScope> {
+    let parent = parent.filter(|p| !p.is_none(py));
+    // Inside a trace dropped at its start, the attributes would be thrown away: keep them as
+    // given and convert them only if this scope is ever opened in a recorded trace.
+    let defer = parent.is_none()
+        && (attributes.is_some() || kwargs.is_some())
+        && global::head_sampling_active()
+        && dropped_frame(py)?.is_some();
+    let (template, deferred) = if defer {
+        let bare = template(py, name, kind, links, None, _instrumentation, None)?;
+        let keep = |d: Option<&Bound<'_, PyDict>>| d.map(|d| d.clone().unbind());
+        (bare, Some((keep(attributes), keep(kwargs))))
+    } else {
+        let full = template(py, name, kind, links, attributes, _instrumentation, kwargs)?;
+        (full, None)
+    };
     Ok(SpanScope {
-        template: template(py, name, kind, links, attributes, _instrumentation, kwargs)?,
-        parent: parent.filter(|p| !p.is_none(py)),
+        template: Mutex::new(template),
+        deferred: Mutex::new(deferred),
+        parent,
         open: Mutex::new(SmallVec::new()),
     })
+}
+
+/// The current frame when it is a span of a trace that head sampling dropped.
+fn dropped_frame(py: Python<'_>) -> PyResult<Option<Py<PySpan>>> {
+    let v = current_var(py)?.get.bind(py).call0()?;
+    Ok(v.cast_into::<PySpan>()
+        .ok()
+        .filter(|f| {
+            let f = f.get();
+            f.span_id.is_valid() && !f.sampled && f.record.lock().is_none() && f.owner.is_none()
+        })
+        .map(Bound::unbind))
 }
 
 /// Builds the template record of a span: name, kind, attributes (converted straight into the

@@ -153,6 +153,11 @@ def test_metrics_count_every_call_even_when_spans_are_dropped(llm_server: Any) -
         and 'gen_ai_request_model="gpt-4o-mini"' in line
     ]
     assert counts and counts[0].endswith(" 30"), counts
+    # The spans the full queue dropped are themselves a metric, by reason and category.
+    status = fivelens.status()
+    lost = [line for line in text.splitlines() if line.startswith("fivelens_spans_dropped")]
+    if status["spans"]["dropped"]["queue_full"]:
+        assert any('fivelens_drop_reason="queue_full"' in line for line in lost), lost
 
 
 @pytest.fixture

@@ -205,6 +205,23 @@ def test_head_mode_does_not_build_dropped_spans_yet_counts_their_model_calls(rec
     assert fivelens.status()["spans"]["started"] < 3 * 200
 
 
+def test_head_mode_scope_made_in_a_dropped_trace_keeps_its_attributes_when_recorded(receiver: Receiver) -> None:
+    fivelens.instrument(
+        otlp_endpoint=receiver.endpoint, store="off", sampling=["canary"], sampling_mode="head", canary_users=["vip"]
+    )
+    with fivelens.span("dropped root") as root:
+        assert not root.sampled
+        scope = fivelens.span("reused", attributes={"a.b": 1}, k="v")  # made here, attributes deferred
+        with scope as inner:
+            assert not inner.is_recording()
+    with fivelens.context(user_id="vip"), fivelens.span("kept root"), scope:
+        pass
+    assert fivelens.flush(10.0)
+    spans = {s["name"]: s for s in receiver.spans()}
+    assert set(spans) == {"kept root", "reused"}
+    assert spans["reused"]["attributes"]["a.b"] == 1 and spans["reused"]["attributes"]["k"] == "v"
+
+
 def test_memory_stays_bounded_with_100000_open_traces() -> None:
     code = """
         import resource, fivelens

@@ -141,6 +141,13 @@ fn rebuild_after_fork(generation: u64) -> Option<Arc<Pipeline>> {
     }
 }
 
+/// Whether the pipeline decides traces when they start (head sampling).
+pub fn head_sampling_active() -> bool {
+    SLOT.read()
+        .as_ref()
+        .is_some_and(|p| p.head_sampling.is_some())
+}
+
 /// Head sampling: `None` unless the pipeline decides at the start of a trace; then whether a
 /// trace whose local root starts now, with this user hash and session, is sampled.
 pub fn head_sampled(

@@ -42,6 +42,7 @@ export class Span {
     _storeOnly: boolean;
     _start: number;
     _recording: boolean;
+    _dropped: boolean;
     /** Trace id, 32 hex digits. */
     get traceId(): string;
     /** Span id, 16 hex digits. */
