@@ -71,6 +71,22 @@ const sc = require('./semconv')
  * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
  * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
+ * @property {boolean} [captureLogs] `FIVELENS_CAPTURE_LOGS`: attach to `console` (and pino / winston when present), correlated and exported as OTLP logs; default true
+ * @property {'trace' | 'debug' | 'info' | 'warn' | 'warning' | 'error' | 'fatal' | 'critical' | 'off'} [logsLevel] `FIVELENS_LOGS_LEVEL`: the app's records at or above this level are exported; default info
+ * @property {boolean} [logsInjectContext] `FIVELENS_LOGS_INJECT_CONTEXT`: add `trace_id`, `span_id`, `session_id`, `user_hash` to pino and winston output; default false
+ * @property {string} [logsExporter] `otlp` or `none`; `OTEL_LOGS_EXPORTER`
+ * @property {string} [otlpLogsEndpoint] `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, used as is
+ * @property {'http/protobuf' | 'http/json' | 'grpc'} [otlpLogsProtocol] `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`; default `otlpProtocol`
+ * @property {Record<string, string>} [otlpLogsHeaders] `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, over `otlpHeaders`
+ * @property {number} [otlpLogsTimeoutMs] `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`; default `otlpTimeoutMs`
+ * @property {'none' | 'gzip'} [otlpLogsCompression] `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`; default `otlpCompression`
+ * @property {number} [logsQueueSize] log record queue capacity; `OTEL_BLRP_MAX_QUEUE_SIZE`; default 2048
+ * @property {number} [logsMaxFieldBytes] a log body or attribute longer than this is cut and marked; default 16384
+ * @property {number} [logsMaxRecordBytes] a log record larger than this is cut, longest fields first; default 65536
+ * @property {number} [logsTraceBudgetBytes] bytes of log records one trace may produce, later ones dropped and counted (0: none); default 1 MiB
+ * @property {number} [maxToolIoBytes] tool call arguments and results are cut to this, marked; default 16384
+ * @property {boolean} [inferenceEvents] emit the `gen_ai.client.inference.operation.details` log event per model call; `FIVELENS_INFERENCE_EVENTS`; default false
+ * @property {'events' | 'logs'} [agentJournal] where the reasoning journal goes: span events or log records; `FIVELENS_AGENT_JOURNAL`; default events
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */
 

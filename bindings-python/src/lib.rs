@@ -4,6 +4,7 @@
 //! the core; the public Python API is `fivelens/__init__.py`.
 
 mod convert;
+mod logs;
 mod span;
 
 use std::time::Duration;
@@ -409,5 +410,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::_set_otel_bridge, m)?)?;
     m.add_function(wrap_pyfunction!(span::_set_run_resolver, m)?)?;
     m.add_function(wrap_pyfunction!(span::_record_foreign, m)?)?;
+    logs::register(m)?;
     Ok(())
 }

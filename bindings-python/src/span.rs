@@ -189,6 +189,13 @@ fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
     }
 }
 
+/// The parent and scope a log record written now belongs to (the same resolution as a new
+/// span's: the current fivelens frame, or an OpenTelemetry span made current after it).
+pub(crate) fn log_context(py: Python<'_>) -> PyResult<(Option<Parent>, Option<Arc<TraceScope>>)> {
+    let r = resolve_current(py)?;
+    Ok((r.parent, r.scope))
+}
+
 /// Finds the parent of a span about to start: the innermost of the current fivelens frame and
 /// whatever the host's OpenTelemetry made current after it.
 fn resolve_current(py: Python<'_>) -> PyResult<Resolved> {
@@ -920,15 +927,8 @@ pub fn span(
         && (attributes.is_some() || kwargs.is_some())
         && global::head_sampling_active()
         && dropped_frame(py)?.is_some();
-    let (template, deferred) = if defer && links.is_none_or(|l| l.is_none()) {
-        let name = name.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "name: expected a string, got {}",
-                convert::type_label(name)
-            ))
-        })?;
-        let mut bare = SpanRecord::template(&convert::text(name), convert::span_kind(kind)?);
-        bare.instrumentation = _instrumentation.map(Key::new);
+    let (template, deferred) = if defer {
+        let bare = template(py, name, kind, links, None, _instrumentation, None)?;
         let keep = |d: Option<&Bound<'_, PyDict>>| d.map(|d| d.clone().unbind());
         (bare, Some((keep(attributes), keep(kwargs))))
     } else {

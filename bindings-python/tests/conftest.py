@@ -71,6 +71,20 @@ class Receiver:
     def clear(self) -> None:
         self._call("DELETE", "/spans")
 
+    def logs(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/logs")  # type: ignore[no-any-return]
+
+    def wait_for_logs(self, n: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = self.logs()
+            if len(logs) >= n or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.02)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/metrics")  # type: ignore[no-any-return]
+
     def control(self, **faults: Any) -> None:
         self._call("POST", "/control", faults)
 

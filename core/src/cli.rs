@@ -5,6 +5,7 @@
 //! fivelens traces [--json] [--limit N] [--db PATH]   recent traces
 //! fivelens show TRACE_ID [--json] [--db PATH]        one trace as a span tree
 //! fivelens stats [--json] [--db PATH]                totals and per-model figures
+//! fivelens logs [TRACE_ID] [--json] [--db PATH]      log records of a trace (or the latest)
 //! ```
 //!
 //! The `--json` shapes are stable: a local UI reads the same.
@@ -13,13 +14,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::semconv as sc;
-use crate::store::{Reader, StoredSpan, TraceSummary};
+use crate::store::{Reader, StoredLog, StoredSpan, TraceSummary};
 
 const USAGE: &str = "usage: fivelens <command> [options]
 
 commands:
   traces [--limit N]   recent traces: root, start, duration, spans, status, tokens, cost
-  show TRACE_ID        one trace as a span tree (a unique prefix of the id is enough)
+  show TRACE_ID        one trace as a span tree (a unique prefix of the id is enough),
+                       then its log records
+  logs [TRACE_ID]      the log records of a trace in order, each with its span; without
+                       an id, the latest records (--limit N, default 20)
   stats                model calls per model (latency p50/p95/p99, tokens, cost, finish
                        reasons), tokens and cost by stage and by prompt version; exact
                        even when traces are sampled
@@ -103,6 +107,7 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Some("traces") => traces(&args, &db, out),
         Some("show") => show(&args, &db, out),
         Some("stats") => stats(&args, &db, out),
+        Some("logs") => logs(&args, &db, out),
         Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
         None => Err(USAGE.to_string()),
     };
@@ -197,7 +202,8 @@ fn show(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
                 v
             })
             .collect();
-        let v = serde_json::json!({ "trace": summary, "spans": list });
+        let records = reader.logs(Some(&trace_id), 0).map_err(|e| e.to_string())?;
+        let v = serde_json::json!({ "trace": summary, "spans": list, "logs": records });
         writeln!(
             out,
             "{}",
@@ -213,7 +219,143 @@ fn show(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
     for l in lines {
         writeln!(out, "{l}").map_err(|e| e.to_string())?;
     }
+    let records = reader.logs(Some(&trace_id), 0).map_err(|e| e.to_string())?;
+    if !records.is_empty() {
+        writeln!(out, "\nlogs ({})", records.len()).map_err(|e| e.to_string())?;
+        for l in render_logs(&records, &spans) {
+            writeln!(out, "{l}").map_err(|e| e.to_string())?;
+        }
+    }
     Ok(0)
+}
+
+fn logs(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
+    let Some(reader) = open(db)? else {
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({ "store": db.display().to_string(), "logs": [] })
+            )
+            .map_err(|e| e.to_string())?;
+        } else {
+            writeln!(out, "no log records yet in {}", db.display()).map_err(|e| e.to_string())?;
+        }
+        return Ok(0);
+    };
+    let (trace_id, records) = match args.positional.first() {
+        Some(wanted) => {
+            let ids = reader
+                .resolve_log_trace_id(wanted)
+                .map_err(|e| e.to_string())?;
+            let id = match ids.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(format!("no trace {wanted} in {}", db.display())),
+                _ => {
+                    return Err(format!(
+                        "{wanted} matches several traces: {}",
+                        ids.join(", ")
+                    ))
+                }
+            };
+            let records = reader.logs(Some(&id), 0).map_err(|e| e.to_string())?;
+            (Some(id), records)
+        }
+        None => (
+            None,
+            reader.logs(None, args.limit).map_err(|e| e.to_string())?,
+        ),
+    };
+    if args.json {
+        let v = serde_json::json!({ "store": db.display().to_string(), "trace_id": trace_id, "logs": records });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
+        .map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    if records.is_empty() {
+        writeln!(out, "no log records in {}", db.display()).map_err(|e| e.to_string())?;
+        return Ok(0);
+    }
+    let spans = match &trace_id {
+        Some(id) => reader.spans(id).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    for l in render_logs(&records, &spans) {
+        writeln!(out, "{l}").map_err(|e| e.to_string())?;
+    }
+    Ok(0)
+}
+
+/// One line per record: time, level, the span it was logged in (by name when known), the event
+/// name, the message and the other attributes.
+fn render_logs(records: &[StoredLog], spans: &[StoredSpan]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            let span = match &r.span_id {
+                Some(id) => spans
+                    .iter()
+                    .find(|s| &s.span_id == id)
+                    .map(|s| clip(&s.name, 24))
+                    .unwrap_or_else(|| id.clone()),
+                None => "-".to_string(),
+            };
+            let level = r
+                .severity_text
+                .clone()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| crate::logs::severity_text(r.severity_number as u8).into());
+            let mut line = format!(
+                "{}  {:<7}  {:<24}  ",
+                utc_ms(r.time_ns),
+                clip(&level.to_ascii_uppercase(), 7),
+                span
+            );
+            if r.trace_id.is_some() && spans.is_empty() {
+                line = format!(
+                    "{}  {:<7}  {}  ",
+                    utc_ms(r.time_ns),
+                    clip(&level.to_ascii_uppercase(), 7),
+                    r.trace_id.as_deref().unwrap_or("-")
+                );
+            }
+            if let Some(e) = &r.event_name {
+                line.push_str(&format!("[{e}] "));
+            }
+            line.push_str(&clip(r.body.as_deref().unwrap_or(""), 200).replace('\n', "\\n"));
+            if let Some(o) = r.attributes.as_object() {
+                let shown: Vec<String> = o
+                    .iter()
+                    .filter(|(k, _)| {
+                        !k.starts_with("code.") && k.as_str() != sc::FIVELENS_LOG_SOURCE
+                    })
+                    .map(|(k, v)| {
+                        let v = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        format!("{k}={}", clip(&v, 60))
+                    })
+                    .collect();
+                if !shown.is_empty() {
+                    line.push_str("  ");
+                    line.push_str(&shown.join(" "));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
+fn utc_ms(ns: i64) -> String {
+    let ms = (ns / 1_000_000).rem_euclid(1000);
+    let t = utc(ns);
+    // `utc` is `YYYY-MM-DD HH:MM:SS`; the time of day is what a log reader scans.
+    format!("{}.{ms:03}", t.get(11..).unwrap_or(&t))
 }
 
 fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {

@@ -141,6 +141,55 @@ pub const ENV_PROMETHEUS_HOST: &str = "OTEL_EXPORTER_PROMETHEUS_HOST";
 /// endpoint on. Default 9464 when `OTEL_METRICS_EXPORTER` names `prometheus`.
 pub const ENV_PROMETHEUS_PORT: &str = "OTEL_EXPORTER_PROMETHEUS_PORT";
 
+/// `OTEL_LOGS_EXPORTER`: `otlp` or `none`. Default `otlp` when an OTLP endpoint is set (the
+/// local store keeps log records either way).
+pub const ENV_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+/// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`: full URL for log records. Default: the base endpoint with
+/// `/v1/logs`.
+pub const ENV_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`: the protocol for logs. Default: the general one.
+pub const ENV_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_LOGS_HEADERS`: headers for logs, over the general ones.
+pub const ENV_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+/// `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`: per-request timeout for logs, ms. Default: the general one.
+pub const ENV_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`: `gzip` or `none` for logs. Default: the general one.
+pub const ENV_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// `OTEL_BLRP_MAX_QUEUE_SIZE`: log record queue capacity. Default 2048.
+pub const ENV_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
+/// `FIVELENS_CAPTURE_LOGS`: `false` leaves the app's own logs alone (no handler, no fields).
+/// Default `true`.
+pub const ENV_CAPTURE_LOGS: &str = "FIVELENS_CAPTURE_LOGS";
+/// `FIVELENS_LOGS_LEVEL`: the app's records at or above this level are exported (`trace`,
+/// `debug`, `info`, `warn`, `error`, `fatal`, `off`). Default `info`.
+pub const ENV_LOGS_LEVEL: &str = "FIVELENS_LOGS_LEVEL";
+/// `FIVELENS_LOGS_INJECT_CONTEXT`: `true` adds `trace_id`, `span_id`, `session_id` and
+/// `user_hash` to structlog, pino and winston output. Default `false` (output unchanged; Python
+/// `logging` records always carry them as attributes, for formats that ask).
+pub const ENV_LOGS_INJECT_CONTEXT: &str = "FIVELENS_LOGS_INJECT_CONTEXT";
+/// `FIVELENS_LOGS_MAX_FIELD_BYTES`: a log body or attribute longer than this is cut and marked.
+/// Default 16384.
+pub const ENV_LOGS_MAX_FIELD_BYTES: &str = "FIVELENS_LOGS_MAX_FIELD_BYTES";
+/// `FIVELENS_LOGS_MAX_RECORD_BYTES`: a log record larger than this is cut (its longest fields
+/// first). Default 65536.
+pub const ENV_LOGS_MAX_RECORD_BYTES: &str = "FIVELENS_LOGS_MAX_RECORD_BYTES";
+/// `FIVELENS_LOGS_TRACE_BUDGET_BYTES`: bytes of log records one trace may produce; later ones are
+/// dropped and counted (0: no budget). Default 1048576.
+pub const ENV_LOGS_TRACE_BUDGET_BYTES: &str = "FIVELENS_LOGS_TRACE_BUDGET_BYTES";
+/// `FIVELENS_MAX_TOOL_IO_BYTES`: tool call arguments and results are cut to this, marked.
+/// Default 16384.
+pub const ENV_MAX_TOOL_IO_BYTES: &str = "FIVELENS_MAX_TOOL_IO_BYTES";
+/// `FIVELENS_INFERENCE_EVENTS`: `true` emits the `gen_ai.client.inference.operation.details`
+/// log event for every model call. Default `false`; `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT` is
+/// read when unset.
+pub const ENV_INFERENCE_EVENTS: &str = "FIVELENS_INFERENCE_EVENTS";
+/// `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT`: `true`/`false`, the conventions' switch for the
+/// inference details event.
+pub const ENV_OTEL_EMIT_EVENT: &str = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT";
+/// `FIVELENS_AGENT_JOURNAL`: where the agent's reasoning journal goes: `events` (span events,
+/// the default) or `logs` (log records tied to the span).
+pub const ENV_AGENT_JOURNAL: &str = "FIVELENS_AGENT_JOURNAL";
+
 /// OTLP wire protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {
@@ -305,6 +354,43 @@ pub struct Config {
     pub collapse_chains: bool,
     /// Integrations to enable (names); all importable ones when unset. Read by the bindings.
     pub integrations: Option<Vec<String>>,
+    /// Attach to the app's own logging (Python `logging` and structlog, Node `console`, pino
+    /// and winston); `FIVELENS_CAPTURE_LOGS`.
+    pub capture_logs: bool,
+    /// The app's records at or above this level are exported; `FIVELENS_LOGS_LEVEL`.
+    pub logs_level: String,
+    /// Add the correlation fields to structlog, pino and winston output;
+    /// `FIVELENS_LOGS_INJECT_CONTEXT`.
+    pub logs_inject_context: bool,
+    /// Log exporters: `otlp`, `none`; `OTEL_LOGS_EXPORTER`.
+    pub logs_exporter: Option<String>,
+    /// OTLP logs URL; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
+    pub otlp_logs_endpoint: Option<String>,
+    /// Protocol for logs (the general one when unset); `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`.
+    pub otlp_logs_protocol: Option<Protocol>,
+    /// Headers for logs, over the general ones; `OTEL_EXPORTER_OTLP_LOGS_HEADERS`.
+    pub otlp_logs_headers: BTreeMap<String, String>,
+    /// Per-request timeout for logs, ms; `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`.
+    pub otlp_logs_timeout_ms: Option<u64>,
+    /// Compression for logs; `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`.
+    pub otlp_logs_compression: Option<Compression>,
+    /// Log record queue capacity; `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    pub logs_queue_size: usize,
+    /// Largest log body or attribute, bytes (cut and marked past it);
+    /// `FIVELENS_LOGS_MAX_FIELD_BYTES`.
+    pub logs_max_field_bytes: usize,
+    /// Largest log record, bytes; `FIVELENS_LOGS_MAX_RECORD_BYTES`.
+    pub logs_max_record_bytes: usize,
+    /// Bytes of log records one trace may produce (0: no budget);
+    /// `FIVELENS_LOGS_TRACE_BUDGET_BYTES`.
+    pub logs_trace_budget_bytes: usize,
+    /// Tool call arguments and results are cut to this, bytes; `FIVELENS_MAX_TOOL_IO_BYTES`.
+    pub max_tool_io_bytes: usize,
+    /// Emit the `gen_ai.client.inference.operation.details` log event for model calls;
+    /// `FIVELENS_INFERENCE_EVENTS`, `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT`.
+    pub inference_events: bool,
+    /// Where the reasoning journal goes: `events` or `logs`; `FIVELENS_AGENT_JOURNAL`.
+    pub agent_journal: String,
     /// Keep finished spans in memory for `finished_spans()` (tests of integrations).
     pub testing: bool,
 }
@@ -375,6 +461,22 @@ impl Default for Config {
             capture_chain_io: false,
             collapse_chains: false,
             integrations: None,
+            capture_logs: true,
+            logs_level: "info".to_string(),
+            logs_inject_context: false,
+            logs_exporter: None,
+            otlp_logs_endpoint: None,
+            otlp_logs_protocol: None,
+            otlp_logs_headers: BTreeMap::new(),
+            otlp_logs_timeout_ms: None,
+            otlp_logs_compression: None,
+            logs_queue_size: 2048,
+            logs_max_field_bytes: 16 * 1024,
+            logs_max_record_bytes: 64 * 1024,
+            logs_trace_budget_bytes: 1024 * 1024,
+            max_tool_io_bytes: 16 * 1024,
+            inference_events: false,
+            agent_journal: "events".to_string(),
             testing: false,
         }
     }
@@ -715,6 +817,71 @@ impl Config {
         if let Some(v) = get(ENV_EXIT_TIMEOUT_MS) {
             self.exit_timeout_ms = parse_num(ENV_EXIT_TIMEOUT_MS, &v)?;
         }
+        self.apply_logs_env(&get)?;
+        Ok(())
+    }
+
+    fn apply_logs_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get(ENV_LOGS_EXPORTER) {
+            self.logs_exporter = Some(v.to_ascii_lowercase());
+        }
+        self.otlp_logs_endpoint = get(ENV_OTLP_LOGS_ENDPOINT);
+        if let Some(v) = get(ENV_OTLP_LOGS_PROTOCOL) {
+            self.otlp_logs_protocol = Some(parse_protocol(ENV_OTLP_LOGS_PROTOCOL, &v)?);
+        }
+        if let Some(v) = get(ENV_OTLP_LOGS_HEADERS) {
+            self.otlp_logs_headers = parse_key_values(ENV_OTLP_LOGS_HEADERS, &v)?;
+        }
+        if let Some(v) = get(ENV_OTLP_LOGS_TIMEOUT) {
+            self.otlp_logs_timeout_ms = Some(parse_num(ENV_OTLP_LOGS_TIMEOUT, &v)?);
+        }
+        if let Some(v) = get(ENV_OTLP_LOGS_COMPRESSION) {
+            self.otlp_logs_compression = Some(parse_compression(ENV_OTLP_LOGS_COMPRESSION, &v)?);
+        }
+        if let Some(v) = get(ENV_BLRP_MAX_QUEUE_SIZE) {
+            self.logs_queue_size = parse_num(ENV_BLRP_MAX_QUEUE_SIZE, &v)?;
+        }
+        if let Some(v) = get(ENV_CAPTURE_LOGS) {
+            self.capture_logs = parse_bool(ENV_CAPTURE_LOGS, &v)?;
+        }
+        if let Some(v) = get(ENV_LOGS_LEVEL) {
+            if crate::logs::parse_level(&v).is_none() {
+                return Err(ConfigError::new(
+                    ENV_LOGS_LEVEL,
+                    format!("expected trace, debug, info, warn, error, fatal or off, got {v:?}"),
+                ));
+            }
+            self.logs_level = v.to_ascii_lowercase();
+        }
+        if let Some(v) = get(ENV_LOGS_INJECT_CONTEXT) {
+            self.logs_inject_context = parse_bool(ENV_LOGS_INJECT_CONTEXT, &v)?;
+        }
+        if let Some(v) = get(ENV_LOGS_MAX_FIELD_BYTES) {
+            self.logs_max_field_bytes = parse_num(ENV_LOGS_MAX_FIELD_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_LOGS_MAX_RECORD_BYTES) {
+            self.logs_max_record_bytes = parse_num(ENV_LOGS_MAX_RECORD_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_LOGS_TRACE_BUDGET_BYTES) {
+            self.logs_trace_budget_bytes = parse_num(ENV_LOGS_TRACE_BUDGET_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_MAX_TOOL_IO_BYTES) {
+            self.max_tool_io_bytes = parse_num(ENV_MAX_TOOL_IO_BYTES, &v)?;
+        }
+        if let Some(v) = get(ENV_INFERENCE_EVENTS) {
+            self.inference_events = parse_bool(ENV_INFERENCE_EVENTS, &v)?;
+        } else if let Some(v) = get(ENV_OTEL_EMIT_EVENT) {
+            self.inference_events = parse_bool(ENV_OTEL_EMIT_EVENT, &v)?;
+        } else if let Some(v) = get(ENV_OTEL_CAPTURE_CONTENT) {
+            // The conventions' default: the event is on when content is asked for on events.
+            self.inference_events = matches!(
+                v.to_ascii_uppercase().as_str(),
+                "EVENT_ONLY" | "SPAN_AND_EVENT"
+            );
+        }
+        if let Some(v) = get(ENV_AGENT_JOURNAL) {
+            self.agent_journal = v.to_ascii_lowercase();
+        }
         Ok(())
     }
 
@@ -829,6 +996,30 @@ impl Config {
             ));
         }
         self.context_limit_table()?;
+        if crate::logs::parse_level(&self.logs_level).is_none() {
+            return Err(ConfigError::new(
+                "logs_level",
+                "must be one of trace, debug, info, warn, error, fatal, off",
+            ));
+        }
+        if !matches!(self.agent_journal.as_str(), "events" | "logs") {
+            return Err(ConfigError::new("agent_journal", "must be events or logs"));
+        }
+        if self.logs_queue_size == 0 {
+            return Err(ConfigError::new("logs_queue_size", "must be at least 1"));
+        }
+        for (field, v) in [
+            ("logs_max_field_bytes", self.logs_max_field_bytes),
+            ("logs_max_record_bytes", self.logs_max_record_bytes),
+            ("max_tool_io_bytes", self.max_tool_io_bytes),
+        ] {
+            if v < 256 {
+                return Err(ConfigError::new(field, "must be at least 256"));
+            }
+        }
+        if let Some(url) = &self.otlp_logs_endpoint {
+            check_url("otlp_logs_endpoint", url)?;
+        }
         #[cfg(not(feature = "grpc"))]
         if self.otlp_protocol == Protocol::Grpc && self.traces_endpoint().is_some() {
             return Err(ConfigError::new(
@@ -869,6 +1060,45 @@ impl Config {
                 format!("{}/v1/metrics", base.trim_end_matches('/'))
             }
         })
+    }
+
+    /// The URL log records are sent to over OTLP, if logs go to OTLP.
+    pub fn logs_endpoint(&self) -> Option<String> {
+        let exporters: Vec<&str> = match &self.logs_exporter {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && *p != "none")
+                .collect(),
+            None => vec!["otlp"],
+        };
+        if !exporters.contains(&"otlp") {
+            return None;
+        }
+        if let Some(l) = &self.otlp_logs_endpoint {
+            return Some(l.clone());
+        }
+        let base = self.otlp_endpoint.as_ref()?;
+        Some(
+            match self.otlp_logs_protocol.unwrap_or(self.otlp_protocol) {
+                Protocol::Grpc => base.clone(),
+                Protocol::HttpProtobuf | Protocol::HttpJson => {
+                    format!("{}/v1/logs", base.trim_end_matches('/'))
+                }
+            },
+        )
+    }
+
+    /// What the processing thread does to log records.
+    pub fn log_settings(&self) -> crate::logs::LogSettings {
+        crate::logs::LogSettings {
+            max_field_bytes: self.logs_max_field_bytes,
+            max_record_bytes: self.logs_max_record_bytes,
+            trace_budget_bytes: self.logs_trace_budget_bytes,
+            max_tool_io_bytes: self.max_tool_io_bytes,
+            inference_events: self.inference_events,
+            journal_to_logs: self.agent_journal == "logs",
+        }
     }
 
     /// The metric exporters in force (`otlp` by default when an OTLP endpoint is configured).
@@ -1108,7 +1338,14 @@ fn normalise_option(key: &str, v: serde_json::Value) -> serde_json::Value {
             serde_json::Value::String(if *b { "on" } else { "off" }.into())
         }
         (
-            "otlp_protocol" | "otlp_compression" | "store" | "log_level",
+            "otlp_protocol"
+            | "otlp_compression"
+            | "store"
+            | "log_level"
+            | "logs_level"
+            | "agent_journal"
+            | "otlp_logs_protocol"
+            | "otlp_logs_compression",
             serde_json::Value::String(s),
         ) => serde_json::Value::String(s.trim().to_ascii_lowercase()),
         _ => v,

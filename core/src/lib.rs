@@ -37,6 +37,7 @@ pub mod global;
 pub mod ids;
 pub mod key;
 pub mod llm;
+pub mod logs;
 pub mod metrics;
 pub mod pipeline;
 pub mod pricing;

@@ -350,6 +350,18 @@ impl LlmStage {
         }
     }
 
+    /// The redaction stage (built on first use), shared with the log records so that an indexed
+    /// placeholder means the same value in a trace's spans and its records; `None` when
+    /// redaction is off (or its redactor cannot be built).
+    pub fn redaction_stage(&mut self) -> Option<&mut crate::redact::Stage> {
+        if self.redact.is_none() {
+            let settings = self.settings.redaction.as_ref()?;
+            let redactor = crate::redact::Redactor::new(settings).ok()?;
+            self.redact = Some(crate::redact::Stage::new(std::sync::Arc::new(redactor)));
+        }
+        self.redact.as_mut()
+    }
+
     fn redact_content(&mut self, r: &mut SpanRecord, limits: &Limits) {
         if self.redact.is_none() {
             let Some(settings) = &self.settings.redaction else {

@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::diag::{self, Level};
 use crate::export::{self, encode, Batch, ExportQueue, ExporterSettings, Signal};
 use crate::llm::{LlmSettings, LlmStage};
+use crate::logs::{LogRecord, LogStage};
 use crate::metrics::Metrics;
 use crate::record::{flags, SpanRecord};
 use crate::resource::{HostInfo, Resource};
@@ -121,6 +122,7 @@ pub struct Pipeline {
     resource: Arc<Resource>,
     queue: ArrayQueue<SpanRecord>,
     deferred: ArrayQueue<DeferredBatch>,
+    logs: ArrayQueue<LogRecord>,
     normal_limit: usize,
     wake_threshold: usize,
     /// Counters.
@@ -211,6 +213,7 @@ impl Pipeline {
             queue: ArrayQueue::new(capacity),
             // As many spans in deferred batches as in the span queue.
             deferred: ArrayQueue::new((capacity / config.batch_size.max(1)).max(4)),
+            logs: ArrayQueue::new(config.logs_queue_size.max(1)),
             // Ordinary spans may fill 90% of the queue; the rest is kept for model and tool calls.
             normal_limit: (capacity - capacity / 10).max(1),
             wake_threshold: config.batch_size.min(capacity).max(1),
@@ -322,6 +325,35 @@ impl Pipeline {
             }
         }
         self.wake();
+    }
+
+    /// Hands a log record to the pipeline. Never blocks: when the log queue is full the record
+    /// is dropped and counted.
+    pub fn submit_log(&self, record: LogRecord) {
+        self.stats.logs_received.fetch_add(1, Ordering::Relaxed);
+        if !self.running.load(Ordering::Relaxed) {
+            self.stats
+                .logs_dropped_not_running
+                .fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let len = self.logs.len();
+        if self.logs.push(record).is_err() {
+            self.stats
+                .logs_dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            diag::report_with(Level::Warn, "logs.queue_full", || {
+                format!(
+                    "the log queue is full ({} records): records are being dropped; raise logs_queue_size or the level",
+                    self.logs.capacity()
+                )
+            });
+            self.wake();
+            return;
+        }
+        if len + 1 >= self.wake_threshold {
+            self.wake();
+        }
     }
 
     /// Counts a span started (bindings call this when they open a recording span).
@@ -458,6 +490,7 @@ impl Pipeline {
     pub(crate) fn discard_queue(&self) {
         while self.queue.pop().is_some() {}
         while self.deferred.pop().is_some() {}
+        while self.logs.pop().is_some() {}
     }
 
     pub(crate) fn lock_for_fork(&self) {
@@ -522,6 +555,19 @@ impl Pipeline {
                 processor.process(&mut batch);
                 batch.clear();
             }
+            loop {
+                let mut logs: Vec<LogRecord> = Vec::new();
+                while logs.len() < batch_size {
+                    match self.logs.pop() {
+                        Some(r) => logs.push(r),
+                        None => break,
+                    }
+                }
+                if logs.is_empty() {
+                    break;
+                }
+                processor.process_logs(logs);
+            }
             processor.tick(false);
             if requested > done || shutdown.is_some() {
                 // A flush delivers metrics too.
@@ -550,7 +596,7 @@ impl Pipeline {
                 drop(st);
                 return;
             }
-            if self.queue.len() < self.wake_threshold {
+            if self.queue.len() < self.wake_threshold && self.logs.len() < self.wake_threshold {
                 std::thread::park_timeout(delay);
             }
         }
@@ -577,6 +623,8 @@ struct Processor {
     last_store_metrics: Instant,
     last_otlp_metrics: Instant,
     otlp_metrics_every: Duration,
+    logs: LogStage,
+    redact_logs: bool,
 }
 
 impl Processor {
@@ -609,6 +657,8 @@ impl Processor {
             last_store_metrics: Instant::now(),
             last_otlp_metrics: Instant::now(),
             otlp_metrics_every: Duration::from_millis(p.config.metric_export_interval_ms),
+            logs: LogStage::new(p.config.log_settings()),
+            redact_logs: p.config.redact,
         }
     }
 
@@ -627,9 +677,75 @@ impl Processor {
             Some(sampler) => {
                 let mut kept = Vec::with_capacity(batch.len());
                 sampler.admit(std::mem::take(batch), &mut kept);
-                self.sink(&kept);
+                self.sink(&mut kept);
             }
             None => self.sink(batch),
+        }
+    }
+
+    /// Redacts, cuts and budgets log records, then stores and exports them.
+    fn process_logs(&mut self, mut records: Vec<LogRecord>) {
+        let stage = if self.redact_logs {
+            match self.llm.redaction_stage() {
+                Some(s) => Some(s),
+                None => {
+                    // Never let a record out unredacted when redaction is on.
+                    for r in &mut records {
+                        r.body = "".into();
+                        r.attributes.clear();
+                    }
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        self.logs.process(&mut records, stage, &self.stats);
+        self.sink_logs(&records);
+    }
+
+    /// Stores and exports processed log records.
+    fn sink_logs(&mut self, records: &[LogRecord]) {
+        if records.is_empty() {
+            return;
+        }
+        let refs: Vec<&LogRecord> = records.iter().collect();
+        if let Some(store) = &mut self.store {
+            match store.write_logs(&refs, &self.service_name) {
+                Ok(n) => {
+                    self.stats
+                        .logs_stored
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                    diag::report(
+                        Level::Error,
+                        "store.logs",
+                        &format!("cannot write log records: {e}"),
+                    );
+                }
+            }
+        }
+        let exporters: Vec<&Arc<ExportQueue>> = self
+            .exporters
+            .iter()
+            .filter(|e| e.signal == Signal::Logs)
+            .collect();
+        if exporters.is_empty() {
+            return;
+        }
+        if exporters.iter().all(|e| e.is_full()) {
+            for e in &exporters {
+                e.refuse(refs.len(), &self.stats);
+            }
+            return;
+        }
+        for (req, n) in export::encode_logs::requests(&refs, &self.resource, self.max_batch_bytes) {
+            let body = Arc::new(req.encode_to_vec());
+            for e in &exporters {
+                e.push(Batch::encoded(body.clone(), n), &self.stats);
+            }
         }
     }
 
@@ -638,15 +754,29 @@ impl Processor {
         if let Some(sampler) = &mut self.sampler {
             let mut kept = Vec::new();
             sampler.drain(&mut kept);
-            self.sink(&kept);
+            self.sink(&mut kept);
         }
     }
 
     /// Stores, exports and keeps (testing mode) processed spans that leave the process.
-    fn sink(&mut self, batch: &[SpanRecord]) {
+    fn sink(&mut self, batch: &mut [SpanRecord]) {
         if batch.is_empty() {
             return;
         }
+        // Records derived from kept spans (inference details, the journal sent to logs), and
+        // tool inputs and outputs cut to their own bound.
+        let settings = self.logs.settings().clone();
+        let mut derived = Vec::new();
+        for r in batch.iter_mut() {
+            crate::logs::cut_tool_io(r, settings.max_tool_io_bytes);
+            crate::logs::derive(r, &settings, &mut derived);
+        }
+        if !derived.is_empty() {
+            // Their content was redacted with the span: only the size rules and the budget.
+            self.logs.process(&mut derived, None, &self.stats);
+            self.sink_logs(&derived);
+        }
+        let batch: &[SpanRecord] = batch;
         let refs: Vec<&SpanRecord> = batch.iter().collect();
         if let Some(store) = &mut self.store {
             match store.write(&refs, &self.service_name, &self.resource_json) {
@@ -712,7 +842,7 @@ impl Processor {
         if let Some(sampler) = &mut self.sampler {
             let mut kept = Vec::new();
             sampler.expire(&mut kept);
-            self.sink(&kept);
+            self.sink(&mut kept);
         }
         self.metrics.lock().set_dropped(&self.stats.drop_totals());
         if let Some(store) = &mut self.store {

@@ -342,6 +342,39 @@ impl Stage {
     }
 }
 
+impl Stage {
+    /// Redacts one text of `trace` (a log record's body or attribute), adding what it found to
+    /// `counts` and the work to `stats`; `None` when nothing was found.
+    pub fn redact_text(
+        &mut self,
+        trace: TraceId,
+        text: &str,
+        counts: &mut Counts,
+        stats: &Stats,
+    ) -> Option<String> {
+        if text.is_empty() {
+            return None;
+        }
+        let started = std::time::Instant::now();
+        let redactor = self.redactor.clone();
+        let (out, found) = redactor.redact(text, self.indexer(trace));
+        for e in &found {
+            bump(counts, &e.kind);
+        }
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        stats.redaction_texts.fetch_add(1, relaxed);
+        stats.redaction_bytes.fetch_add(text.len() as u64, relaxed);
+        stats
+            .redaction_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, relaxed);
+        stats.redacted_values.fetch_add(found.len() as u64, relaxed);
+        match out {
+            std::borrow::Cow::Owned(s) => Some(s),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
+}
+
 fn bump(counts: &mut Counts, kind: &Arc<str>) {
     if let Some(c) = counts.iter_mut().find(|(k, _)| k == kind) {
         c.1 += 1;

@@ -527,6 +527,47 @@ pub const FIVELENS_VERIFICATION_ATTEMPTS: &str = "fivelens.verification.attempts
 /// `fivelens.verification.passed`: whether the attempt (or the loop) passed.
 pub const FIVELENS_VERIFICATION_PASSED: &str = "fivelens.verification.passed";
 
+// ---- logs ------------------------------------------------------------------------------------
+
+/// Log event `gen_ai.client.inference.operation.details` (opt-in): a model call's request,
+/// response and usage attributes and its content, as a log record tied to the call's span.
+pub const EVENT_INFERENCE_DETAILS: &str = "gen_ai.client.inference.operation.details";
+/// Log event `gen_ai.evaluation.result`: an evaluation of a GenAI operation, tied to its span.
+pub const EVENT_EVALUATION_RESULT: &str = "gen_ai.evaluation.result";
+/// `gen_ai.evaluation.name` (required on the evaluation event).
+pub const GEN_AI_EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+/// `gen_ai.evaluation.score.value` (double).
+pub const GEN_AI_EVALUATION_SCORE_VALUE: &str = "gen_ai.evaluation.score.value";
+/// `gen_ai.evaluation.score.label` (low cardinality: `pass`, `relevant`, ...).
+pub const GEN_AI_EVALUATION_SCORE_LABEL: &str = "gen_ai.evaluation.score.label";
+/// `gen_ai.evaluation.explanation` (content: redacted).
+pub const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
+/// `code.file.path`: the source file of a log call.
+pub const CODE_FILE_PATH: &str = "code.file.path";
+/// `code.function.name`: the function of a log call.
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// `code.line.number`: the line of a log call.
+pub const CODE_LINE_NUMBER: &str = "code.line.number";
+/// `thread.name`: the thread a record was logged on.
+pub const THREAD_NAME: &str = "thread.name";
+/// `fivelens.log.source`: where an app record came from (`logging`, `structlog`, `console`,
+/// `pino`, `winston`, `api`).
+pub const FIVELENS_LOG_SOURCE: &str = "fivelens.log.source";
+/// Log event `fivelens.logs.budget_exhausted`: the trace logged its budget; its later records are
+/// dropped (and counted in `status()`).
+pub const FIVELENS_EVENT_LOGS_BUDGET_EXHAUSTED: &str = "fivelens.logs.budget_exhausted";
+/// `fivelens.logs.budget_bytes` on the budget event: the per-trace budget.
+pub const FIVELENS_LOGS_BUDGET_BYTES: &str = "fivelens.logs.budget_bytes";
+/// Field added to the app's own log records (Python `LogRecord` attribute, structlog, pino and
+/// winston keys): the hex trace id of the current span, empty outside one.
+pub const LOG_FIELD_TRACE_ID: &str = "trace_id";
+/// Field added to log records: the hex span id of the current span.
+pub const LOG_FIELD_SPAN_ID: &str = "span_id";
+/// Field added to log records: the session of the current `context(session_id=...)`.
+pub const LOG_FIELD_SESSION_ID: &str = "session_id";
+/// Field added to log records: the keyed hash of the current user id.
+pub const LOG_FIELD_USER_HASH: &str = "user_hash";
+
 /// All names above that are attribute keys, pre-interned at start-up (see [`crate::key`]).
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     SERVICE_NAME,

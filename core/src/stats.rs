@@ -76,6 +76,22 @@ pub struct Stats {
     pub sampling_late_spans: AtomicU64,
     /// Spans dropped at the full queue that were model or tool calls.
     pub dropped_queue_full_priority: AtomicU64,
+    /// Log records handed to the pipeline.
+    pub logs_received: AtomicU64,
+    /// Log records dropped because the log queue was full.
+    pub logs_dropped_queue_full: AtomicU64,
+    /// Log records logged after `shutdown`, or while fivelens was disabled.
+    pub logs_dropped_not_running: AtomicU64,
+    /// Log records dropped by the per-trace budget.
+    pub logs_dropped_budget: AtomicU64,
+    /// Log records lost on the way out (exporter queue full, refused, shutdown).
+    pub logs_dropped_export: AtomicU64,
+    /// Log records with a field or the record cut to size.
+    pub logs_truncated: AtomicU64,
+    /// Log records written to the local store.
+    pub logs_stored: AtomicU64,
+    /// Log records exported over the network.
+    pub logs_exported: AtomicU64,
 }
 
 impl Stats {
@@ -147,6 +163,16 @@ impl Stats {
                 ns: g(&self.redaction_ns),
                 values: g(&self.redacted_values),
             },
+            logs: LogsSnapshot {
+                received: g(&self.logs_received),
+                stored: g(&self.logs_stored),
+                exported: g(&self.logs_exported),
+                truncated: g(&self.logs_truncated),
+                dropped_budget: g(&self.logs_dropped_budget),
+                dropped_queue_full: g(&self.logs_dropped_queue_full),
+                dropped_not_running: g(&self.logs_dropped_not_running),
+                dropped_export: g(&self.logs_dropped_export),
+            },
             queue_depth: 0,
             export_queue_bytes: 0,
         }
@@ -179,6 +205,27 @@ pub struct RedactionSnapshot {
     pub ns: u64,
     /// PII values redacted.
     pub values: u64,
+}
+
+/// What happened to log records.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LogsSnapshot {
+    /// Handed to the pipeline.
+    pub received: u64,
+    /// Written to the local store.
+    pub stored: u64,
+    /// Exported over the network.
+    pub exported: u64,
+    /// Cut to size (a field or the record).
+    pub truncated: u64,
+    /// Dropped by the per-trace budget.
+    pub dropped_budget: u64,
+    /// Dropped because the log queue was full.
+    pub dropped_queue_full: u64,
+    /// Logged while not running.
+    pub dropped_not_running: u64,
+    /// Lost on the way out (exporter queue full, refused, shutdown).
+    pub dropped_export: u64,
 }
 
 /// Dropped spans by reason.
@@ -232,6 +279,8 @@ pub struct StatsSnapshot {
     pub redaction: RedactionSnapshot,
     /// The sampler's decisions.
     pub sampling: SamplingSnapshot,
+    /// Log records.
+    pub logs: LogsSnapshot,
     /// Spans waiting in the queue.
     pub queue_depth: u64,
     /// Bytes waiting in exporter queues.

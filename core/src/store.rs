@@ -11,6 +11,8 @@
 //!         several processes)
 //! metric_points  what each LLM metric series gained since the previous write (every 10 s and
 //!         on flush), per process: summed, they are exact whatever was sampled or dropped
+//! logs    one row per log record (the app's own, and LLM events), with its trace and span
+//!         ids when it was logged inside one; deleted with its trace, or by age
 //! meta    key/value: schema_version
 //! ```
 //!
@@ -95,6 +97,24 @@ CREATE TABLE IF NOT EXISTS metric_points (
     buckets TEXT
 );
 CREATE INDEX IF NOT EXISTS metric_points_name ON metric_points (name, time_ns);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    observed_ns INTEGER NOT NULL,
+    trace_id TEXT,
+    span_id TEXT,
+    severity_number INTEGER NOT NULL,
+    severity_text TEXT,
+    event_name TEXT,
+    body TEXT,
+    scope_name TEXT,
+    service_name TEXT,
+    session_id TEXT,
+    user_hash TEXT,
+    attributes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_trace ON logs (trace_id, time_ns);
+CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ns);
 ";
 
 /// Columns added after version 1 (applied to older files by `migrate`).
@@ -244,6 +264,15 @@ impl Store {
         }
         let now = crate::record::now_ns();
         self.with_conn(|store, conn| write_metric_points(conn, &store.path, points, now))
+    }
+
+    /// Appends processed log records in one transaction; returns how many.
+    pub fn write_logs(
+        &mut self,
+        records: &[&crate::logs::LogRecord],
+        service_name: &str,
+    ) -> Result<usize, StoreError> {
+        self.with_conn(|store, conn| write_log_records(conn, &store.path, records, service_name))
     }
 
     /// Applies retention when it is due (every few minutes, and on the first call).
@@ -455,6 +484,10 @@ fn apply_retention(
         params![cutoff],
     )
     .map_err(sql)?;
+    // Log records go with their trace (below) or, outside any, by age.
+    let logs_deleted = conn
+        .execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])
+        .map_err(sql)?;
     let mut deleted = delete_where(conn, path, "end_ns < ?1", cutoff)?;
     for _ in 0..1000 {
         if used_bytes(conn, path)? <= retention.max_bytes {
@@ -465,7 +498,18 @@ fn apply_retention(
             .query_row("SELECT count(*) FROM traces", [], |r| r.get(0))
             .map_err(sql)?;
         if total == 0 {
-            break;
+            // Only records outside any trace left: the oldest 5% of them.
+            let n = conn
+                .execute(
+                    "DELETE FROM logs WHERE id IN (SELECT id FROM logs ORDER BY time_ns
+                        LIMIT max(1, (SELECT count(*) FROM logs) / 20))",
+                    [],
+                )
+                .map_err(sql)?;
+            if n == 0 {
+                break;
+            }
+            continue;
         }
         let n = (total / 20).max(1);
         let boundary: i64 = conn
@@ -476,12 +520,17 @@ fn apply_retention(
             )
             .map_err(sql)?;
         let d = delete_where(conn, path, "start_ns <= ?1", boundary)?;
+        conn.execute(
+            "DELETE FROM logs WHERE time_ns <= ?1 AND trace_id IS NULL",
+            params![boundary],
+        )
+        .map_err(sql)?;
         deleted += d;
         if d == 0 {
             break;
         }
     }
-    if deleted > 0 {
+    if deleted > 0 || logs_deleted > 0 {
         conn.execute_batch("PRAGMA incremental_vacuum;")
             .map_err(sql)?;
     }
@@ -502,6 +551,13 @@ fn delete_where(
     tx.execute(
         &format!(
             "DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE {condition})"
+        ),
+        params![value],
+    )
+    .map_err(err)?;
+    tx.execute(
+        &format!(
+            "DELETE FROM logs WHERE trace_id IN (SELECT trace_id FROM traces WHERE {condition})"
         ),
         params![value],
     )
@@ -573,6 +629,64 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             Ok(())
         }
     }
+}
+
+fn write_log_records(
+    conn: &mut Connection,
+    path: &Path,
+    records: &[&crate::logs::LogRecord],
+    service_name: &str,
+) -> Result<usize, StoreError> {
+    let err = |e| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tx = conn.transaction().map_err(err)?;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO logs (time_ns, observed_ns, trace_id, span_id, severity_number, severity_text,
+                    event_name, body, scope_name, service_name, session_id, user_hash, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(err)?;
+        for r in records {
+            let text = |key: &str| match r.attribute(key) {
+                Some(crate::value::Value::Str(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            let attributes = serde_json::Value::Object(
+                r.attributes
+                    .iter()
+                    .map(|(k, v)| {
+                        let json =
+                            crate::logs::structured(k.as_str(), v).unwrap_or_else(|| v.to_json());
+                        (k.as_str().to_string(), json)
+                    })
+                    .collect(),
+            )
+            .to_string();
+            insert
+                .execute(params![
+                    r.time_ns as i64,
+                    r.observed_ns as i64,
+                    r.trace_id.is_valid().then(|| r.trace_id.to_hex()),
+                    r.span_id.is_valid().then(|| r.span_id.to_hex()),
+                    i64::from(r.severity),
+                    &*r.severity_text,
+                    r.event_name.as_deref(),
+                    &*r.body,
+                    r.scope.as_ref().map(|k| k.as_str()),
+                    service_name,
+                    text(semconv::SESSION_ID),
+                    text(semconv::USER_HASH),
+                    attributes,
+                ])
+                .map_err(err)?;
+        }
+    }
+    tx.commit().map_err(err)?;
+    Ok(records.len())
 }
 
 /// Appends metric deltas (one row per series and interval; rows from several processes add up).
@@ -801,6 +915,31 @@ pub struct StoredSpan {
     pub links: serde_json::Value,
 }
 
+/// One log record as read back (the `--json` shape of `fivelens logs`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StoredLog {
+    /// Time, ns since the epoch.
+    pub time_ns: i64,
+    /// Trace id, when logged inside one.
+    pub trace_id: Option<String>,
+    /// Span id, when logged inside one.
+    pub span_id: Option<String>,
+    /// OpenTelemetry severity number.
+    pub severity_number: i64,
+    /// Level name as logged.
+    pub severity_text: Option<String>,
+    /// Event name, for event records.
+    pub event_name: Option<String>,
+    /// The message.
+    pub body: Option<String>,
+    /// Instrumentation scope (the logger's name).
+    pub scope_name: Option<String>,
+    /// Service.
+    pub service_name: Option<String>,
+    /// Attributes.
+    pub attributes: serde_json::Value,
+}
+
 /// Read access to a store file.
 pub struct Reader {
     conn: Connection,
@@ -940,6 +1079,70 @@ impl Reader {
             })
             .map_err(|e| self.sql(e))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// The log records of a trace in time order, or (with `None`) the latest `limit` records of
+    /// any trace, oldest first.
+    pub fn logs(&self, trace_id: Option<&str>, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
+        let columns =
+            "time_ns, trace_id, span_id, severity_number, severity_text, event_name, body,
+                       scope_name, service_name, attributes";
+        let sql = match trace_id {
+            Some(_) => format!("SELECT {columns} FROM logs WHERE trace_id = ?1 ORDER BY time_ns, id"),
+            None => format!(
+                "SELECT * FROM (SELECT {columns}, id FROM logs ORDER BY time_ns DESC, id DESC LIMIT ?1)
+                 ORDER BY time_ns, id"
+            ),
+        };
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sql(e))?;
+        let map = |r: &rusqlite::Row<'_>| {
+            let attributes: String = r.get(9)?;
+            Ok(StoredLog {
+                time_ns: r.get(0)?,
+                trace_id: r.get(1)?,
+                span_id: r.get(2)?,
+                severity_number: r.get(3)?,
+                severity_text: r.get(4)?,
+                event_name: r.get(5)?,
+                body: r.get(6)?,
+                scope_name: r.get(7)?,
+                service_name: r.get(8)?,
+                attributes: serde_json::from_str(&attributes).unwrap_or(serde_json::json!({})),
+            })
+        };
+        let rows = match trace_id {
+            Some(t) => stmt.query_map(params![t], map),
+            None => stmt.query_map(params![limit as i64], map),
+        }
+        .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Resolves a trace id (or a unique prefix of at least 4 hex digits) among the traces and
+    /// the log records (a trace sampled out can still have records).
+    pub fn resolve_log_trace_id(&self, id_or_prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids = self.resolve_trace_id(id_or_prefix)?;
+        let p = id_or_prefix.trim().to_ascii_lowercase();
+        if p.len() < 4 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(ids);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT trace_id FROM logs WHERE trace_id >= ?1 AND trace_id < ?2 LIMIT 5",
+            )
+            .map_err(|e| self.sql(e))?;
+        let upper = format!("{p}g");
+        let rows = stmt
+            .query_map(params![p, upper], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        for id in rows {
+            let id = id.map_err(|e| self.sql(e))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// Totals and per-model figures over the store.

@@ -19,11 +19,16 @@ class Integration:
     """The module with ``instrument()`` / ``uninstrument()``."""
     requires: tuple[str, ...]
     """Importable modules the framework needs; missing ones mean "skipped"."""
+    switch: str | None = None
+    """A boolean option that turns the integration off (skipped quietly, not warned about)."""
 
 
 REGISTRY: tuple[Integration, ...] = (
     Integration("threads", "fivelens.integrations.threads", ("threading", "concurrent.futures")),
     Integration("opentelemetry", "fivelens._otel", ("opentelemetry.trace",)),
+    # The app's own logs (fivelens._logs): correlated with the current span, exported as OTLP logs.
+    Integration("logging", "fivelens.integrations.logging", ("logging",), switch="capture_logs"),
+    Integration("structlog", "fivelens.integrations.structlog", ("structlog",), switch="capture_logs"),
     Integration("openai", "fivelens.integrations.openai", ("openai",)),
     Integration("anthropic", "fivelens.integrations.anthropic", ("anthropic",)),
     Integration("langchain", "fivelens.integrations.langchain", ("langchain_core",)),

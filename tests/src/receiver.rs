@@ -6,7 +6,8 @@
 //! - `DELETE /spans`: forget it
 //! - `GET /metrics`: the metric points received (OTLP metrics, `POST /v1/metrics` or gRPC),
 //!   flattened (JSON array, see [`ReceivedPoint`]); `DELETE /metrics` forgets them
-//! - `POST /v1/logs`: accepted and counted (not decoded)
+//! - `GET /logs`: the log records received (OTLP logs, `POST /v1/logs` or gRPC), flattened (JSON
+//!   array, see [`ReceivedLog`]); `DELETE /logs` forgets them. Faults apply to traces only.
 //! - `POST /control`: `{"status": 503}` answer every export with that status;
 //!   `{"fail_next": 3, "status": 503}` only the next three; `{"max_body": 2048}` answer 413 to
 //!   bigger bodies; `{"delay_ms": 500}` answer late; `{}` back to normal
@@ -20,6 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flate2::read::GzDecoder;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -103,6 +107,37 @@ pub struct ReceivedPoint {
     pub transport: String,
 }
 
+/// One received log record, flattened with its resource and scope.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReceivedLog {
+    /// Hex trace id, empty outside a trace.
+    pub trace_id: String,
+    /// Hex span id, empty outside a span.
+    pub span_id: String,
+    /// Time.
+    pub time_unix_nano: u64,
+    /// Observed time.
+    pub observed_time_unix_nano: u64,
+    /// Severity number.
+    pub severity_number: i32,
+    /// Severity text.
+    pub severity_text: String,
+    /// Body as JSON (a string for text bodies).
+    pub body: Value,
+    /// Event name.
+    pub event_name: String,
+    /// Attributes as JSON (structured values as objects and arrays).
+    pub attributes: BTreeMap<String, Value>,
+    /// OTLP flags.
+    pub flags: u32,
+    /// Resource attributes.
+    pub resource: BTreeMap<String, Value>,
+    /// Instrumentation scope name.
+    pub scope: String,
+    /// `http/protobuf`, `http/json` or `grpc`.
+    pub transport: String,
+}
+
 #[derive(Default)]
 struct Faults {
     status: Option<u16>,
@@ -116,6 +151,7 @@ struct Faults {
 pub struct State {
     spans: Mutex<Vec<ReceivedSpan>>,
     points: Mutex<Vec<ReceivedPoint>>,
+    logs: Mutex<Vec<ReceivedLog>>,
     faults: Mutex<Faults>,
     counts: Mutex<BTreeMap<String, u64>>,
     headers: Mutex<BTreeMap<String, String>>,
@@ -133,6 +169,45 @@ impl State {
     /// Metric points received so far.
     pub fn points(&self) -> Vec<ReceivedPoint> {
         self.points.lock().clone()
+    }
+    /// Log records received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.logs.lock().clone()
+    }
+
+    fn accept_logs(&self, req: &ExportLogsServiceRequest, transport: &str) {
+        let mut out = self.logs.lock();
+        for rl in &req.resource_logs {
+            let resource = rl
+                .resource
+                .as_ref()
+                .map(|r| attrs(&r.attributes))
+                .unwrap_or_default();
+            for sl in &rl.scope_logs {
+                let scope = sl
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                for l in &sl.log_records {
+                    out.push(ReceivedLog {
+                        trace_id: hex(&l.trace_id),
+                        span_id: hex(&l.span_id),
+                        time_unix_nano: l.time_unix_nano,
+                        observed_time_unix_nano: l.observed_time_unix_nano,
+                        severity_number: l.severity_number,
+                        severity_text: l.severity_text.clone(),
+                        body: any(l.body.as_ref()),
+                        event_name: l.event_name.clone(),
+                        attributes: attrs(&l.attributes),
+                        flags: l.flags,
+                        resource: resource.clone(),
+                        scope: scope.clone(),
+                        transport: transport.to_string(),
+                    });
+                }
+            }
+        }
     }
 
     fn accept_metrics(&self, req: &ExportMetricsServiceRequest, transport: &str) {
@@ -439,6 +514,18 @@ impl Receiver {
         }
     }
 
+    /// Waits until at least `n` log records arrived, up to `timeout`; returns what arrived.
+    pub fn wait_for_logs(&self, n: usize, timeout: Duration) -> Vec<ReceivedLog> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let logs = self.state.logs();
+            if logs.len() >= n || std::time::Instant::now() >= deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits until at least `n` spans arrived, up to `timeout`; returns what arrived.
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<ReceivedSpan> {
         let deadline = std::time::Instant::now() + timeout;
@@ -497,10 +584,61 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
                 state.clear();
                 (200, b"{}".to_vec(), "application/json")
             }
+            (tiny_http::Method::Get, "/logs") => (
+                200,
+                serde_json::to_vec(&state.logs()).unwrap_or_default(),
+                "application/json",
+            ),
+            (tiny_http::Method::Delete, "/logs") => {
+                state.logs.lock().clear();
+                (200, b"{}".to_vec(), "application/json")
+            }
             (tiny_http::Method::Post, "/v1/logs") => {
-                // Accepted and counted, not decoded (benchmarks of peers that export logs).
-                state.count("logs-200");
-                (200, Vec::new(), "application/x-protobuf")
+                let raw = if gzip {
+                    let mut out = Vec::new();
+                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
+                        Ok(_) => out,
+                        Err(_) => {
+                            let _ = req.respond(tiny_http::Response::empty(400));
+                            continue;
+                        }
+                    }
+                } else {
+                    body
+                };
+                let decoded = if json_body {
+                    serde_json::from_slice::<ExportLogsServiceRequest>(&raw)
+                        .map_err(|e| e.to_string())
+                } else {
+                    ExportLogsServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
+                };
+                match decoded {
+                    Ok(r) => {
+                        state.accept_logs(
+                            &r,
+                            if json_body {
+                                "http/json"
+                            } else {
+                                "http/protobuf"
+                            },
+                        );
+                        // (Benchmarks of peers that export logs count these.)
+                        state.count("logs-200");
+                        if json_body {
+                            (200, b"{}".to_vec(), "application/json")
+                        } else {
+                            (
+                                200,
+                                ExportLogsServiceResponse::default().encode_to_vec(),
+                                "application/x-protobuf",
+                            )
+                        }
+                    }
+                    Err(e) => {
+                        state.count("logs-400");
+                        (400, e.into_bytes(), "text/plain")
+                    }
+                }
             }
             (tiny_http::Method::Get, "/metrics") => (
                 200,
@@ -674,10 +812,27 @@ impl opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server:
     }
 }
 
+struct GrpcLogs(Arc<State>);
+
+#[tonic::async_trait]
+impl opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsService
+    for GrpcLogs
+{
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0.accept_logs(&request.into_inner(), "grpc");
+        self.0.count("grpc-logs");
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
 fn start_grpc(
     port: u16,
     state: Arc<State>,
 ) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::MetricsServiceServer;
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
     let std_listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
@@ -699,12 +854,16 @@ fn start_grpc(
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
             let metrics = MetricsServiceServer::new(GrpcMetrics(state.clone()))
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+            let logs = LogsServiceServer::new(GrpcLogs(state.clone()))
+                .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+                .max_decoding_message_size(4 * 1024 * 1024);
             let service = TraceServiceServer::new(GrpcService(state))
                 .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
                 .max_decoding_message_size(4 * 1024 * 1024);
             let _ = tonic::transport::Server::builder()
                 .add_service(service)
                 .add_service(metrics)
+                .add_service(logs)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = rx.await;
                 })

@@ -40,6 +40,7 @@ from ._context import (
 from ._http import asgi_middleware, wsgi_middleware
 from ._instrument import InstrumentReport, instrument, shutdown
 from ._llm import LlmCall, llm_call
+from ._logs import log_context, record_evaluation
 from ._native import ContextScope, RemoteContext, Span, SpanScope
 from ._options import Options
 
@@ -72,7 +73,9 @@ __all__ = [
     "instrument",
     "keep_trace",
     "llm_call",
+    "log_context",
     "prompt",
+    "record_evaluation",
     "redact",
     "retrieval",
     "shutdown",

@@ -136,6 +136,9 @@ def _enable_integrations(report: InstrumentReport, wanted: list[str] | None) -> 
         if wanted is not None and integration.name not in wanted:
             report.skipped[integration.name] = "not requested"
             continue
+        if integration.switch is not None and not _config.get(integration.switch, True):
+            report.skipped[integration.name] = f"{integration.switch} is off"
+            continue
         missing = [m for m in integration.requires if importlib.util.find_spec(m.split(".")[0]) is None]
         if missing:
             report.skipped[integration.name] = f"{missing[0]} is not installed"

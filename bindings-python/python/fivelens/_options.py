@@ -138,5 +138,47 @@ class Options(TypedDict, total=False):
     Default ``False``."""
     integrations: list[str] | None
     """Integrations to enable; all importable ones when unset."""
+    capture_logs: bool
+    """Attach to the app's own logs (``logging``, and structlog when present), correlated with the
+    current span and exported as OTLP logs; ``FIVELENS_CAPTURE_LOGS``. Default ``True``."""
+    logs_level: Literal["trace", "debug", "info", "warn", "warning", "error", "fatal", "critical", "off"]
+    """The app's records at or above this level are exported; ``FIVELENS_LOGS_LEVEL``. Default
+    ``info``."""
+    logs_inject_context: bool
+    """Add ``trace_id``, ``span_id``, ``session_id``, ``user_hash`` to structlog output (``logging``
+    records always carry them, for formats that ask); ``FIVELENS_LOGS_INJECT_CONTEXT``. Default
+    ``False``."""
+    logs_exporter: str | None
+    """``otlp`` or ``none``; ``OTEL_LOGS_EXPORTER``. Default ``otlp`` when an endpoint is set."""
+    otlp_logs_endpoint: str | None
+    """OTLP logs URL, used as is; ``OTEL_EXPORTER_OTLP_LOGS_ENDPOINT``."""
+    otlp_logs_protocol: Literal["http/protobuf", "http/json", "grpc"] | None
+    """Protocol for logs; ``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL``. Default: ``otlp_protocol``."""
+    otlp_logs_headers: dict[str, str]
+    """Headers for logs, over ``otlp_headers``; ``OTEL_EXPORTER_OTLP_LOGS_HEADERS``."""
+    otlp_logs_timeout_ms: int | None
+    """Per-request timeout for logs; ``OTEL_EXPORTER_OTLP_LOGS_TIMEOUT``. Default: ``otlp_timeout_ms``."""
+    otlp_logs_compression: Literal["none", "gzip"] | None
+    """Compression for logs; ``OTEL_EXPORTER_OTLP_LOGS_COMPRESSION``. Default: ``otlp_compression``."""
+    logs_queue_size: int
+    """Log record queue capacity; ``OTEL_BLRP_MAX_QUEUE_SIZE``. Default 2048."""
+    logs_max_field_bytes: int
+    """A log body or attribute longer than this is cut and marked; ``FIVELENS_LOGS_MAX_FIELD_BYTES``.
+    Default 16384."""
+    logs_max_record_bytes: int
+    """A log record larger than this is cut, longest fields first; ``FIVELENS_LOGS_MAX_RECORD_BYTES``.
+    Default 65536."""
+    logs_trace_budget_bytes: int
+    """Bytes of log records one trace may produce, later ones dropped and counted (0: none);
+    ``FIVELENS_LOGS_TRACE_BUDGET_BYTES``. Default 1 MiB."""
+    max_tool_io_bytes: int
+    """Tool call arguments and results are cut to this, marked; ``FIVELENS_MAX_TOOL_IO_BYTES``.
+    Default 16384."""
+    inference_events: bool
+    """Emit the ``gen_ai.client.inference.operation.details`` log event per model call;
+    ``FIVELENS_INFERENCE_EVENTS`` (or ``OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT``). Default ``False``."""
+    agent_journal: Literal["events", "logs"]
+    """Where the agent's reasoning journal goes: span events, or log records tied to the span;
+    ``FIVELENS_AGENT_JOURNAL``. Default ``events``."""
     testing: bool
     """Keep finished spans in memory (``fivelens._native.finished_spans()``), for tests."""

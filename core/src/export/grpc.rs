@@ -20,6 +20,7 @@ use super::{Batch, ExporterSettings, Outcome, Signal, Transport};
 
 const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 /// Sends and receives message bodies as bytes.
 #[derive(Clone, Copy, Default)]
@@ -140,6 +141,7 @@ impl Transport for GrpcTransport {
         let path = match self.settings.signal {
             Signal::Traces => TRACES_PATH,
             Signal::Metrics => METRICS_PATH,
+            Signal::Logs => LOGS_PATH,
         };
         let is_traces = self.settings.signal == Signal::Traces;
         let result = rt.block_on(async {

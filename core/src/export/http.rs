@@ -10,6 +10,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 use super::{Batch, ExporterSettings, Outcome, Signal, Transport};
@@ -53,6 +56,13 @@ impl HttpTransport {
                 }
                 Signal::Metrics => {
                     let request = ExportMetricsServiceRequest::decode(&batch.body[..])
+                        .map_err(|e| e.to_string())?;
+                    serde_json::to_vec(&request)
+                        .map_err(|e| e.to_string())?
+                        .into()
+                }
+                Signal::Logs => {
+                    let request = ExportLogsServiceRequest::decode(&batch.body[..])
                         .map_err(|e| e.to_string())?;
                     serde_json::to_vec(&request)
                         .map_err(|e| e.to_string())?
@@ -121,10 +131,10 @@ impl Transport for HttpTransport {
             .unwrap_or_default();
         match status {
             200..=299 => Outcome::Sent {
-                rejected: if self.settings.signal == Signal::Traces {
-                    rejected_spans(&bytes, json)
-                } else {
-                    0
+                rejected: match self.settings.signal {
+                    Signal::Traces => rejected_spans(&bytes, json),
+                    Signal::Logs => rejected_logs(&bytes, json),
+                    Signal::Metrics => 0,
                 },
             },
             413 => Outcome::TooLarge,
@@ -154,5 +164,20 @@ fn rejected_spans(body: &[u8], json: bool) -> u64 {
     parsed
         .and_then(|r| r.partial_success)
         .map(|p| p.rejected_spans.max(0) as u64)
+        .unwrap_or(0)
+}
+
+fn rejected_logs(body: &[u8], json: bool) -> u64 {
+    if body.is_empty() {
+        return 0;
+    }
+    let parsed = if json {
+        serde_json::from_slice::<ExportLogsServiceResponse>(body).ok()
+    } else {
+        ExportLogsServiceResponse::decode(body).ok()
+    };
+    parsed
+        .and_then(|r| r.partial_success)
+        .map(|p| p.rejected_log_records.max(0) as u64)
         .unwrap_or(0)
 }

@@ -13,6 +13,7 @@
 //! the caller's thread.
 
 pub mod encode;
+pub mod encode_logs;
 #[cfg(feature = "grpc")]
 mod grpc;
 mod http;
@@ -22,6 +23,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use parking_lot::Mutex;
 use prost::Message;
@@ -39,6 +41,8 @@ pub enum Signal {
     Traces,
     /// Metrics (`ExportMetricsServiceRequest`).
     Metrics,
+    /// Log records (`ExportLogsServiceRequest`).
+    Logs,
 }
 
 /// One request waiting to be sent, already encoded (protobuf): the queue's byte bound is the
@@ -134,9 +138,18 @@ impl ExportQueue {
         self.state.lock().bytes >= self.max_bytes
     }
 
+    /// Counts `n` items (spans, or log records for a logs exporter) lost on the way out.
+    pub fn lost(&self, stats: &Stats, reason: DropReason, n: u64) {
+        if self.signal == Signal::Logs {
+            stats.logs_dropped_export.fetch_add(n, Ordering::Relaxed);
+        } else {
+            stats.dropped(reason, n);
+        }
+    }
+
     /// Counts `spans` spans dropped because this queue is full.
     pub fn refuse(&self, spans: usize, stats: &Stats) {
-        stats.dropped(DropReason::ExportQueueFull, spans as u64);
+        self.lost(stats, DropReason::ExportQueueFull, spans as u64);
         diag::report_with(Level::Warn, "export.queue_full", || {
             format!(
                 "the export queue for {} is full ({} bytes); spans are being dropped until the receiver catches up",
@@ -229,7 +242,7 @@ impl ExportQueue {
         };
         for item in items {
             match item {
-                Item::Batch(b) => stats.dropped(DropReason::Shutdown, b.spans as u64),
+                Item::Batch(b) => self.lost(stats, DropReason::Shutdown, b.spans as u64),
                 Item::Marker(epoch) => control.exporter_ack(self.index, epoch),
             }
         }
@@ -301,6 +314,23 @@ impl ExporterSettings {
                 Signal::Metrics,
                 endpoint,
             ));
+        }
+        if let Some(endpoint) = config.logs_endpoint() {
+            let mut s = ExporterSettings::for_signal(config, Signal::Logs, endpoint);
+            if let Some(p) = config.otlp_logs_protocol {
+                s.protocol = p;
+            }
+            for (k, v) in &config.otlp_logs_headers {
+                s.headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+                s.headers.push((k.clone(), v.clone()));
+            }
+            if let Some(t) = config.otlp_logs_timeout_ms {
+                s.timeout = Duration::from_millis(t);
+            }
+            if let Some(c) = config.otlp_logs_compression {
+                s.gzip = c == crate::config::Compression::Gzip;
+            }
+            out.push(s);
         }
         out
     }
@@ -378,11 +408,14 @@ fn send_with_retry(
         match transport.send(&batch) {
             Outcome::Sent { rejected } => {
                 let rejected = rejected.min(batch.spans as u64);
-                stats
-                    .spans_exported
-                    .fetch_add(batch.spans as u64 - rejected, Ordering::Relaxed);
+                let exported = if queue.signal == Signal::Logs {
+                    &stats.logs_exported
+                } else {
+                    &stats.spans_exported
+                };
+                exported.fetch_add(batch.spans as u64 - rejected, Ordering::Relaxed);
                 if rejected > 0 {
-                    stats.dropped(DropReason::Rejected, rejected);
+                    queue.lost(stats, DropReason::Rejected, rejected);
                     diag::report(
                         Level::Warn,
                         "export.partial",
@@ -393,6 +426,25 @@ fn send_with_retry(
             }
             Outcome::TooLarge => {
                 stats.export_failures.fetch_add(1, Ordering::Relaxed);
+                if queue.signal == Signal::Logs {
+                    let halves = ExportLogsServiceRequest::decode(&batch.body[..])
+                        .ok()
+                        .as_ref()
+                        .and_then(encode_logs::split);
+                    match halves {
+                        Some((a, b)) => {
+                            stats.export_splits.fetch_add(1, Ordering::Relaxed);
+                            let (na, nb) =
+                                (encode_logs::record_count(&a), encode_logs::record_count(&b));
+                            queue.push_front(vec![
+                                Batch::encoded(Arc::new(a.encode_to_vec()), na),
+                                Batch::encoded(Arc::new(b.encode_to_vec()), nb),
+                            ]);
+                        }
+                        None => queue.lost(stats, DropReason::Rejected, batch.spans as u64),
+                    }
+                    return;
+                }
                 match batch.request().as_ref().and_then(encode::split) {
                     Some((a, b)) => {
                         stats.export_splits.fetch_add(1, Ordering::Relaxed);
@@ -415,7 +467,7 @@ fn send_with_retry(
             }
             Outcome::Rejected { reason } => {
                 stats.export_failures.fetch_add(1, Ordering::Relaxed);
-                stats.dropped(DropReason::Rejected, batch.spans as u64);
+                queue.lost(stats, DropReason::Rejected, batch.spans as u64);
                 diag::report(
                     Level::Error,
                     "export.rejected",
@@ -443,7 +495,7 @@ fn send_with_retry(
                     let now = Instant::now();
                     if now + wait >= deadline {
                         // One last immediate try is not worth it: the receiver just failed.
-                        stats.dropped(DropReason::Shutdown, batch.spans as u64);
+                        queue.lost(stats, DropReason::Shutdown, batch.spans as u64);
                         return;
                     }
                 }
