@@ -927,8 +927,15 @@ pub fn span(
         && (attributes.is_some() || kwargs.is_some())
         && global::head_sampling_active()
         && dropped_frame(py)?.is_some();
-    let (template, deferred) = if defer {
-        let bare = template(py, name, kind, links, None, _instrumentation, None)?;
+    let (template, deferred) = if defer && links.is_none_or(|l| l.is_none()) {
+        let name = name.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "name: expected a string, got {}",
+                convert::type_label(name)
+            ))
+        })?;
+        let mut bare = SpanRecord::template(&convert::text(name), convert::span_kind(kind)?);
+        bare.instrumentation = _instrumentation.map(Key::new);
         let keep = |d: Option<&Bound<'_, PyDict>>| d.map(|d| d.clone().unbind());
         (bare, Some((keep(attributes), keep(kwargs))))
     } else {

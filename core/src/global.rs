@@ -19,6 +19,8 @@ use crate::resource::HostInfo;
 
 static SLOT: RwLock<Option<Arc<Pipeline>>> = RwLock::new(None);
 static RECORDING: AtomicBool = AtomicBool::new(false);
+/// The running pipeline samples at the start of traces (a cheap check for the bindings' hot path).
+static HEAD_SAMPLING: AtomicBool = AtomicBool::new(false);
 static ENDED_WITHOUT_PIPELINE: AtomicU64 = AtomicU64::new(0);
 static INTERNAL_ERRORS: AtomicU64 = AtomicU64::new(0);
 static REPORT: Mutex<Option<serde_json::Value>> = Mutex::new(None);
@@ -70,6 +72,7 @@ pub fn configure(options: &serde_json::Value, host: HostInfo) -> Result<Configur
     crate::fork::register();
     // Token vocabularies are built in the background now, never on a caller's first count.
     crate::tokens::warm_up();
+    HEAD_SAMPLING.store(pipeline.head_sampling.is_some(), Ordering::Relaxed);
     let previous = SLOT.write().replace(pipeline);
     RECORDING.store(true, Ordering::Relaxed);
     if let Some(p) = previous {
@@ -143,9 +146,11 @@ fn rebuild_after_fork(generation: u64) -> Option<Arc<Pipeline>> {
 
 /// Whether the pipeline decides traces when they start (head sampling).
 pub fn head_sampling_active() -> bool {
-    SLOT.read()
-        .as_ref()
-        .is_some_and(|p| p.head_sampling.is_some())
+    HEAD_SAMPLING.load(Ordering::Relaxed)
+        && SLOT
+            .read()
+            .as_ref()
+            .is_some_and(|p| p.head_sampling.is_some())
 }
 
 /// Head sampling: `None` unless the pipeline decides at the start of a trace; then whether a
