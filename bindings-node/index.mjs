@@ -27,6 +27,8 @@ export const {
   bindContext,
   status,
   spanProcessor,
+  recordEvaluation,
+  logContext,
   Span,
   RemoteContext,
   LlmCall,

@@ -8,6 +8,7 @@ const { Span, Scope, handOver, kindNumber, convert } = require('./span')
 const { store } = require('./context')
 const otel = require('./otel')
 const sc = require('./semconv')
+const logs = require('./logs')
 
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
@@ -204,6 +205,10 @@ function enableIntegrations(report, wanted) {
     { name: 'langchain', enable: () => require('../integrations/langchain').instrument() },
     { name: 'mcp', enable: () => require('../integrations/mcp').instrument() },
     { name: 'http', enable: () => require('../integrations/http').instrument() },
+    // The app's own logs (lib/logs.js): correlated with the active span, exported as OTLP logs.
+    { name: 'console', enable: () => require('../integrations/logs').instrumentConsole(), switch: 'capture_logs' },
+    { name: 'pino', enable: () => require('../integrations/logs').instrumentPino(), switch: 'capture_logs' },
+    { name: 'winston', enable: () => require('../integrations/logs').instrumentWinston(), switch: 'capture_logs' },
   ]
   const names = integrations.map((i) => i.name)
   if (wanted) {
@@ -213,6 +218,12 @@ function enableIntegrations(report, wanted) {
   for (const integration of integrations) {
     if (wanted && !wanted.includes(integration.name)) {
       report.skipped[integration.name] = 'not requested'
+      continue
+    }
+    const sw = /** @type {any} */ (integration).switch
+    const cfg = state().config
+    if (sw && cfg && cfg[sw] === false) {
+      report.skipped[integration.name] = `${sw} is off`
       continue
     }
     try {
@@ -241,7 +252,7 @@ function installExitHooks() {
   st.hooksInstalled = true
   process.on('beforeExit', () => {
     // beforeExit fires again once our flush settles; only flush when there is something new.
-    if (st.buffer.length === 0 && st.ended === st.lastFlushedEnded) return
+    if (st.buffer.length === 0 && st.ended === st.lastFlushedEnded && !(/** @type {any} */ (st).logBuffer || []).length) return
     st.lastFlushedEnded = st.ended
     flush(exitTimeout()).catch(() => {})
   })
@@ -249,6 +260,7 @@ function installExitHooks() {
     if (!st.native || !st.recording) return
     try {
       handOver()
+      logs.handOverLogs()
       // Nothing asynchronous runs in 'exit': a bounded, blocking drain.
       if (isMainThread) st.native.shutdownSync(exitTimeout())
       else st.native.flushSync(exitTimeout())
@@ -271,12 +283,14 @@ function flush(timeoutMs = 5000) {
   if (!st.native) return Promise.resolve(true)
   if (!hasFlushHooks(st)) {
     handOver()
+    logs.handOverLogs()
     return st.native.flush(timeoutMs)
   }
   // The hooks get at most half the time, so that what is ended gets the rest.
   const deadline = Date.now() + timeoutMs
   return settleFlushHooks(st, timeoutMs / 2).then((settled) => {
     handOver()
+    logs.handOverLogs()
     return st.native.flush(Math.max(0, deadline - Date.now())).then((/** @type {boolean} */ done) => done && settled)
   })
 }
@@ -315,6 +329,8 @@ function shutdown(timeoutMs = 5000) {
   if (!st.native) return Promise.resolve(true)
   const stop = () => {
     handOver()
+    logs.handOverLogs()
+    require('../integrations/logs').uninstrument()
     st.recording = false
     st.report = null
     return st.native.shutdown(timeoutMs)
@@ -720,6 +736,8 @@ module.exports = {
   bindContext,
   status,
   spanProcessor,
+  recordEvaluation: logs.recordEvaluation,
+  logContext: logs.logContext,
   Span,
   RemoteContext,
 }

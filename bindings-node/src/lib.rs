@@ -357,3 +357,44 @@ pub fn cli_main(argv: Vec<String>) -> i32 {
     let mut err = std::io::stderr();
     fivelens_core::cli::run(&argv, &mut out, &mut err)
 }
+
+/// Hands log records to the pipeline: a JSON array of
+/// `[time_ms, severity, severity_text, body, attributes, scope, event_name, trace_id, span_id,
+/// sampled]` (see `lib/logs.js`). Never throws: an unreadable batch is counted as an internal
+/// error (it comes from our own JS layer).
+#[napi]
+pub fn submit_logs(batch: String) {
+    use fivelens_core::logs::{self, LogRecord};
+    use fivelens_core::{Key, SpanId, TraceId};
+    let items: Vec<serde_json::Value> = match serde_json::from_str(&batch) {
+        Ok(v) => v,
+        Err(e) => {
+            global::report_internal_error("node.logs", &format!("unreadable log batch: {e}"));
+            return;
+        }
+    };
+    for item in items {
+        let serde_json::Value::Array(f) = item else {
+            continue;
+        };
+        let text = |i: usize| f.get(i).and_then(|v| v.as_str()).unwrap_or("");
+        let severity = f.get(1).and_then(|v| v.as_u64()).unwrap_or(9).min(24) as u8;
+        let mut r = LogRecord::new(severity, text(3));
+        if let Some(ms) = f.first().and_then(|v| v.as_f64()).filter(|ms| *ms > 0.0) {
+            r.time_ns = (ms * 1e6) as u64;
+        }
+        r.severity_text = text(2).into();
+        if let Some(serde_json::Value::Object(attrs)) = f.get(4) {
+            r.attributes = batch::owned(attrs.clone());
+        }
+        r.scope = Some(text(5)).filter(|s| !s.is_empty()).map(Key::new);
+        r.event_name = Some(text(6)).filter(|s| !s.is_empty()).map(Into::into);
+        let sampled = f.get(9).and_then(|v| v.as_bool()).unwrap_or(true);
+        r = r.in_span(
+            TraceId::from_hex(text(7)).unwrap_or(TraceId(0)),
+            SpanId::from_hex(text(8)).unwrap_or(SpanId(0)),
+            sampled,
+        );
+        logs::submit(r);
+    }
+}

@@ -60,6 +60,15 @@ async function startReceiver({ grpc = false, port = 0 } = {}) {
     grpcEndpoint: ready.grpc,
     spans: () => call('GET', '/spans'),
     metrics: () => call('GET', '/metrics'),
+    logs: () => call('GET', '/logs'),
+    async waitForLogs(n, timeoutMs = 10000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const logs = await call('GET', '/logs')
+        if (logs.length >= n || Date.now() > deadline) return logs
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    },
     headers: () => call('GET', '/headers'),
     control: (faults) => call('POST', '/control', faults),
     async waitFor(n, timeoutMs = 10000) {

@@ -1,9 +1,38 @@
+declare namespace _exports {
+    export { InstrumentOptions, InstrumentReport, SpanOptions };
+}
+declare namespace _exports {
+    export { instrument };
+    export { shutdown };
+    export { flush };
+    export { withSpan };
+    export { startSpan };
+    export { withContext };
+    export { withStage };
+    export { withPrompt };
+    export { countTokens };
+    export { tokenEncoding };
+    export { redact };
+    export { keepTrace };
+    export { instrumentModules };
+    export { currentSpan };
+    export { inject };
+    export { extract };
+    export { bindContext };
+    export { status };
+    export { spanProcessor };
+    export let recordEvaluation: typeof logs.recordEvaluation;
+    export let logContext: typeof logs.logContext;
+    export { Span };
+    export { RemoteContext };
+}
+export = _exports;
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
  * the two match). Each falls back to its environment variable, then its default; see the
  * configuration table in the README.
  */
-export type InstrumentOptions = {
+type InstrumentOptions = {
     /**
      * `service.name`; `OTEL_SERVICE_NAME`
      */
@@ -47,7 +76,7 @@ export type InstrumentOptions = {
     /**
      * local SQLite store; `FIVELENS_STORE`
      */
-    store?: boolean | "auto" | "on" | "off" | undefined;
+    store?: boolean | "off" | "auto" | "on" | undefined;
     /**
      * `FIVELENS_STORE_PATH`; default `$FIVELENS_HOME/fivelens.db`
      */
@@ -107,7 +136,7 @@ export type InstrumentOptions = {
     /**
      * `FIVELENS_LOG_LEVEL`
      */
-    logLevel?: "error" | "off" | "warn" | "info" | "debug" | undefined;
+    logLevel?: "debug" | "info" | "warn" | "error" | "off" | undefined;
     /**
      * largest content attribute, cut with JSON kept valid; default 65536
      */
@@ -171,7 +200,7 @@ export type InstrumentOptions = {
     /**
      * `FIVELENS_SAMPLE_KEY`: what the `users` policy and the canary share hash; default user
      */
-    sampleKey?: "user" | "session" | "trace" | undefined;
+    sampleKey?: "trace" | "user" | "session" | undefined;
     /**
      * `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity
      */
@@ -236,6 +265,70 @@ export type InstrumentOptions = {
      */
     integrations?: string[] | undefined;
     /**
+     * `FIVELENS_CAPTURE_LOGS`: attach to `console` (and pino / winston when present), correlated and exported as OTLP logs; default true
+     */
+    captureLogs?: boolean | undefined;
+    /**
+     * `FIVELENS_LOGS_LEVEL`: the app's records at or above this level are exported; default info
+     */
+    logsLevel?: "trace" | "debug" | "info" | "warn" | "warning" | "error" | "critical" | "fatal" | "off" | undefined;
+    /**
+     * `FIVELENS_LOGS_INJECT_CONTEXT`: add `trace_id`, `span_id`, `session_id`, `user_hash` to pino and winston output; default false
+     */
+    logsInjectContext?: boolean | undefined;
+    /**
+     * `otlp` or `none`; `OTEL_LOGS_EXPORTER`
+     */
+    logsExporter?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, used as is
+     */
+    otlpLogsEndpoint?: string | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`; default `otlpProtocol`
+     */
+    otlpLogsProtocol?: "http/protobuf" | "http/json" | "grpc" | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, over `otlpHeaders`
+     */
+    otlpLogsHeaders?: Record<string, string> | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`; default `otlpTimeoutMs`
+     */
+    otlpLogsTimeoutMs?: number | undefined;
+    /**
+     * `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`; default `otlpCompression`
+     */
+    otlpLogsCompression?: "none" | "gzip" | undefined;
+    /**
+     * log record queue capacity; `OTEL_BLRP_MAX_QUEUE_SIZE`; default 2048
+     */
+    logsQueueSize?: number | undefined;
+    /**
+     * a log body or attribute longer than this is cut and marked; default 16384
+     */
+    logsMaxFieldBytes?: number | undefined;
+    /**
+     * a log record larger than this is cut, longest fields first; default 65536
+     */
+    logsMaxRecordBytes?: number | undefined;
+    /**
+     * bytes of log records one trace may produce, later ones dropped and counted (0: none); default 1 MiB
+     */
+    logsTraceBudgetBytes?: number | undefined;
+    /**
+     * tool call arguments and results are cut to this, marked; default 16384
+     */
+    maxToolIoBytes?: number | undefined;
+    /**
+     * emit the `gen_ai.client.inference.operation.details` log event per model call; `FIVELENS_INFERENCE_EVENTS`; default false
+     */
+    inferenceEvents?: boolean | undefined;
+    /**
+     * where the reasoning journal goes: span events or log records; `FIVELENS_AGENT_JOURNAL`; default events
+     */
+    agentJournal?: "logs" | "events" | undefined;
+    /**
      * keep finished spans in memory (for tests)
      */
     testing?: boolean | undefined;
@@ -243,7 +336,7 @@ export type InstrumentOptions = {
 /**
  * What `instrument()` did.
  */
-export type InstrumentReport = {
+type InstrumentReport = {
     recording: boolean;
     enabled: string[];
     skipped: Record<string, string>;
@@ -256,12 +349,12 @@ export type InstrumentReport = {
 /**
  * Options for `withSpan` and `startSpan`.
  */
-export type SpanOptions = {
+type SpanOptions = {
     kind?: number | "internal" | "server" | "client" | "producer" | "consumer" | undefined;
     /**
      * explicit parent (a span, `extract()`'s result, a traceparent or headers)
      */
-    parent?: string | Span | Record<string, string> | RemoteContext | undefined;
+    parent?: string | Span | RemoteContext | Record<string, string> | undefined;
     links?: (string | Span | RemoteContext)[] | undefined;
     attributes?: Record<string, any> | undefined;
     startTime?: number | Date | undefined;
@@ -272,20 +365,20 @@ export type SpanOptions = {
  * @param {InstrumentOptions} [options]
  * @returns {InstrumentReport}
  */
-export function instrument(options?: InstrumentOptions): InstrumentReport;
+declare function instrument(options?: InstrumentOptions): InstrumentReport;
 /**
  * Drains what is queued (at most `timeoutMs`) and stops recording; `instrument()` may be called
  * again afterwards.
  * @param {number} [timeoutMs]
  * @returns {Promise<boolean>}
  */
-export function shutdown(timeoutMs?: number): Promise<boolean>;
+declare function shutdown(timeoutMs?: number): Promise<boolean>;
 /**
  * Waits until every span ended so far is stored and sent, at most `timeoutMs`.
  * @param {number} [timeoutMs]
  * @returns {Promise<boolean>} whether it completed in time
  */
-export function flush(timeoutMs?: number): Promise<boolean>;
+declare function flush(timeoutMs?: number): Promise<boolean>;
 /**
  * Runs `fn` inside a new span, child of the active one: `withSpan(name, fn)`,
  * `withSpan(name, attributes, fn)` or `withSpan(name, attributes, options, fn)`. The span ends
@@ -298,14 +391,14 @@ export function flush(timeoutMs?: number): Promise<boolean>;
  * @param {(span: Span) => T} [fn]
  * @returns {T}
  */
-export function withSpan<T>(name: string, attributes?: Record<string, any> | ((span: Span) => T), options?: SpanOptions | ((span: Span) => T), fn?: (span: Span) => T): T;
+declare function withSpan<T>(name: string, attributes?: Record<string, any> | ((span: Span) => T), options?: SpanOptions | ((span: Span) => T), fn?: (span: Span) => T): T;
 /**
  * Starts a span without making it active; end it with `span.end()`.
  * @param {string} name
  * @param {SpanOptions & {instrumentation?: string}} [options]
  * @returns {Span}
  */
-export function startSpan(name: string, options?: SpanOptions & {
+declare function startSpan(name: string, options?: SpanOptions & {
     instrumentation?: string;
 }): Span;
 /**
@@ -317,7 +410,7 @@ export function startSpan(name: string, options?: SpanOptions & {
  * @param {() => T} fn
  * @returns {T}
  */
-export function withContext<T>(attributes: {
+declare function withContext<T>(attributes: {
     sessionId?: string;
     userId?: string;
     tenant?: string;
@@ -333,7 +426,7 @@ export function withContext<T>(attributes: {
  * @param {() => T} fn
  * @returns {T}
  */
-export function withStage<T>(name: string, fn: () => T): T;
+declare function withStage<T>(name: string, fn: () => T): T;
 /**
  * Declares the prompt template in use: every model call made inside `fn` gets `gen_ai.prompt.name`
  * and, when given, `gen_ai.prompt.version`: `withPrompt(name, version, fn)` or
@@ -344,7 +437,7 @@ export function withStage<T>(name: string, fn: () => T): T;
  * @param {() => T} [fn]
  * @returns {T}
  */
-export function withPrompt<T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T): T;
+declare function withPrompt<T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T): T;
 /**
  * Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
  * `cl100k_base`, chosen by the model name, as `tiktoken` counts), an estimate with `o200k_base`
@@ -355,7 +448,7 @@ export function withPrompt<T>(name: string, versionOrFn: string | number | (() =
  * @param {{encoding?: string}} [options]
  * @returns {number}
  */
-export function countTokens(text: string, model?: string | null, options?: {
+declare function countTokens(text: string, model?: string | null, options?: {
     encoding?: string;
 }): number;
 /**
@@ -364,7 +457,7 @@ export function countTokens(text: string, model?: string | null, options?: {
  * @param {string} model
  * @returns {string | null}
  */
-export function tokenEncoding(model: string): string | null;
+declare function tokenEncoding(model: string): string | null;
 /**
  * `text` with its PII replaced as the active configuration says (the `redact*` options of
  * `instrument()`; the defaults before it), and the values found, with offsets in UTF-16 code
@@ -372,7 +465,7 @@ export function tokenEncoding(model: string): string | null;
  * @param {string} text
  * @returns {{text: string, entities: {type: string, start: number, end: number}[]}}
  */
-export function redact(text: string): {
+declare function redact(text: string): {
     text: string;
     entities: {
         type: string;
@@ -387,7 +480,7 @@ export function redact(text: string): {
  * @param {string} [reason]
  * @returns {boolean}
  */
-export function keepTrace(reason?: string): boolean;
+declare function keepTrace(reason?: string): boolean;
 /**
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
@@ -403,14 +496,14 @@ export function keepTrace(reason?: string): boolean;
  * @param {{openai?: any, anthropic?: any, langchain?: any, mcp?: any}} modules
  * @returns {string[]}
  */
-export function instrumentModules(modules: {
+declare function instrumentModules(modules: {
     openai?: any;
     anthropic?: any;
     langchain?: any;
     mcp?: any;
 }): string[];
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
-export function currentSpan(): any;
+declare function currentSpan(): any;
 /**
  * Writes `traceparent`, `tracestate` and `fivelens-context` for the active span (or `span`)
  * into `carrier`, and returns it.
@@ -418,33 +511,34 @@ export function currentSpan(): any;
  * @param {Span} [span]
  * @returns {Record<string, string>}
  */
-export function inject(carrier?: Record<string, string>, span?: Span): Record<string, string>;
+declare function inject(carrier?: Record<string, string>, span?: Span): Record<string, string>;
 /**
  * Reads `traceparent`, `tracestate` and `fivelens-context` from headers (or MCP `_meta`); a
  * missing or malformed `traceparent` gives a context that starts a new trace.
  * @param {Record<string, any>} carrier
  * @returns {RemoteContext}
  */
-export function extract(carrier: Record<string, any>): RemoteContext;
+declare function extract(carrier: Record<string, any>): RemoteContext;
 /**
  * Returns `fn` bound to the active span and context, wherever it is called later.
  * @template {Function} F
  * @param {F} fn
  * @returns {F}
  */
-export function bindContext<F extends Function>(fn: F): F;
+declare function bindContext<F extends Function>(fn: F): F;
 /**
  * fivelens's own statistics: spans started, ended, exported, dropped by reason, export failures,
  * queue depth, what instrument() enabled and skipped.
  * @returns {Record<string, any>}
  */
-export function status(): Record<string, any>;
+declare function status(): Record<string, any>;
 /**
  * The span processor to pass to your own OpenTelemetry SDK provider, so that its spans inside
  * fivelens traces are recorded too (in the local store; your pipeline exports them):
  * `new NodeTracerProvider({ spanProcessors: [fivelens.spanProcessor()] })`.
  */
-export function spanProcessor(): otel.FivelensSpanProcessor;
+declare function spanProcessor(): otel.FivelensSpanProcessor;
+import logs = require("./logs");
 import { Span } from "./span";
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
@@ -508,6 +602,22 @@ import { Span } from "./span";
  * @property {boolean} [captureChainIo] `FIVELENS_CAPTURE_CHAIN_IO`: record framework chain and node inputs and outputs; default false
  * @property {boolean} [collapseChains] `FIVELENS_COLLAPSE_CHAINS`: leave out framework chain runs that are plumbing; default false
  * @property {string[]} [integrations] integrations to enable; all importable ones when unset
+ * @property {boolean} [captureLogs] `FIVELENS_CAPTURE_LOGS`: attach to `console` (and pino / winston when present), correlated and exported as OTLP logs; default true
+ * @property {'trace' | 'debug' | 'info' | 'warn' | 'warning' | 'error' | 'fatal' | 'critical' | 'off'} [logsLevel] `FIVELENS_LOGS_LEVEL`: the app's records at or above this level are exported; default info
+ * @property {boolean} [logsInjectContext] `FIVELENS_LOGS_INJECT_CONTEXT`: add `trace_id`, `span_id`, `session_id`, `user_hash` to pino and winston output; default false
+ * @property {string} [logsExporter] `otlp` or `none`; `OTEL_LOGS_EXPORTER`
+ * @property {string} [otlpLogsEndpoint] `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, used as is
+ * @property {'http/protobuf' | 'http/json' | 'grpc'} [otlpLogsProtocol] `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`; default `otlpProtocol`
+ * @property {Record<string, string>} [otlpLogsHeaders] `OTEL_EXPORTER_OTLP_LOGS_HEADERS`, over `otlpHeaders`
+ * @property {number} [otlpLogsTimeoutMs] `OTEL_EXPORTER_OTLP_LOGS_TIMEOUT`; default `otlpTimeoutMs`
+ * @property {'none' | 'gzip'} [otlpLogsCompression] `OTEL_EXPORTER_OTLP_LOGS_COMPRESSION`; default `otlpCompression`
+ * @property {number} [logsQueueSize] log record queue capacity; `OTEL_BLRP_MAX_QUEUE_SIZE`; default 2048
+ * @property {number} [logsMaxFieldBytes] a log body or attribute longer than this is cut and marked; default 16384
+ * @property {number} [logsMaxRecordBytes] a log record larger than this is cut, longest fields first; default 65536
+ * @property {number} [logsTraceBudgetBytes] bytes of log records one trace may produce, later ones dropped and counted (0: none); default 1 MiB
+ * @property {number} [maxToolIoBytes] tool call arguments and results are cut to this, marked; default 16384
+ * @property {boolean} [inferenceEvents] emit the `gen_ai.client.inference.operation.details` log event per model call; `FIVELENS_INFERENCE_EVENTS`; default false
+ * @property {'events' | 'logs'} [agentJournal] where the reasoning journal goes: span events or log records; `FIVELENS_AGENT_JOURNAL`; default events
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */
 /**
@@ -529,7 +639,7 @@ import { Span } from "./span";
  * @property {number | Date} [startTime]
  */
 /** A parent read from a carrier by `extract()`; pass it as `parent`. */
-export class RemoteContext {
+declare class RemoteContext {
     /**
      * @param {string} traceId
      * @param {string} spanId
@@ -553,4 +663,3 @@ export class RemoteContext {
     };
 }
 import otel = require("./otel");
-export { Span };
