@@ -9,6 +9,7 @@ const { store } = require('./context')
 const otel = require('./otel')
 const sc = require('./semconv')
 const logs = require('./logs')
+const { recordEvaluation, logContext } = logs
 
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
@@ -736,8 +737,8 @@ module.exports = {
   bindContext,
   status,
   spanProcessor,
-  recordEvaluation: logs.recordEvaluation,
-  logContext: logs.logContext,
+  recordEvaluation,
+  logContext,
   Span,
   RemoteContext,
 }

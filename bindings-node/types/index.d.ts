@@ -15,79 +15,29 @@ declare const _exports: {
     withVerification: typeof contextWindowApi.withVerification;
     Retrieval: typeof contextWindowApi.Retrieval;
     Verification: typeof contextWindowApi.Verification;
-    instrument: (options?: InstrumentOptions) => InstrumentReport;
-    shutdown: (timeoutMs?: number) => Promise<boolean>;
-    flush: (timeoutMs?: number) => Promise<boolean>;
-    withSpan: <T>(name: string, attributes?: Record<string, any> | ((span: import("./lib/span").Span) => T), options?: SpanOptions | ((span: import("./lib/span").Span) => T), fn?: (span: import("./lib/span").Span) => T) => T;
-    startSpan: (name: string, options?: SpanOptions & {
-        instrumentation?: string;
-    }) => import("./lib/span").Span;
-    withContext: <T>(attributes: {
-        sessionId?: string;
-        userId?: string;
-        tenant?: string;
-        tags?: string[];
-        [key: string]: any;
-    }, fn: () => T) => T;
-    withStage: <T>(name: string, fn: () => T) => T;
-    withPrompt: <T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T) => T;
-    countTokens: (text: string, model?: string | null, options?: {
-        encoding?: string;
-    }) => number;
-    tokenEncoding: (model: string) => string | null;
-    redact: (text: string) => {
-        text: string;
-        entities: {
-            type: string;
-            start: number;
-            end: number;
-        }[];
-    };
-    keepTrace: (reason?: string) => boolean;
-    instrumentModules: (modules: {
-        openai?: any;
-        anthropic?: any;
-        langchain?: any;
-        mcp?: any;
-    }) => string[];
-    currentSpan: () => any;
-    inject: (carrier?: Record<string, string>, span?: import("./lib/span").Span) => Record<string, string>;
-    extract: (carrier: Record<string, any>) => {
-        traceId: string;
-        spanId: string;
-        sampled: boolean;
-        traceState: string | undefined;
-        scope: Record<string, any> | null;
-        isValid(): boolean;
-        spanContext(): {
-            traceId: string;
-            spanId: string;
-            traceFlags: number;
-            isRemote: boolean;
-        };
-    };
-    bindContext: <F extends Function>(fn: F) => F;
-    status: () => Record<string, any>;
-    spanProcessor: () => import("./lib/otel").FivelensSpanProcessor;
+    instrument: typeof api.instrument;
+    shutdown: typeof api.shutdown;
+    flush: typeof api.flush;
+    withSpan: typeof api.withSpan;
+    startSpan: typeof api.startSpan;
+    withContext: typeof api.withContext;
+    withStage: typeof api.withStage;
+    withPrompt: typeof api.withPrompt;
+    countTokens: typeof api.countTokens;
+    tokenEncoding: typeof api.tokenEncoding;
+    redact: typeof api.redact;
+    keepTrace: typeof api.keepTrace;
+    instrumentModules: typeof api.instrumentModules;
+    currentSpan: typeof api.currentSpan;
+    inject: typeof api.inject;
+    extract: typeof api.extract;
+    bindContext: typeof api.bindContext;
+    status: typeof api.status;
+    spanProcessor: typeof api.spanProcessor;
     recordEvaluation: typeof import("./lib/logs").recordEvaluation;
     logContext: typeof import("./lib/logs").logContext;
-    Span: typeof import("./lib/span").Span;
-    RemoteContext: {
-        new (traceId: string, spanId: string, sampled: boolean, traceState: string | undefined, scope: Record<string, any> | null): {
-            traceId: string;
-            spanId: string;
-            sampled: boolean;
-            traceState: string | undefined;
-            scope: Record<string, any> | null;
-            isValid(): boolean;
-            spanContext(): {
-                traceId: string;
-                spanId: string;
-                traceFlags: number;
-                isRemote: boolean;
-            };
-        };
-    };
+    Span: typeof api.Span;
+    RemoteContext: typeof api.RemoteContext;
 };
 export = _exports;
 import { withLlmCall } from "./lib/llm";

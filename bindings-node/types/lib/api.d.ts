@@ -1,38 +1,9 @@
-declare namespace _exports {
-    export { InstrumentOptions, InstrumentReport, SpanOptions };
-}
-declare namespace _exports {
-    export { instrument };
-    export { shutdown };
-    export { flush };
-    export { withSpan };
-    export { startSpan };
-    export { withContext };
-    export { withStage };
-    export { withPrompt };
-    export { countTokens };
-    export { tokenEncoding };
-    export { redact };
-    export { keepTrace };
-    export { instrumentModules };
-    export { currentSpan };
-    export { inject };
-    export { extract };
-    export { bindContext };
-    export { status };
-    export { spanProcessor };
-    export let recordEvaluation: typeof logs.recordEvaluation;
-    export let logContext: typeof logs.logContext;
-    export { Span };
-    export { RemoteContext };
-}
-export = _exports;
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
  * the two match). Each falls back to its environment variable, then its default; see the
  * configuration table in the README.
  */
-type InstrumentOptions = {
+export type InstrumentOptions = {
     /**
      * `service.name`; `OTEL_SERVICE_NAME`
      */
@@ -336,7 +307,7 @@ type InstrumentOptions = {
 /**
  * What `instrument()` did.
  */
-type InstrumentReport = {
+export type InstrumentReport = {
     recording: boolean;
     enabled: string[];
     skipped: Record<string, string>;
@@ -349,12 +320,12 @@ type InstrumentReport = {
 /**
  * Options for `withSpan` and `startSpan`.
  */
-type SpanOptions = {
+export type SpanOptions = {
     kind?: number | "internal" | "server" | "client" | "producer" | "consumer" | undefined;
     /**
      * explicit parent (a span, `extract()`'s result, a traceparent or headers)
      */
-    parent?: string | Span | RemoteContext | Record<string, string> | undefined;
+    parent?: string | Span | Record<string, string> | RemoteContext | undefined;
     links?: (string | Span | RemoteContext)[] | undefined;
     attributes?: Record<string, any> | undefined;
     startTime?: number | Date | undefined;
@@ -365,20 +336,20 @@ type SpanOptions = {
  * @param {InstrumentOptions} [options]
  * @returns {InstrumentReport}
  */
-declare function instrument(options?: InstrumentOptions): InstrumentReport;
+export function instrument(options?: InstrumentOptions): InstrumentReport;
 /**
  * Drains what is queued (at most `timeoutMs`) and stops recording; `instrument()` may be called
  * again afterwards.
  * @param {number} [timeoutMs]
  * @returns {Promise<boolean>}
  */
-declare function shutdown(timeoutMs?: number): Promise<boolean>;
+export function shutdown(timeoutMs?: number): Promise<boolean>;
 /**
  * Waits until every span ended so far is stored and sent, at most `timeoutMs`.
  * @param {number} [timeoutMs]
  * @returns {Promise<boolean>} whether it completed in time
  */
-declare function flush(timeoutMs?: number): Promise<boolean>;
+export function flush(timeoutMs?: number): Promise<boolean>;
 /**
  * Runs `fn` inside a new span, child of the active one: `withSpan(name, fn)`,
  * `withSpan(name, attributes, fn)` or `withSpan(name, attributes, options, fn)`. The span ends
@@ -391,14 +362,14 @@ declare function flush(timeoutMs?: number): Promise<boolean>;
  * @param {(span: Span) => T} [fn]
  * @returns {T}
  */
-declare function withSpan<T>(name: string, attributes?: Record<string, any> | ((span: Span) => T), options?: SpanOptions | ((span: Span) => T), fn?: (span: Span) => T): T;
+export function withSpan<T>(name: string, attributes?: Record<string, any> | ((span: Span) => T), options?: SpanOptions | ((span: Span) => T), fn?: (span: Span) => T): T;
 /**
  * Starts a span without making it active; end it with `span.end()`.
  * @param {string} name
  * @param {SpanOptions & {instrumentation?: string}} [options]
  * @returns {Span}
  */
-declare function startSpan(name: string, options?: SpanOptions & {
+export function startSpan(name: string, options?: SpanOptions & {
     instrumentation?: string;
 }): Span;
 /**
@@ -410,7 +381,7 @@ declare function startSpan(name: string, options?: SpanOptions & {
  * @param {() => T} fn
  * @returns {T}
  */
-declare function withContext<T>(attributes: {
+export function withContext<T>(attributes: {
     sessionId?: string;
     userId?: string;
     tenant?: string;
@@ -426,7 +397,7 @@ declare function withContext<T>(attributes: {
  * @param {() => T} fn
  * @returns {T}
  */
-declare function withStage<T>(name: string, fn: () => T): T;
+export function withStage<T>(name: string, fn: () => T): T;
 /**
  * Declares the prompt template in use: every model call made inside `fn` gets `gen_ai.prompt.name`
  * and, when given, `gen_ai.prompt.version`: `withPrompt(name, version, fn)` or
@@ -437,7 +408,7 @@ declare function withStage<T>(name: string, fn: () => T): T;
  * @param {() => T} [fn]
  * @returns {T}
  */
-declare function withPrompt<T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T): T;
+export function withPrompt<T>(name: string, versionOrFn: string | number | (() => T), fn?: () => T): T;
 /**
  * Tokens in `text` as `model` would count them: exact for OpenAI models (`o200k_base` or
  * `cl100k_base`, chosen by the model name, as `tiktoken` counts), an estimate with `o200k_base`
@@ -448,7 +419,7 @@ declare function withPrompt<T>(name: string, versionOrFn: string | number | (() 
  * @param {{encoding?: string}} [options]
  * @returns {number}
  */
-declare function countTokens(text: string, model?: string | null, options?: {
+export function countTokens(text: string, model?: string | null, options?: {
     encoding?: string;
 }): number;
 /**
@@ -457,7 +428,7 @@ declare function countTokens(text: string, model?: string | null, options?: {
  * @param {string} model
  * @returns {string | null}
  */
-declare function tokenEncoding(model: string): string | null;
+export function tokenEncoding(model: string): string | null;
 /**
  * `text` with its PII replaced as the active configuration says (the `redact*` options of
  * `instrument()`; the defaults before it), and the values found, with offsets in UTF-16 code
@@ -465,7 +436,7 @@ declare function tokenEncoding(model: string): string | null;
  * @param {string} text
  * @returns {{text: string, entities: {type: string, start: number, end: number}[]}}
  */
-declare function redact(text: string): {
+export function redact(text: string): {
     text: string;
     entities: {
         type: string;
@@ -480,7 +451,7 @@ declare function redact(text: string): {
  * @param {string} [reason]
  * @returns {boolean}
  */
-declare function keepTrace(reason?: string): boolean;
+export function keepTrace(reason?: string): boolean;
 /**
  * Instruments SDK modules the app hands over: for bundled apps (where fivelens cannot find the
  * SDKs on disk), or to be certain the ES module copies are patched before the first call on a
@@ -496,14 +467,14 @@ declare function keepTrace(reason?: string): boolean;
  * @param {{openai?: any, anthropic?: any, langchain?: any, mcp?: any}} modules
  * @returns {string[]}
  */
-declare function instrumentModules(modules: {
+export function instrumentModules(modules: {
     openai?: any;
     anthropic?: any;
     langchain?: any;
     mcp?: any;
 }): string[];
 /** The active span, if any (a fivelens span, or the app's own OpenTelemetry span). */
-declare function currentSpan(): any;
+export function currentSpan(): any;
 /**
  * Writes `traceparent`, `tracestate` and `fivelens-context` for the active span (or `span`)
  * into `carrier`, and returns it.
@@ -511,34 +482,35 @@ declare function currentSpan(): any;
  * @param {Span} [span]
  * @returns {Record<string, string>}
  */
-declare function inject(carrier?: Record<string, string>, span?: Span): Record<string, string>;
+export function inject(carrier?: Record<string, string>, span?: Span): Record<string, string>;
 /**
  * Reads `traceparent`, `tracestate` and `fivelens-context` from headers (or MCP `_meta`); a
  * missing or malformed `traceparent` gives a context that starts a new trace.
  * @param {Record<string, any>} carrier
  * @returns {RemoteContext}
  */
-declare function extract(carrier: Record<string, any>): RemoteContext;
+export function extract(carrier: Record<string, any>): RemoteContext;
 /**
  * Returns `fn` bound to the active span and context, wherever it is called later.
  * @template {Function} F
  * @param {F} fn
  * @returns {F}
  */
-declare function bindContext<F extends Function>(fn: F): F;
+export function bindContext<F extends Function>(fn: F): F;
 /**
  * fivelens's own statistics: spans started, ended, exported, dropped by reason, export failures,
  * queue depth, what instrument() enabled and skipped.
  * @returns {Record<string, any>}
  */
-declare function status(): Record<string, any>;
+export function status(): Record<string, any>;
 /**
  * The span processor to pass to your own OpenTelemetry SDK provider, so that its spans inside
  * fivelens traces are recorded too (in the local store; your pipeline exports them):
  * `new NodeTracerProvider({ spanProcessors: [fivelens.spanProcessor()] })`.
  */
-declare function spanProcessor(): otel.FivelensSpanProcessor;
-import logs = require("./logs");
+export function spanProcessor(): otel.FivelensSpanProcessor;
+export const recordEvaluation: typeof logs.recordEvaluation;
+export const logContext: typeof logs.logContext;
 import { Span } from "./span";
 /**
  * Options of `instrument()`: the core's configuration schema in camelCase (a test checks that
@@ -639,7 +611,7 @@ import { Span } from "./span";
  * @property {number | Date} [startTime]
  */
 /** A parent read from a carrier by `extract()`; pass it as `parent`. */
-declare class RemoteContext {
+export class RemoteContext {
     /**
      * @param {string} traceId
      * @param {string} spanId
@@ -663,3 +635,5 @@ declare class RemoteContext {
     };
 }
 import otel = require("./otel");
+import logs = require("./logs");
+export { Span };
