@@ -645,7 +645,7 @@ impl Processor {
                     compat: p.config.compat,
                     redaction: p.config.redact.then(|| p.config.redaction()),
                 },
-                p.config.price_table(),
+                p.config.model_tables(),
                 p.stats.clone(),
             ),
             sampler: {
