@@ -3,6 +3,7 @@
 //! holds the span context manager, whose hot path must stay in Rust. Everything else lives in
 //! the core; the public Python API is `fivelens/__init__.py`.
 
+mod behaviour;
 mod convert;
 mod logs;
 mod span;
@@ -411,5 +412,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::_set_run_resolver, m)?)?;
     m.add_function(wrap_pyfunction!(span::_record_foreign, m)?)?;
     logs::register(m)?;
+    behaviour::register(m)?;
     Ok(())
 }

@@ -369,11 +369,19 @@ fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
         return Ok(0);
     };
     let s = reader.stats().map_err(|e| e.to_string())?;
+    let behaviour = crate::behaviour::stats(db).unwrap_or_default();
     if args.json {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "behaviour".into(),
+                serde_json::to_value(&behaviour).unwrap_or_default(),
+            );
+        }
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&s).unwrap_or_default()
+            serde_json::to_string_pretty(&v).unwrap_or_default()
         )
         .map_err(|e| e.to_string())?;
         return Ok(0);
@@ -506,6 +514,11 @@ fn stats(args: &Args, db: &Path, out: &mut dyn Write) -> Result<i32, String> {
                         .unwrap_or_else(|| "-".into()),
                 ),
             )?;
+        }
+    }
+    if !behaviour.is_empty() {
+        for line in crate::behaviour::render_stats(&behaviour) {
+            w(out, line)?;
         }
     }
     for warning in &s.warnings {

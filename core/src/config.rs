@@ -127,6 +127,18 @@ pub const ENV_CONTEXT_ALERT_THRESHOLD: &str = "FIVELENS_CONTEXT_ALERT_THRESHOLD"
 /// `FIVELENS_CONTEXT_LIMITS_FILE`: a JSON table of context windows (the format of
 /// `core/data/context_windows.json`) whose entries add to or replace the built-in ones.
 pub const ENV_CONTEXT_LIMITS_FILE: &str = "FIVELENS_CONTEXT_LIMITS_FILE";
+/// `FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD`: a top intent score below it counts as a
+/// low-confidence classification (`fivelens.intent.low_confidence`). Default 0.5.
+pub const ENV_INTENT_LOW_CONFIDENCE_THRESHOLD: &str = "FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD";
+/// `FIVELENS_DRIFT_GOLDENS_FILE`: a JSON file holding the golden outputs drift is measured
+/// against (read at start, rewritten when one is registered). Default unset: the local store.
+pub const ENV_DRIFT_GOLDENS_FILE: &str = "FIVELENS_DRIFT_GOLDENS_FILE";
+/// `FIVELENS_EVALUATION_WORKERS`: threads (Python) or concurrent evaluations (Node) of the
+/// asynchronous evaluation pool. Default 2.
+pub const ENV_EVALUATION_WORKERS: &str = "FIVELENS_EVALUATION_WORKERS";
+/// `FIVELENS_EVALUATION_QUEUE_SIZE`: evaluations waiting for the pool beyond which new ones are
+/// dropped and counted (`fivelens.evaluation.dropped`). Default 64.
+pub const ENV_EVALUATION_QUEUE_SIZE: &str = "FIVELENS_EVALUATION_QUEUE_SIZE";
 /// `OTEL_METRICS_EXPORTER`: comma-separated `otlp`, `prometheus`, `none`. Default `otlp` when an
 /// OTLP endpoint is set, else none (the local store keeps metrics either way).
 pub const ENV_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
@@ -299,6 +311,16 @@ pub struct Config {
     /// Context-window entries (`provider`, `model`, `context_window`, optional
     /// `max_output_tokens`), added over the file and the built-in table.
     pub context_limits: Vec<serde_json::Value>,
+    /// Top intent score below which a classification is low-confidence;
+    /// `FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD`.
+    pub intent_low_confidence_threshold: f64,
+    /// JSON file of golden outputs (else the local store); `FIVELENS_DRIFT_GOLDENS_FILE`.
+    pub drift_goldens_file: Option<String>,
+    /// Size of the asynchronous evaluation pool; `FIVELENS_EVALUATION_WORKERS`.
+    pub evaluation_workers: usize,
+    /// Evaluations queued for the pool before new ones are dropped;
+    /// `FIVELENS_EVALUATION_QUEUE_SIZE`.
+    pub evaluation_queue_size: usize,
     /// Metric exporters: `otlp`, `prometheus`, `none`; `OTEL_METRICS_EXPORTER`.
     pub metrics_exporter: Option<String>,
     /// OTLP metrics URL; `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`.
@@ -431,6 +453,11 @@ impl Default for Config {
             context_alert_threshold: crate::context_window::DEFAULT_ALERT_THRESHOLD,
             context_limits_file: None,
             context_limits: Vec::new(),
+            intent_low_confidence_threshold:
+                crate::behaviour::DEFAULT_INTENT_LOW_CONFIDENCE_THRESHOLD,
+            drift_goldens_file: None,
+            evaluation_workers: crate::behaviour::DEFAULT_EVALUATION_WORKERS,
+            evaluation_queue_size: crate::behaviour::DEFAULT_EVALUATION_QUEUE_SIZE,
             metrics_exporter: None,
             otlp_metrics_endpoint: None,
             metric_export_interval_ms: 60_000,
@@ -780,6 +807,23 @@ impl Config {
                 )
             })?;
         }
+        if let Some(v) = get(ENV_INTENT_LOW_CONFIDENCE_THRESHOLD) {
+            self.intent_low_confidence_threshold = v.parse().map_err(|_| {
+                ConfigError::new(
+                    ENV_INTENT_LOW_CONFIDENCE_THRESHOLD,
+                    format!("expected a number between 0 and 1, got {v:?}"),
+                )
+            })?;
+        }
+        if let Some(v) = get(ENV_DRIFT_GOLDENS_FILE) {
+            self.drift_goldens_file = Some(v);
+        }
+        if let Some(v) = get(ENV_EVALUATION_WORKERS) {
+            self.evaluation_workers = parse_num(ENV_EVALUATION_WORKERS, &v)?;
+        }
+        if let Some(v) = get(ENV_EVALUATION_QUEUE_SIZE) {
+            self.evaluation_queue_size = parse_num(ENV_EVALUATION_QUEUE_SIZE, &v)?;
+        }
         if let Some(v) = get(ENV_CONTEXT_LIMITS_FILE) {
             self.context_limits_file = Some(v);
         }
@@ -996,6 +1040,18 @@ impl Config {
             ));
         }
         self.context_limit_table()?;
+        if !(0.0..=1.0).contains(&self.intent_low_confidence_threshold) {
+            return Err(ConfigError::new(
+                "intent_low_confidence_threshold",
+                "must be between 0 and 1",
+            ));
+        }
+        if self.evaluation_workers == 0 || self.evaluation_workers > 256 {
+            return Err(ConfigError::new(
+                "evaluation_workers",
+                "must be between 1 and 256",
+            ));
+        }
         if crate::logs::parse_level(&self.logs_level).is_none() {
             return Err(ConfigError::new(
                 "logs_level",

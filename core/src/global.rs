@@ -305,6 +305,7 @@ pub fn status() -> serde_json::Value {
             "ns_per_kb": (stats.redaction.bytes > 0)
                 .then(|| stats.redaction.ns.saturating_mul(1024) / stats.redaction.bytes),
         },
+        "behaviour": crate::behaviour::status(),
         "interned_keys": crate::key::interned_count(),
         "instrumentation": REPORT.lock().clone(),
         "messages": diag::recent(),

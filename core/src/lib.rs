@@ -27,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod behaviour;
 pub mod cli;
 pub mod config;
 pub mod context_window;

@@ -27,8 +27,8 @@ use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, InstrumentationScope, KeyValue as ProtoKeyValue,
 };
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric,
-    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point, AggregationTemporality, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use rustc_hash::FxHashMap;
@@ -77,6 +77,25 @@ enum Instrument {
     McpToolCalls,
     PiiEntities,
     SpansDropped,
+    GuardrailVerdicts,
+    GuardrailDuration,
+    GuardrailFalsePositives,
+    GuardrailFalsePositiveRate,
+    GuardrailResubmissions,
+    RedactionOverRedactions,
+    Confidence,
+    IntentScore,
+    IntentLowConfidence,
+    RerankSpread,
+    PromptInputTokens,
+    DriftSimilarity,
+    EvaluationScore,
+    EvaluationResults,
+    EvaluationDropped,
+    HallucinationRate,
+    Ttgo,
+    UserOutcomes,
+    RegenerateRate,
 }
 
 impl Instrument {
@@ -98,6 +117,25 @@ impl Instrument {
             Instrument::McpToolCalls => sc::METRIC_MCP_TOOL_CALLS,
             Instrument::PiiEntities => sc::METRIC_PII_ENTITIES,
             Instrument::SpansDropped => sc::METRIC_SPANS_DROPPED,
+            Instrument::GuardrailVerdicts => sc::METRIC_GUARDRAIL_VERDICTS,
+            Instrument::GuardrailDuration => sc::METRIC_GUARDRAIL_DURATION,
+            Instrument::GuardrailFalsePositives => sc::METRIC_GUARDRAIL_FALSE_POSITIVES,
+            Instrument::GuardrailFalsePositiveRate => sc::METRIC_GUARDRAIL_FALSE_POSITIVE_RATE,
+            Instrument::GuardrailResubmissions => sc::METRIC_GUARDRAIL_RESUBMISSIONS,
+            Instrument::RedactionOverRedactions => sc::METRIC_REDACTION_OVER_REDACTIONS,
+            Instrument::Confidence => sc::METRIC_CONFIDENCE,
+            Instrument::IntentScore => sc::METRIC_INTENT_SCORE,
+            Instrument::IntentLowConfidence => sc::METRIC_INTENT_LOW_CONFIDENCE,
+            Instrument::RerankSpread => sc::METRIC_RERANK_SPREAD,
+            Instrument::PromptInputTokens => sc::METRIC_PROMPT_INPUT_TOKENS,
+            Instrument::DriftSimilarity => sc::METRIC_DRIFT_SIMILARITY,
+            Instrument::EvaluationScore => sc::METRIC_EVALUATION_SCORE,
+            Instrument::EvaluationResults => sc::METRIC_EVALUATION_RESULTS,
+            Instrument::EvaluationDropped => sc::METRIC_EVALUATION_DROPPED,
+            Instrument::HallucinationRate => sc::METRIC_HALLUCINATION_RATE,
+            Instrument::Ttgo => sc::METRIC_TTGO,
+            Instrument::UserOutcomes => sc::METRIC_USER_OUTCOMES,
+            Instrument::RegenerateRate => sc::METRIC_REGENERATE_RATE,
         }
     }
     fn unit(self) -> &'static str {
@@ -116,6 +154,23 @@ impl Instrument {
             Instrument::ContextAlerts => "{alert}",
             Instrument::PiiEntities => "{entity}",
             Instrument::SpansDropped => "{span}",
+            Instrument::GuardrailVerdicts
+            | Instrument::GuardrailFalsePositives
+            | Instrument::GuardrailResubmissions => "{check}",
+            Instrument::GuardrailDuration | Instrument::Ttgo => "s",
+            Instrument::RedactionOverRedactions => "{entity}",
+            Instrument::Confidence
+            | Instrument::IntentScore
+            | Instrument::RerankSpread
+            | Instrument::DriftSimilarity
+            | Instrument::EvaluationScore
+            | Instrument::GuardrailFalsePositiveRate
+            | Instrument::HallucinationRate
+            | Instrument::RegenerateRate => "1",
+            Instrument::IntentLowConfidence => "{classification}",
+            Instrument::PromptInputTokens => "{token}",
+            Instrument::EvaluationResults | Instrument::EvaluationDropped => "{evaluation}",
+            Instrument::UserOutcomes => "{outcome}",
         }
     }
     fn description(self) -> &'static str {
@@ -152,6 +207,37 @@ impl Instrument {
             Instrument::SpansDropped => {
                 "Spans lost before leaving the process (queue or exporter overflow, refusal, shutdown), by reason and category."
             }
+            Instrument::GuardrailVerdicts => "Guardrail checks by policy, verdict and action.",
+            Instrument::GuardrailDuration => "Latency of guardrail checks, by policy.",
+            Instrument::GuardrailFalsePositives => "False positives reported against guardrail checks, by policy.",
+            Instrument::GuardrailFalsePositiveRate => {
+                "False positives over flagged and blocked checks, by policy."
+            }
+            Instrument::GuardrailResubmissions => "Resubmissions after a guardrail block, by policy.",
+            Instrument::RedactionOverRedactions => "Values reported as wrongly redacted, by type.",
+            Instrument::Confidence => "Confidence scores from the model's structured output.",
+            Instrument::IntentScore => "Top intent scores of intent classifications, by intent.",
+            Instrument::IntentLowConfidence => {
+                "Intent classifications whose top score is below the threshold, by intent."
+            }
+            Instrument::RerankSpread => "Re-ranker spread (top minus bottom score).",
+            Instrument::PromptInputTokens => {
+                "Input tokens of model calls by prompt version: the prompt's growth over time."
+            }
+            Instrument::DriftSimilarity => {
+                "Similarity of outputs to their golden counterparts, by prompt version."
+            }
+            Instrument::EvaluationScore => "Evaluation scores, by evaluation name.",
+            Instrument::EvaluationResults => "Evaluation results, by evaluation name and label.",
+            Instrument::EvaluationDropped => {
+                "Evaluations not run because the evaluation pool was saturated, by name."
+            }
+            Instrument::HallucinationRate => {
+                "Share of an evaluation's results labelled hallucinated."
+            }
+            Instrument::Ttgo => "Time-To-Good-Output: first submit to first accepted output of a session.",
+            Instrument::UserOutcomes => "What users did with responses, by outcome.",
+            Instrument::RegenerateRate => "Share of reported outcomes that were regenerations.",
         }
     }
     fn buckets(self) -> Option<&'static [f64]> {
@@ -165,10 +251,27 @@ impl Instrument {
             Instrument::McpClientDuration | Instrument::McpServerDuration => {
                 Some(sc::MCP_DURATION_BUCKETS)
             }
+            Instrument::GuardrailDuration => Some(sc::DURATION_BUCKETS),
+            Instrument::Confidence
+            | Instrument::IntentScore
+            | Instrument::RerankSpread
+            | Instrument::DriftSimilarity
+            | Instrument::EvaluationScore => Some(sc::SCORE_BUCKETS),
+            Instrument::PromptInputTokens => Some(sc::TOKEN_BUCKETS),
+            Instrument::Ttgo => Some(sc::TTGO_BUCKETS),
             _ => None,
         }
     }
-    const ALL: [Instrument; 16] = [
+    /// Gauges hold a current value (a rate), not a total.
+    fn is_gauge(self) -> bool {
+        matches!(
+            self,
+            Instrument::GuardrailFalsePositiveRate
+                | Instrument::HallucinationRate
+                | Instrument::RegenerateRate
+        )
+    }
+    const ALL: [Instrument; 35] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
@@ -185,6 +288,25 @@ impl Instrument {
         Instrument::McpToolCalls,
         Instrument::PiiEntities,
         Instrument::SpansDropped,
+        Instrument::GuardrailVerdicts,
+        Instrument::GuardrailDuration,
+        Instrument::GuardrailFalsePositives,
+        Instrument::GuardrailFalsePositiveRate,
+        Instrument::GuardrailResubmissions,
+        Instrument::RedactionOverRedactions,
+        Instrument::Confidence,
+        Instrument::IntentScore,
+        Instrument::IntentLowConfidence,
+        Instrument::RerankSpread,
+        Instrument::PromptInputTokens,
+        Instrument::DriftSimilarity,
+        Instrument::EvaluationScore,
+        Instrument::EvaluationResults,
+        Instrument::EvaluationDropped,
+        Instrument::HallucinationRate,
+        Instrument::Ttgo,
+        Instrument::UserOutcomes,
+        Instrument::RegenerateRate,
     ];
 }
 
@@ -348,6 +470,7 @@ impl Metrics {
     /// Records one ended span (only model calls and MCP requests count).
     pub fn record(&mut self, r: &SpanRecord) {
         self.record_pii(r);
+        self.record_behaviour(r);
         if r.attribute(sc::MCP_METHOD_NAME).is_some() {
             self.record_mcp(r);
             return;
@@ -612,6 +735,18 @@ impl Metrics {
             let mut keys: Vec<&Labels> = map.keys().collect();
             keys.sort();
             let data = match instrument.buckets() {
+                None if instrument.is_gauge() => metric::Data::Gauge(Gauge {
+                    data_points: keys
+                        .iter()
+                        .map(|labels| NumberDataPoint {
+                            attributes: labels.iter().map(|(k, v)| kv(k, v)).collect(),
+                            start_time_unix_nano: self.start_ns,
+                            time_unix_nano: now_ns,
+                            value: Some(number_data_point::Value::AsDouble(map[*labels].sum)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                }),
                 Some(bounds) => metric::Data::Histogram(Histogram {
                     data_points: keys
                         .iter()
@@ -739,6 +874,14 @@ impl Metrics {
                             writeln!(out, "{name}_count{} {}", prom_labels(labels, None), s.count);
                     }
                 }
+                None if instrument.is_gauge() => {
+                    let _ = writeln!(out, "# HELP {name} {}", instrument.description());
+                    let _ = writeln!(out, "# TYPE {name} gauge");
+                    for labels in keys {
+                        let v = format_float(map[labels].sum);
+                        let _ = writeln!(out, "{name}{} {v}", prom_labels(labels, None));
+                    }
+                }
                 None => {
                     let total = format!("{name}_total");
                     let _ = writeln!(out, "# HELP {total} {}", instrument.description());
@@ -794,6 +937,264 @@ impl Metrics {
     /// The names of the instruments.
     pub fn instrument_names() -> Vec<&'static str> {
         Instrument::ALL.iter().map(|i| i.name()).collect()
+    }
+}
+
+/// The behaviour lens's instruments ([`crate::behaviour`]): from the attributes of guardrail
+/// checks, feedback, signals, drift checks and outcome spans, and from evaluation records.
+impl Metrics {
+    fn total(&self, instrument: Instrument, keep: impl Fn(&Labels) -> bool) -> u128 {
+        self.series
+            .get(&instrument)
+            .map(|m| {
+                m.iter()
+                    .filter(|(l, _)| keep(l))
+                    .map(|(_, s)| s.int_sum)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn set_gauge(&mut self, instrument: Instrument, labels: Labels, value: f64) {
+        let s = self.series(instrument, labels);
+        s.sum = value;
+        s.count = 1;
+    }
+
+    fn count(&mut self, instrument: Instrument, labels: Labels) {
+        self.add(instrument, labels, 1.0, 1);
+    }
+
+    fn guardrail_rate(&mut self, policy: &str) {
+        let is = |l: &Labels, k: &str, v: &str| l.iter().any(|(lk, lv)| *lk == k && lv == v);
+        let checks = self.total(Instrument::GuardrailVerdicts, |l| {
+            is(l, sc::FIVELENS_GUARDRAIL_POLICY, policy)
+                && (is(l, sc::FIVELENS_GUARDRAIL_VERDICT, "flag")
+                    || is(l, sc::FIVELENS_GUARDRAIL_VERDICT, "block"))
+        });
+        let fp = self.total(Instrument::GuardrailFalsePositives, |l| {
+            is(l, sc::FIVELENS_GUARDRAIL_POLICY, policy)
+        });
+        if checks > 0 || fp > 0 {
+            let rate = if checks == 0 {
+                1.0
+            } else {
+                (fp as f64 / checks as f64).min(1.0)
+            };
+            self.set_gauge(
+                Instrument::GuardrailFalsePositiveRate,
+                vec![(sc::FIVELENS_GUARDRAIL_POLICY, policy.to_string())],
+                rate,
+            );
+        }
+    }
+
+    fn record_behaviour(&mut self, r: &SpanRecord) {
+        let f64_attr = |k: &str| match r.attribute(k) {
+            Some(ValueRef::F64(f)) if f.is_finite() => Some(f),
+            Some(ValueRef::I64(i)) => Some(i as f64),
+            _ => None,
+        };
+        let feedback = str_attr(r, sc::FIVELENS_FEEDBACK_KIND);
+        if let Some(policy) = str_attr(r, sc::FIVELENS_GUARDRAIL_POLICY) {
+            let labels = vec![(sc::FIVELENS_GUARDRAIL_POLICY, policy.clone())];
+            if feedback.as_deref() == Some("false_positive") {
+                self.count(Instrument::GuardrailFalsePositives, labels);
+                self.guardrail_rate(&policy);
+            } else if feedback.is_none() {
+                if let Some(verdict) = str_attr(r, sc::FIVELENS_GUARDRAIL_VERDICT) {
+                    let mut l = labels.clone();
+                    l.push((sc::FIVELENS_GUARDRAIL_VERDICT, verdict));
+                    l.push((
+                        sc::FIVELENS_GUARDRAIL_ACTION,
+                        str_attr(r, sc::FIVELENS_GUARDRAIL_ACTION).unwrap_or_default(),
+                    ));
+                    self.count(Instrument::GuardrailVerdicts, l);
+                    let seconds = r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9;
+                    self.observe(Instrument::GuardrailDuration, labels.clone(), seconds);
+                    if matches!(
+                        r.attribute(sc::FIVELENS_GUARDRAIL_RESUBMISSION),
+                        Some(ValueRef::Bool(true))
+                    ) {
+                        self.count(Instrument::GuardrailResubmissions, labels);
+                    }
+                    self.guardrail_rate(&policy);
+                }
+            }
+        }
+        if feedback.as_deref() == Some("over_redaction") {
+            let kind = str_attr(r, sc::FIVELENS_PII_TYPE)
+                .map(|t| t.to_ascii_uppercase())
+                .unwrap_or_else(|| "_OTHER".to_string());
+            self.count(
+                Instrument::RedactionOverRedactions,
+                vec![(sc::FIVELENS_PII_TYPE, kind)],
+            );
+        }
+        if let Some(c) = f64_attr(sc::FIVELENS_CONFIDENCE_SCORE) {
+            let mut l = Labels::new();
+            if let Some(src) = str_attr(r, sc::FIVELENS_CONFIDENCE_SOURCE) {
+                l.push((sc::FIVELENS_CONFIDENCE_SOURCE, src));
+            }
+            self.observe(Instrument::Confidence, l, c);
+        }
+        if let (Some(intent), Some(score)) = (
+            str_attr(r, sc::FIVELENS_INTENT_NAME),
+            f64_attr(sc::FIVELENS_INTENT_SCORE),
+        ) {
+            let l = vec![(sc::FIVELENS_INTENT_NAME, intent)];
+            self.observe(Instrument::IntentScore, l.clone(), score);
+            if matches!(
+                r.attribute(sc::FIVELENS_INTENT_LOW_CONFIDENCE),
+                Some(ValueRef::Bool(true))
+            ) {
+                self.count(Instrument::IntentLowConfidence, l);
+            }
+        }
+        if let Some(spread) = f64_attr(sc::FIVELENS_RERANK_SPREAD) {
+            let mut l = Labels::new();
+            if let Some(src) = str_attr(r, sc::GEN_AI_DATA_SOURCE_ID) {
+                l.push((sc::GEN_AI_DATA_SOURCE_ID, src));
+            }
+            self.observe(Instrument::RerankSpread, l, spread);
+        }
+        if let Some(sim) = f64_attr(sc::FIVELENS_DRIFT_SIMILARITY) {
+            let l = vec![
+                (
+                    sc::FIVELENS_DRIFT_PROMPT_VERSION,
+                    str_attr(r, sc::FIVELENS_DRIFT_PROMPT_VERSION).unwrap_or_default(),
+                ),
+                (
+                    sc::FIVELENS_DRIFT_METHOD,
+                    str_attr(r, sc::FIVELENS_DRIFT_METHOD).unwrap_or_else(|| "lexical".into()),
+                ),
+            ];
+            self.observe(Instrument::DriftSimilarity, l, sim);
+        }
+        if let Some(outcome) = str_attr(r, sc::FIVELENS_USER_OUTCOME) {
+            self.count(
+                Instrument::UserOutcomes,
+                vec![(sc::FIVELENS_USER_OUTCOME, outcome.clone())],
+            );
+            if let Some(ttgo) = f64_attr(sc::FIVELENS_TTGO) {
+                self.observe(
+                    Instrument::Ttgo,
+                    vec![(sc::FIVELENS_USER_OUTCOME, outcome)],
+                    ttgo,
+                );
+            }
+            let all = self.total(Instrument::UserOutcomes, |_| true);
+            let regenerated = self.total(Instrument::UserOutcomes, |l| {
+                l.iter()
+                    .any(|(k, v)| *k == sc::FIVELENS_USER_OUTCOME && v == "regenerated")
+            });
+            if all > 0 {
+                self.set_gauge(
+                    Instrument::RegenerateRate,
+                    Labels::new(),
+                    regenerated as f64 / all as f64,
+                );
+            }
+        }
+        // The prompt's growth: input tokens per prompt version (or system-prompt hash).
+        if let (Some(op), Some(input)) = (
+            str_attr(r, sc::GEN_AI_OPERATION_NAME),
+            int_attr(r, sc::GEN_AI_USAGE_INPUT_TOKENS),
+        ) {
+            if sc::MODEL_OPERATIONS.contains(&op.as_str()) {
+                let mut l = Labels::new();
+                for k in [
+                    sc::GEN_AI_PROMPT_NAME,
+                    sc::GEN_AI_PROMPT_VERSION,
+                    sc::FIVELENS_PROMPT_HASH,
+                    sc::GEN_AI_REQUEST_MODEL,
+                ] {
+                    if let Some(v) = str_attr(r, k) {
+                        l.push((k, v));
+                    }
+                }
+                if l.len() > 1 || !l.iter().any(|(k, _)| *k == sc::GEN_AI_REQUEST_MODEL) {
+                    self.observe(Instrument::PromptInputTokens, l, input as f64);
+                }
+            }
+        }
+    }
+
+    /// A `gen_ai.evaluation.result` record: score and result counters, the hallucination rate,
+    /// and embedding drift checks (evaluation `fivelens.drift`).
+    pub fn record_evaluation(&mut self, r: &crate::logs::LogRecord) {
+        use crate::value::Value;
+        if r.event_name.as_deref() != Some(sc::EVENT_EVALUATION_RESULT) {
+            return;
+        }
+        let text = |k: &str| match r.attribute(k) {
+            Some(Value::Str(s)) => Some(s.to_string()),
+            _ => None,
+        };
+        let Some(name) = text(sc::GEN_AI_EVALUATION_NAME) else {
+            return;
+        };
+        let score = match r.attribute(sc::GEN_AI_EVALUATION_SCORE_VALUE) {
+            Some(Value::F64(f)) if f.is_finite() => Some(*f),
+            Some(Value::I64(i)) => Some(*i as f64),
+            _ => None,
+        };
+        let by_name = vec![(sc::GEN_AI_EVALUATION_NAME, name.clone())];
+        if name == sc::EVALUATION_DRIFT {
+            if let Some(s) = score {
+                let l = vec![
+                    (
+                        sc::FIVELENS_DRIFT_PROMPT_VERSION,
+                        text(sc::FIVELENS_DRIFT_PROMPT_VERSION).unwrap_or_default(),
+                    ),
+                    (sc::FIVELENS_DRIFT_METHOD, "embedding".to_string()),
+                ];
+                self.observe(Instrument::DriftSimilarity, l, s);
+            }
+            return;
+        }
+        if let Some(s) = score {
+            self.observe(Instrument::EvaluationScore, by_name.clone(), s);
+        }
+        let label = text(sc::GEN_AI_EVALUATION_SCORE_LABEL);
+        let mut l = by_name.clone();
+        if let Some(label) = &label {
+            l.push((sc::GEN_AI_EVALUATION_SCORE_LABEL, label.clone()));
+        }
+        if let Some(e) = text(sc::ERROR_TYPE) {
+            l.push((sc::ERROR_TYPE, e));
+        }
+        self.count(Instrument::EvaluationResults, l);
+        let of_name = |l: &Labels| {
+            l.iter()
+                .any(|(k, v)| *k == sc::GEN_AI_EVALUATION_NAME && *v == name)
+        };
+        let hallucinated = self.total(Instrument::EvaluationResults, |l| {
+            of_name(l)
+                && l.iter().any(|(k, v)| {
+                    *k == sc::GEN_AI_EVALUATION_SCORE_LABEL && v == sc::LABEL_HALLUCINATED
+                })
+        });
+        if hallucinated > 0 || name.contains("hallucination") {
+            let all = self.total(Instrument::EvaluationResults, of_name);
+            if all > 0 {
+                self.set_gauge(
+                    Instrument::HallucinationRate,
+                    by_name,
+                    hallucinated as f64 / all as f64,
+                );
+            }
+        }
+    }
+
+    /// Counts evaluations the binding's pool dropped (saturated).
+    pub fn evaluation_dropped(&mut self, name: &str, n: u64) {
+        self.add(
+            Instrument::EvaluationDropped,
+            vec![(sc::GEN_AI_EVALUATION_NAME, name.to_string())],
+            n as f64,
+            u128::from(n),
+        );
     }
 }
 

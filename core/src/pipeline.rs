@@ -625,6 +625,7 @@ struct Processor {
     otlp_metrics_every: Duration,
     logs: LogStage,
     redact_logs: bool,
+    behaviour: crate::behaviour::BehaviourStage,
 }
 
 impl Processor {
@@ -659,6 +660,7 @@ impl Processor {
             otlp_metrics_every: Duration::from_millis(p.config.metric_export_interval_ms),
             logs: LogStage::new(p.config.log_settings()),
             redact_logs: p.config.redact,
+            behaviour: crate::behaviour::BehaviourStage::new(&p.config),
         }
     }
 
@@ -667,10 +669,13 @@ impl Processor {
             let mut metrics = self.metrics.lock();
             for r in batch.iter_mut() {
                 r.finalize();
+                // Before the model-call stage, which drops the private drift output.
+                self.behaviour.process(r);
                 self.llm.process(r);
                 // Before any sampling: metrics count all traffic.
                 metrics.record(r);
             }
+            self.behaviour.take_pending(&mut metrics);
             self.metrics_dirty = true;
         }
         match &mut self.sampler {
@@ -685,6 +690,14 @@ impl Processor {
 
     /// Redacts, cuts and budgets log records, then stores and exports them.
     fn process_logs(&mut self, mut records: Vec<LogRecord>) {
+        {
+            // Evaluation results feed the metrics whatever happens to the records.
+            let mut metrics = self.metrics.lock();
+            for r in &records {
+                metrics.record_evaluation(r);
+            }
+            self.metrics_dirty = true;
+        }
         let stage = if self.redact_logs {
             match self.llm.redaction_stage() {
                 Some(s) => Some(s),
@@ -844,7 +857,11 @@ impl Processor {
             sampler.expire(&mut kept);
             self.sink(&mut kept);
         }
-        self.metrics.lock().set_dropped(&self.stats.drop_totals());
+        {
+            let mut metrics = self.metrics.lock();
+            metrics.set_dropped(&self.stats.drop_totals());
+            self.behaviour.take_pending(&mut metrics);
+        }
         if let Some(store) = &mut self.store {
             match store.maybe_apply_retention() {
                 Ok(n) if n > 0 => diag::report(

@@ -568,6 +568,125 @@ pub const LOG_FIELD_SESSION_ID: &str = "session_id";
 /// Field added to log records: the keyed hash of the current user id.
 pub const LOG_FIELD_USER_HASH: &str = "user_hash";
 
+// ---- behaviour: guardrails, signals, drift, evaluations, Time-To-Good-Output -------------------
+// The GenAI conventions have no guardrail, drift or outcome names yet (their guardrail proposal is
+// unmerged): these are fivelens's own, documented in the README's attribute table.
+
+/// `fivelens.guardrail.policy`: the policy a guardrail check applied (on the check's span).
+pub const FIVELENS_GUARDRAIL_POLICY: &str = "fivelens.guardrail.policy";
+/// `fivelens.guardrail.verdict`: `pass`, `flag` or `block`.
+pub const FIVELENS_GUARDRAIL_VERDICT: &str = "fivelens.guardrail.verdict";
+/// `fivelens.guardrail.action`: what the app did (`allow`, `block`, `redact`, `rewrite`, ...).
+pub const FIVELENS_GUARDRAIL_ACTION: &str = "fivelens.guardrail.action";
+/// `fivelens.guardrail.score.<dimension>`: the check's score per dimension (toxicity, pii, ...).
+pub const FIVELENS_GUARDRAIL_SCORE_PREFIX: &str = "fivelens.guardrail.score.";
+/// `fivelens.guardrail.resubmission`: the check judges a resubmission after a block (the span
+/// links to the blocked check).
+pub const FIVELENS_GUARDRAIL_RESUBMISSION: &str = "fivelens.guardrail.resubmission";
+/// `fivelens.feedback.kind`: on a feedback span, `false_positive` or `over_redaction`.
+pub const FIVELENS_FEEDBACK_KIND: &str = "fivelens.feedback.kind";
+/// `fivelens.feedback.reason`: why the reviewer or user reported it.
+pub const FIVELENS_FEEDBACK_REASON: &str = "fivelens.feedback.reason";
+/// `fivelens.feedback.trace_id`: the trace the feedback is about (hex).
+pub const FIVELENS_FEEDBACK_TRACE_ID: &str = "fivelens.feedback.trace_id";
+/// `fivelens.feedback.span_id`: the span (the check) the feedback is about (hex).
+pub const FIVELENS_FEEDBACK_SPAN_ID: &str = "fivelens.feedback.span_id";
+/// Counter `fivelens.guardrail.verdicts`: checks by policy, verdict and action.
+pub const METRIC_GUARDRAIL_VERDICTS: &str = "fivelens.guardrail.verdicts";
+/// Histogram `fivelens.guardrail.duration`: latency of guardrail checks (s), by policy.
+pub const METRIC_GUARDRAIL_DURATION: &str = "fivelens.guardrail.duration";
+/// Counter `fivelens.guardrail.false_positives`: false positives reported, by policy.
+pub const METRIC_GUARDRAIL_FALSE_POSITIVES: &str = "fivelens.guardrail.false_positives";
+/// Gauge `fivelens.guardrail.false_positive_rate`: false positives over flagged and blocked
+/// checks, by policy.
+pub const METRIC_GUARDRAIL_FALSE_POSITIVE_RATE: &str = "fivelens.guardrail.false_positive_rate";
+/// Counter `fivelens.guardrail.resubmissions`: resubmissions after a block, by policy.
+pub const METRIC_GUARDRAIL_RESUBMISSIONS: &str = "fivelens.guardrail.resubmissions";
+/// Counter `fivelens.redaction.over_redactions`: values reported as redacted wrongly, by type.
+pub const METRIC_REDACTION_OVER_REDACTIONS: &str = "fivelens.redaction.over_redactions";
+/// `fivelens.confidence.score`: a confidence the app read from the model's structured output.
+pub const FIVELENS_CONFIDENCE_SCORE: &str = "fivelens.confidence.score";
+/// `fivelens.confidence.source`: what the confidence is of (`answer`, `extraction`, ...).
+pub const FIVELENS_CONFIDENCE_SOURCE: &str = "fivelens.confidence.source";
+/// Histogram `fivelens.confidence`: confidence scores, by source.
+pub const METRIC_CONFIDENCE: &str = "fivelens.confidence";
+/// `fivelens.intent.name`: the top intent of an intent classification.
+pub const FIVELENS_INTENT_NAME: &str = "fivelens.intent.name";
+/// `fivelens.intent.score`: the top intent's score.
+pub const FIVELENS_INTENT_SCORE: &str = "fivelens.intent.score";
+/// `fivelens.intent.scores.<intent>`: the score of each intent.
+pub const FIVELENS_INTENT_SCORES_PREFIX: &str = "fivelens.intent.scores.";
+/// `fivelens.intent.low_confidence`: the top score is below `intent_low_confidence_threshold`.
+pub const FIVELENS_INTENT_LOW_CONFIDENCE: &str = "fivelens.intent.low_confidence";
+/// Histogram `fivelens.intent.score`: top intent scores, by intent.
+pub const METRIC_INTENT_SCORE: &str = "fivelens.intent.score";
+/// Counter `fivelens.intent.low_confidence`: classifications below the threshold, by intent.
+pub const METRIC_INTENT_LOW_CONFIDENCE: &str = "fivelens.intent.low_confidence";
+/// `fivelens.rerank.top_score`: the highest re-ranker score.
+pub const FIVELENS_RERANK_TOP_SCORE: &str = "fivelens.rerank.top_score";
+/// `fivelens.rerank.bottom_score`: the lowest re-ranker score.
+pub const FIVELENS_RERANK_BOTTOM_SCORE: &str = "fivelens.rerank.bottom_score";
+/// `fivelens.rerank.spread`: top minus bottom (a collapsing spread: retrieval degrades).
+pub const FIVELENS_RERANK_SPREAD: &str = "fivelens.rerank.spread";
+/// `fivelens.rerank.documents`: documents the re-ranker scored.
+pub const FIVELENS_RERANK_DOCUMENTS: &str = "fivelens.rerank.documents";
+/// Histogram `fivelens.rerank.spread`: re-ranker spreads, by `gen_ai.data_source.id`.
+pub const METRIC_RERANK_SPREAD: &str = "fivelens.rerank.spread";
+/// Histogram `fivelens.prompt.input_tokens`: input tokens of model calls by prompt name and
+/// version (or system-prompt hash) and model: the prompt's growth over time.
+pub const METRIC_PROMPT_INPUT_TOKENS: &str = "fivelens.prompt.input_tokens";
+/// `fivelens.drift.prompt_version`: the prompt version whose golden output the output is
+/// compared with.
+pub const FIVELENS_DRIFT_PROMPT_VERSION: &str = "fivelens.drift.prompt_version";
+/// `fivelens.drift.similarity`: similarity of the output to its golden counterpart (0 to 1).
+pub const FIVELENS_DRIFT_SIMILARITY: &str = "fivelens.drift.similarity";
+/// `fivelens.drift.method`: `lexical` (computed in the core) or `embedding` (the app's function).
+pub const FIVELENS_DRIFT_METHOD: &str = "fivelens.drift.method";
+/// `fivelens.drift.golden_missing`: no golden output is registered for the version (or input).
+pub const FIVELENS_DRIFT_GOLDEN_MISSING: &str = "fivelens.drift.golden_missing";
+/// Private: the output to compare (content; never leaves the process).
+pub const PRIVATE_DRIFT_OUTPUT: &str = "fivelens._drift_output";
+/// Private: the test input whose golden output to use.
+pub const PRIVATE_DRIFT_INPUT: &str = "fivelens._drift_input";
+/// Histogram `fivelens.drift.similarity`: similarities, by prompt version and method.
+pub const METRIC_DRIFT_SIMILARITY: &str = "fivelens.drift.similarity";
+/// Name of the evaluation records of embedding drift checks (`gen_ai.evaluation.name`).
+pub const EVALUATION_DRIFT: &str = "fivelens.drift";
+/// Histogram `fivelens.evaluation.score`: evaluation scores, by `gen_ai.evaluation.name`.
+pub const METRIC_EVALUATION_SCORE: &str = "fivelens.evaluation.score";
+/// Counter `fivelens.evaluation.results`: evaluation results, by name and label.
+pub const METRIC_EVALUATION_RESULTS: &str = "fivelens.evaluation.results";
+/// Counter `fivelens.evaluation.dropped`: evaluations not run (the pool was saturated), by name.
+pub const METRIC_EVALUATION_DROPPED: &str = "fivelens.evaluation.dropped";
+/// Gauge `fivelens.evaluation.hallucination_rate`: results labelled `hallucinated` over all
+/// results, by evaluation name.
+pub const METRIC_HALLUCINATION_RATE: &str = "fivelens.evaluation.hallucination_rate";
+/// The label that counts as a hallucination (`gen_ai.evaluation.score.label`).
+pub const LABEL_HALLUCINATED: &str = "hallucinated";
+/// `fivelens.user.outcome`: what the user did with a response (`accepted`, `regenerated`,
+/// `edited`, `abandoned`), on the outcome span.
+pub const FIVELENS_USER_OUTCOME: &str = "fivelens.user.outcome";
+/// `fivelens.ttgo`: Time-To-Good-Output of the session's episode (s), on the outcome span that
+/// ended it (first submit to first accepted output).
+pub const FIVELENS_TTGO: &str = "fivelens.ttgo";
+/// `fivelens.ttgo.attempts`: submits the episode took (1 plus the regenerations).
+pub const FIVELENS_TTGO_ATTEMPTS: &str = "fivelens.ttgo.attempts";
+/// Histogram `fivelens.ttgo`: Time-To-Good-Output per session episode (s), by final outcome.
+pub const METRIC_TTGO: &str = "fivelens.ttgo";
+/// Counter `fivelens.user.outcomes`: outcomes reported, by outcome.
+pub const METRIC_USER_OUTCOMES: &str = "fivelens.user.outcomes";
+/// Gauge `fivelens.regenerate_rate`: `regenerated` outcomes over all outcomes.
+pub const METRIC_REGENERATE_RATE: &str = "fivelens.regenerate_rate";
+
+/// Buckets of scores between 0 and 1 (confidence, intent, similarity, evaluations).
+pub const SCORE_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0,
+];
+/// Buckets of Time-To-Good-Output (s): seconds to an hour.
+pub const TTGO_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
 /// All names above that are attribute keys, pre-interned at start-up (see [`crate::key`]).
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     SERVICE_NAME,

@@ -300,6 +300,22 @@ export type InstrumentOptions = {
      */
     agentJournal?: "logs" | "events" | undefined;
     /**
+     * a top intent score below it is a low-confidence classification (counted in `fivelens.intent.low_confidence`); `FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD`; default 0.5
+     */
+    intentLowConfidenceThreshold?: number | undefined;
+    /**
+     * JSON file of golden outputs for drift checks (else the local store); `FIVELENS_DRIFT_GOLDENS_FILE`
+     */
+    driftGoldensFile?: string | null | undefined;
+    /**
+     * evaluations run at once by the asynchronous evaluation pool; `FIVELENS_EVALUATION_WORKERS`; default 2
+     */
+    evaluationWorkers?: number | undefined;
+    /**
+     * evaluations waiting for the pool before new ones are dropped and counted; `FIVELENS_EVALUATION_QUEUE_SIZE`; default 64
+     */
+    evaluationQueueSize?: number | undefined;
+    /**
      * keep finished spans in memory (for tests)
      */
     testing?: boolean | undefined;
@@ -590,6 +606,10 @@ import { Span } from "./span";
  * @property {number} [maxToolIoBytes] tool call arguments and results are cut to this, marked; default 16384
  * @property {boolean} [inferenceEvents] emit the `gen_ai.client.inference.operation.details` log event per model call; `FIVELENS_INFERENCE_EVENTS`; default false
  * @property {'events' | 'logs'} [agentJournal] where the reasoning journal goes: span events or log records; `FIVELENS_AGENT_JOURNAL`; default events
+ * @property {number} [intentLowConfidenceThreshold] a top intent score below it is a low-confidence classification (counted in `fivelens.intent.low_confidence`); `FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD`; default 0.5
+ * @property {string | null} [driftGoldensFile] JSON file of golden outputs for drift checks (else the local store); `FIVELENS_DRIFT_GOLDENS_FILE`
+ * @property {number} [evaluationWorkers] evaluations run at once by the asynchronous evaluation pool; `FIVELENS_EVALUATION_WORKERS`; default 2
+ * @property {number} [evaluationQueueSize] evaluations waiting for the pool before new ones are dropped and counted; `FIVELENS_EVALUATION_QUEUE_SIZE`; default 64
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */
 /**

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _native
+from . import _behaviour, _native
 
 _LOCK = threading.RLock()
 
@@ -90,6 +90,8 @@ def instrument(**options: Any) -> InstrumentReport:
                 )
             return _report
         resolved = _native.configure(options, _runtime_attributes())
+        # The evaluation pool is sized by this configuration.
+        _behaviour._reset_pool()
         report = InstrumentReport(recording=_native.is_recording(), config=resolved)
         _config.clear()
         _config.update(resolved)

@@ -180,5 +180,16 @@ class Options(TypedDict, total=False):
     agent_journal: Literal["events", "logs"]
     """Where the agent's reasoning journal goes: span events, or log records tied to the span;
     ``FIVELENS_AGENT_JOURNAL``. Default ``events``."""
+    intent_low_confidence_threshold: float
+    """A top intent score below it is a low-confidence classification (counted);
+    ``FIVELENS_INTENT_LOW_CONFIDENCE_THRESHOLD``. Default 0.5."""
+    drift_goldens_file: str | None
+    """JSON file of golden outputs for drift checks (else the local store);
+    ``FIVELENS_DRIFT_GOLDENS_FILE``. Default none."""
+    evaluation_workers: int
+    """Threads of the asynchronous evaluation pool; ``FIVELENS_EVALUATION_WORKERS``. Default 2."""
+    evaluation_queue_size: int
+    """Evaluations waiting for the pool before new ones are dropped and counted;
+    ``FIVELENS_EVALUATION_QUEUE_SIZE``. Default 64."""
     testing: bool
     """Keep finished spans in memory (``fivelens._native.finished_spans()``), for tests."""
