@@ -5,6 +5,38 @@ const api = require('./lib/api')
 const { withLlmCall, startLlmCall, LlmCall } = require('./lib/llm')
 const { state } = require('./lib/state')
 const contextWindowApi = require('./lib/context_window')
+const {
+  withGuardrail,
+  GuardrailCheck,
+  feedback,
+  recordConfidence,
+  recordIntent,
+  recordRerank,
+  registerGolden,
+  setEmbedder,
+  checkDrift,
+  registerEvaluator,
+  unregisterEvaluator,
+  evaluate,
+  waitForEvaluations,
+  recordOutcome,
+} = require('./lib/behaviour')
+const behaviourApi = {
+  withGuardrail,
+  GuardrailCheck,
+  feedback,
+  recordConfidence,
+  recordIntent,
+  recordRerank,
+  registerGolden,
+  setEmbedder,
+  checkDrift,
+  registerEvaluator,
+  unregisterEvaluator,
+  evaluate,
+  waitForEvaluations,
+  recordOutcome,
+}
 
 /** Test support: spans kept when instrumented with `testing: true`, and the core's defaults. */
 const testing = {
@@ -26,4 +58,4 @@ const testing = {
   },
 }
 
-module.exports = { ...api, ...contextWindowApi, withLlmCall, startLlmCall, LlmCall, testing }
+module.exports = { ...api, ...contextWindowApi, ...behaviourApi, withLlmCall, startLlmCall, LlmCall, testing }

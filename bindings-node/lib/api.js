@@ -183,6 +183,8 @@ function instrument(options = {}) {
     ['process.runtime.version', process.versions.node],
   ]
   const config = JSON.parse(addon.configure(JSON.stringify(snakeOptions), JSON.stringify(runtime)))
+  // The evaluation pool is sized by this configuration.
+  require('./behaviour').resetPool()
   st.config = config
   st.maxAttributeBytes = config.max_attribute_bytes
   st.headSampling = config.sampling_mode === 'head'

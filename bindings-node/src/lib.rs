@@ -254,6 +254,25 @@ pub fn report_internal_error(kind: String, message: String) {
 }
 
 /// The core's option defaults, as JSON.
+/// Registers a golden output for drift checks (memory at once, persisted off this thread).
+#[napi]
+pub fn register_golden(prompt_version: String, output: String, input: Option<String>) {
+    fivelens_core::behaviour::register_golden(&prompt_version, input.as_deref(), &output);
+}
+
+/// The golden output of a prompt version (or of one of its test inputs); may read the goldens
+/// file or the store the first time.
+#[napi]
+pub fn golden(prompt_version: String, input: Option<String>) -> Option<String> {
+    fivelens_core::behaviour::golden(&prompt_version, input.as_deref())
+}
+
+/// Counts an evaluation the pool dropped (`fivelens.evaluation.dropped`).
+#[napi]
+pub fn evaluation_dropped(name: String) {
+    fivelens_core::behaviour::evaluation_dropped(&name);
+}
+
 #[napi]
 pub fn default_config() -> String {
     fivelens_core::config::default_config_json().to_string()

@@ -9,6 +9,25 @@ declare const _exports: {
         /** @returns {Record<string, any>} */
         defaultConfig(): Record<string, any>;
     };
+    withGuardrail: typeof withGuardrail;
+    GuardrailCheck: typeof GuardrailCheck;
+    feedback: {
+        falsePositive(traceOrSpanId: any, policy: string, details?: {
+            reason?: string;
+        }): boolean;
+        overRedaction(traceOrSpanId: any, piiType?: string): boolean;
+    };
+    recordConfidence: typeof recordConfidence;
+    recordIntent: typeof recordIntent;
+    recordRerank: typeof recordRerank;
+    registerGolden: typeof registerGolden;
+    setEmbedder: typeof setEmbedder;
+    checkDrift: typeof checkDrift;
+    registerEvaluator: typeof registerEvaluator;
+    unregisterEvaluator: typeof unregisterEvaluator;
+    evaluate: typeof evaluate;
+    waitForEvaluations: typeof waitForEvaluations;
+    recordOutcome: typeof recordOutcome;
     contextWindow: typeof contextWindowApi.contextWindow;
     withContextTiers: typeof contextWindowApi.withContextTiers;
     withRetrieval: typeof contextWindowApi.withRetrieval;
@@ -43,5 +62,18 @@ export = _exports;
 import { withLlmCall } from "./lib/llm";
 import { startLlmCall } from "./lib/llm";
 import { LlmCall } from "./lib/llm";
+import { withGuardrail } from "./lib/behaviour";
+import { GuardrailCheck } from "./lib/behaviour";
+import { recordConfidence } from "./lib/behaviour";
+import { recordIntent } from "./lib/behaviour";
+import { recordRerank } from "./lib/behaviour";
+import { registerGolden } from "./lib/behaviour";
+import { setEmbedder } from "./lib/behaviour";
+import { checkDrift } from "./lib/behaviour";
+import { registerEvaluator } from "./lib/behaviour";
+import { unregisterEvaluator } from "./lib/behaviour";
+import { evaluate } from "./lib/behaviour";
+import { waitForEvaluations } from "./lib/behaviour";
+import { recordOutcome } from "./lib/behaviour";
 import contextWindowApi = require("./lib/context_window");
 import api = require("./lib/api");
