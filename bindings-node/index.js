@@ -5,6 +5,7 @@ const api = require('./lib/api')
 const { withLlmCall, startLlmCall, LlmCall } = require('./lib/llm')
 const { state } = require('./lib/state')
 const contextWindowApi = require('./lib/context_window')
+const replayApi = require('./lib/replay')
 const {
   withGuardrail,
   GuardrailCheck,
@@ -58,4 +59,4 @@ const testing = {
   },
 }
 
-module.exports = { ...api, ...contextWindowApi, ...behaviourApi, withLlmCall, startLlmCall, LlmCall, testing }
+module.exports = { ...api, ...contextWindowApi, ...behaviourApi, ...replayApi, withLlmCall, startLlmCall, LlmCall, testing }

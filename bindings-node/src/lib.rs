@@ -3,6 +3,7 @@
 //! turns into core records. Everything else is a thin call into the core.
 
 mod batch;
+pub mod replay;
 
 use std::time::Duration;
 

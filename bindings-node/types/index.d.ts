@@ -9,6 +9,9 @@ declare const _exports: {
         /** @returns {Record<string, any>} */
         defaultConfig(): Record<string, any>;
     };
+    replay: typeof replayApi.replay;
+    exportDataset: typeof replayApi.exportDataset;
+    runDataset: typeof replayApi.runDataset;
     withGuardrail: typeof withGuardrail;
     GuardrailCheck: typeof GuardrailCheck;
     feedback: {
@@ -62,6 +65,7 @@ export = _exports;
 import { withLlmCall } from "./lib/llm";
 import { startLlmCall } from "./lib/llm";
 import { LlmCall } from "./lib/llm";
+import replayApi = require("./lib/replay");
 import { withGuardrail } from "./lib/behaviour";
 import { GuardrailCheck } from "./lib/behaviour";
 import { recordConfidence } from "./lib/behaviour";

@@ -6,6 +6,7 @@
 mod behaviour;
 mod convert;
 mod logs;
+mod replay;
 mod span;
 
 use std::time::Duration;
@@ -413,5 +414,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(span::_record_foreign, m)?)?;
     logs::register(m)?;
     behaviour::register(m)?;
+    replay::register(m)?;
     Ok(())
 }

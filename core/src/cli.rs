@@ -6,6 +6,8 @@
 //! fivelens show TRACE_ID [--json] [--db PATH]        one trace as a span tree
 //! fivelens stats [--json] [--db PATH]                totals and per-model figures
 //! fivelens logs [TRACE_ID] [--json] [--db PATH]      log records of a trace (or the latest)
+//! fivelens replay TRACE_ID [--span ID] [--base-url URL] [--model M] [--n N] [--from FILE]
+//! fivelens dataset export [filters] [--out FILE] / dataset run FILE [--model M] [--base-url URL]
 //! ```
 //!
 //! The `--json` shapes are stable: a local UI reads the same.
@@ -27,6 +29,19 @@ commands:
   stats                model calls per model (latency p50/p95/p99, tokens, cost, finish
                        reasons), tokens and cost by stage and by prompt version; exact
                        even when traces are sampled
+  replay TRACE_ID      re-sends the trace's snapshotted model calls (--span ID for one)
+                       through the provider's protocol to --base-url URL (else
+                       OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the provider), with
+                       --model M instead of the recorded one, --n N times; shows the new
+                       output beside the recorded one, a diff, the token/cost/latency
+                       change and the spread over the runs; --from FILE reads exported
+                       spans (OTLP JSON) instead of the store
+  dataset export       snapshotted calls as JSONL (input, expected_output, metadata,
+                       request) to --out FILE (else stdout); filters: --prompt-hash H
+                       --model M --stage S --finish-reason R --min-score X --max-score X
+                       --since T --until T (2026-01-31[T12:00] or 24h, 7d) --reason R
+  dataset run FILE     each line's request against --model M / --base-url URL; the
+                       drift (1 - lexical similarity) from the expected outputs
 
 options:
   --json               machine-readable output
@@ -91,6 +106,31 @@ pub fn run(argv: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     if argv.iter().any(|a| a == "-V" || a == "--version") {
         let _ = writeln!(out, "fivelens {}", env!("CARGO_PKG_VERSION"));
         return 0;
+    }
+    // `replay` and `dataset` take options of their own (crate::replay).
+    let command_at = argv
+        .iter()
+        .enumerate()
+        .position(|(i, a)| !a.starts_with('-') && (i == 0 || argv[i - 1] != "--db"));
+    if let Some(i) = command_at.filter(|i| matches!(argv[*i].as_str(), "replay" | "dataset")) {
+        let mut db = None;
+        let mut rest = Vec::new();
+        let mut it = argv[..i].iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--db" => db = it.next().map(PathBuf::from),
+                s if s.starts_with("--db=") => db = Some(PathBuf::from(&s[5..])),
+                _ => rest.push(a.clone()),
+            }
+        }
+        rest.extend(argv[i..].iter().cloned());
+        return match crate::replay::cli(&rest, db.as_deref(), out, err) {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = writeln!(err, "fivelens: {e}");
+                1
+            }
+        };
     }
     let args = match parse(argv) {
         Ok(a) => a,

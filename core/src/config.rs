@@ -98,6 +98,15 @@ pub const ENV_SAMPLE_KEY: &str = "FIVELENS_SAMPLE_KEY";
 pub const ENV_CANARY_USERS: &str = "FIVELENS_CANARY_USERS";
 /// `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept at full fidelity.
 pub const ENV_CANARY_PERCENT: &str = "FIVELENS_CANARY_PERCENT";
+/// `FIVELENS_SNAPSHOTS`: context snapshots of kept model calls, for replay and datasets (they
+/// also need content capture: the capture switch always wins). Default true.
+pub const ENV_SNAPSHOTS: &str = "FIVELENS_SNAPSHOTS";
+/// `FIVELENS_SNAPSHOT_RATE`: share (0 to 1) of the kept traces without a failure, keep flag or
+/// canary mark whose model calls get a snapshot (by trace id). Default 0.01.
+pub const ENV_SNAPSHOT_RATE: &str = "FIVELENS_SNAPSHOT_RATE";
+/// `FIVELENS_SNAPSHOT_MAX_BYTES`: largest snapshot, bytes of JSON before compression (longer
+/// strings are cut first, each cut marked). Default 262144.
+pub const ENV_SNAPSHOT_MAX_BYTES: &str = "FIVELENS_SNAPSHOT_MAX_BYTES";
 /// `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose local root has not ended is decided after this.
 pub const ENV_TAIL_TIMEOUT_MS: &str = "FIVELENS_TAIL_TIMEOUT_MS";
 /// `OTEL_TRACES_SAMPLER`: `always_on`, `always_off`, `traceidratio`, `parentbased_*`.
@@ -347,6 +356,12 @@ pub struct Config {
     pub canary_users: Vec<String>,
     /// Share of users (percent) always kept at full fidelity; `FIVELENS_CANARY_PERCENT`.
     pub canary_percent: f64,
+    /// Context snapshots of kept model calls (with content capture on); `FIVELENS_SNAPSHOTS`.
+    pub snapshots: bool,
+    /// Share of the other kept traces whose calls get a snapshot; `FIVELENS_SNAPSHOT_RATE`.
+    pub snapshot_rate: f64,
+    /// Largest snapshot (JSON bytes before compression); `FIVELENS_SNAPSHOT_MAX_BYTES`.
+    pub snapshot_max_bytes: usize,
     /// A trace whose local root has not ended is decided after this, ms;
     /// `FIVELENS_TAIL_TIMEOUT_MS`.
     pub tail_timeout_ms: u64,
@@ -472,6 +487,9 @@ impl Default for Config {
             sample_key: "user".to_string(),
             canary_users: Vec::new(),
             canary_percent: 0.0,
+            snapshots: true,
+            snapshot_rate: 0.01,
+            snapshot_max_bytes: 256 * 1024,
             tail_timeout_ms: 120_000,
             tail_max_traces: 20_000,
             tail_max_spans: 200_000,
@@ -744,6 +762,15 @@ impl Config {
                 ConfigError::new(ENV_CANARY_PERCENT, format!("expected a number, got {v:?}"))
             })?;
         }
+        if let Some(v) = get(ENV_SNAPSHOTS) {
+            self.snapshots = parse_bool(ENV_SNAPSHOTS, &v)?;
+        }
+        if let Some(v) = get(ENV_SNAPSHOT_RATE) {
+            self.snapshot_rate = parse_num(ENV_SNAPSHOT_RATE, &v)?;
+        }
+        if let Some(v) = get(ENV_SNAPSHOT_MAX_BYTES) {
+            self.snapshot_max_bytes = parse_num(ENV_SNAPSHOT_MAX_BYTES, &v)?;
+        }
         if let Some(v) = get(ENV_TAIL_TIMEOUT_MS) {
             self.tail_timeout_ms = parse_num(ENV_TAIL_TIMEOUT_MS, &v)?;
         }
@@ -987,6 +1014,15 @@ impl Config {
             return Err(ConfigError::new(
                 "canary_percent",
                 "must be between 0 and 100",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.snapshot_rate) {
+            return Err(ConfigError::new("snapshot_rate", "must be between 0 and 1"));
+        }
+        if self.snapshot_max_bytes < 1024 {
+            return Err(ConfigError::new(
+                "snapshot_max_bytes",
+                "must be at least 1024",
             ));
         }
         if self.redact {

@@ -234,6 +234,9 @@ pub struct LlmStage {
     rollup: Rollup,
     redact: Option<crate::redact::Stage>,
     stats: std::sync::Arc<crate::stats::Stats>,
+    /// Provider bodies stay on model calls (private) for the snapshot stage after the tail
+    /// decision ([`crate::snapshot`]), which removes them.
+    keep_payloads: bool,
 }
 
 impl LlmStage {
@@ -251,6 +254,7 @@ impl LlmStage {
         let tables = tables.into();
         LlmStage {
             redact: None,
+            keep_payloads: false,
             stats,
             settings,
             prices: tables.prices,
@@ -310,8 +314,10 @@ impl LlmStage {
             compat(r, &limits);
         }
         self.content(r, &limits);
-        r.payload
-            .remove_where(|k| k.starts_with(sc::PRIVATE_PREFIX));
+        let keep = self.keep_payloads && self.settings.capture_content && is_model_call(r);
+        r.payload.remove_where(|k| {
+            k.starts_with(sc::PRIVATE_PREFIX) && !(keep && sc::SNAPSHOT_PAYLOAD_KEYS.contains(&k))
+        });
 
         // Roll-up: this span's subtree, then hand it to the parent.
         let mut subtree = self.rollup.take(r.span_id).unwrap_or_default();
@@ -348,6 +354,12 @@ impl LlmStage {
         if !r.parent_remote {
             self.rollup.add(r.parent_span_id, subtree);
         }
+    }
+
+    /// Keeps the provider bodies of model calls (private) for the snapshot stage, which runs
+    /// after the tail decision and removes them from every span.
+    pub fn keep_payloads_for_snapshots(&mut self, on: bool) {
+        self.keep_payloads = on;
     }
 
     /// The redaction stage (built on first use), shared with the log records so that an indexed

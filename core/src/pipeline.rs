@@ -626,6 +626,7 @@ struct Processor {
     logs: LogStage,
     redact_logs: bool,
     behaviour: crate::behaviour::BehaviourStage,
+    snapshots: crate::snapshot::SnapshotStage,
 }
 
 impl Processor {
@@ -661,7 +662,15 @@ impl Processor {
             logs: LogStage::new(p.config.log_settings()),
             redact_logs: p.config.redact,
             behaviour: crate::behaviour::BehaviourStage::new(&p.config),
+            snapshots: crate::snapshot::SnapshotStage::from_config(&p.config),
         }
+        .with_snapshot_payloads()
+    }
+
+    fn with_snapshot_payloads(mut self) -> Processor {
+        let on = self.snapshots.enabled();
+        self.llm.keep_payloads_for_snapshots(on);
+        self
     }
 
     fn process(&mut self, batch: &mut Vec<SpanRecord>) {
@@ -776,6 +785,14 @@ impl Processor {
         if batch.is_empty() {
             return;
         }
+        // Snapshots of kept model calls (after the tail decision, so only kept traces pay for
+        // them); the private provider bodies leave every span here.
+        let redact = if self.redact_logs {
+            self.llm.redaction_stage()
+        } else {
+            None
+        };
+        self.snapshots.process(batch, redact, &self.stats);
         // Records derived from kept spans (inference details, the journal sent to logs), and
         // tool inputs and outputs cut to their own bound.
         let settings = self.logs.settings().clone();

@@ -318,7 +318,12 @@ fn scope_str<'a>(scope: Option<&'a TraceScope>, key: &str) -> Option<&'a str> {
 }
 
 impl Settings {
-    fn in_canary(&self, user_hash: Option<&str>, session: Option<&str>, trace: TraceId) -> bool {
+    pub(crate) fn in_canary(
+        &self,
+        user_hash: Option<&str>,
+        session: Option<&str>,
+        trace: TraceId,
+    ) -> bool {
         if !self.policies.canary {
             return false;
         }

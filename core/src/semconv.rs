@@ -421,6 +421,22 @@ pub const FIVELENS_SAMPLING_REASON: &str = "fivelens.sampling.reason";
 pub const FIVELENS_SAMPLING_RATE: &str = "fivelens.sampling.rate";
 /// `fivelens.canary` (bool) on the root of a canary cohort trace.
 pub const FIVELENS_CANARY: &str = "fivelens.canary";
+
+// ---- snapshots (replay and datasets) ---------------------------------------------------------
+
+/// `fivelens.snapshot` (string) on a kept model call: its context snapshot (the provider request
+/// and response bodies as sent and received, redacted, with the prompt hash, usage, cost and
+/// status; JSON, zlib-compressed, base64; see `crate::snapshot`).
+pub const FIVELENS_SNAPSHOT: &str = "fivelens.snapshot";
+/// `fivelens.snapshot.reason`: why the call has a snapshot (`error`, `keep`, `canary`, `share`).
+pub const FIVELENS_SNAPSHOT_REASON: &str = "fivelens.snapshot.reason";
+/// `fivelens.snapshot.bytes` (int): the snapshot's JSON size before compression.
+pub const FIVELENS_SNAPSHOT_BYTES: &str = "fivelens.snapshot.bytes";
+/// `fivelens.snapshot.truncated` (bool): the snapshot was cut to `snapshot_max_bytes` (longest
+/// strings first, each cut marked).
+pub const FIVELENS_SNAPSHOT_TRUNCATED: &str = "fivelens.snapshot.truncated";
+/// The private attributes a model call keeps past the model-call stage for its snapshot.
+pub const SNAPSHOT_PAYLOAD_KEYS: &[&str] = &[PRIVATE_REQUEST, PRIVATE_RESPONSE, PRIVATE_FORMAT];
 /// Counter `fivelens.spans.dropped`: spans lost before leaving the process, by reason
 /// (`queue_full`, `export_queue_full`, `rejected`, `shutdown`) and kind (`model_or_tool`, `other`);
 /// exported beside the metrics. Spans dropped by sampling are not counted here.

@@ -181,6 +181,18 @@ export type InstrumentOptions = {
      */
     canaryPercent?: number | undefined;
     /**
+     * `FIVELENS_SNAPSHOTS`: context snapshots of kept model calls for replay and datasets (with content capture on); default true
+     */
+    snapshots?: boolean | undefined;
+    /**
+     * `FIVELENS_SNAPSHOT_RATE`: share (0-1) of the other kept traces whose calls get a snapshot (failed calls, keep flags and the canary cohort always do); default 0.01
+     */
+    snapshotRate?: number | undefined;
+    /**
+     * `FIVELENS_SNAPSHOT_MAX_BYTES`: largest snapshot, JSON bytes before compression; default 262144
+     */
+    snapshotMaxBytes?: number | undefined;
+    /**
      * `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose root has not ended is decided after this; default 120000
      */
     tailTimeoutMs?: number | undefined;
@@ -577,6 +589,9 @@ import { Span } from "./span";
  * @property {'user' | 'session' | 'trace'} [sampleKey] `FIVELENS_SAMPLE_KEY`: what the `users` policy and the canary share hash; default user
  * @property {string[]} [canaryUsers] `FIVELENS_CANARY_USERS`: user ids always kept at full fidelity
  * @property {number} [canaryPercent] `FIVELENS_CANARY_PERCENT`: share of users (0-100) always kept
+ * @property {boolean} [snapshots] `FIVELENS_SNAPSHOTS`: context snapshots of kept model calls for replay and datasets (with content capture on); default true
+ * @property {number} [snapshotRate] `FIVELENS_SNAPSHOT_RATE`: share (0-1) of the other kept traces whose calls get a snapshot (failed calls, keep flags and the canary cohort always do); default 0.01
+ * @property {number} [snapshotMaxBytes] `FIVELENS_SNAPSHOT_MAX_BYTES`: largest snapshot, JSON bytes before compression; default 262144
  * @property {number} [tailTimeoutMs] `FIVELENS_TAIL_TIMEOUT_MS`: a trace whose root has not ended is decided after this; default 120000
  * @property {number} [tailMaxTraces] undecided traces held at most; default 20000
  * @property {number} [tailMaxSpans] spans of undecided traces held at most; default 200000

@@ -197,6 +197,10 @@ declare const _exports: Readonly<{
     FIVELENS_SAMPLING_REASON: "fivelens.sampling.reason";
     FIVELENS_SAMPLING_RATE: "fivelens.sampling.rate";
     FIVELENS_CANARY: "fivelens.canary";
+    FIVELENS_SNAPSHOT: "fivelens.snapshot";
+    FIVELENS_SNAPSHOT_REASON: "fivelens.snapshot.reason";
+    FIVELENS_SNAPSHOT_BYTES: "fivelens.snapshot.bytes";
+    FIVELENS_SNAPSHOT_TRUNCATED: "fivelens.snapshot.truncated";
     METRIC_SPANS_DROPPED: "fivelens.spans.dropped";
     FIVELENS_DROP_REASON: "fivelens.drop.reason";
     FIVELENS_SPAN_CATEGORY: "fivelens.span.category";

@@ -61,6 +61,7 @@ from ._llm import LlmCall, llm_call
 from ._logs import log_context, record_evaluation
 from ._native import ContextScope, RemoteContext, Span, SpanScope
 from ._options import Options
+from ._replay import export_dataset, replay, run_dataset
 
 __version__: str = _native.__version__
 
@@ -90,6 +91,7 @@ __all__ = [
     "count_tokens",
     "current_span",
     "evaluate",
+    "export_dataset",
     "extract",
     "feedback",
     "flush",
@@ -108,7 +110,9 @@ __all__ = [
     "redact",
     "register_evaluator",
     "register_golden",
+    "replay",
     "retrieval",
+    "run_dataset",
     "set_embedder",
     "shutdown",
     "span",

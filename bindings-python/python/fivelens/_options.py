@@ -105,6 +105,15 @@ class Options(TypedDict, total=False):
     """User ids always kept at full fidelity; ``FIVELENS_CANARY_USERS``."""
     canary_percent: float
     """Share of users (0-100) always kept at full fidelity; ``FIVELENS_CANARY_PERCENT``."""
+    snapshots: bool
+    """Context snapshots of kept model calls for replay and datasets (with content capture on);
+    ``FIVELENS_SNAPSHOTS``. Default true."""
+    snapshot_rate: float
+    """Share (0-1) of the other kept traces whose calls get a snapshot (failed calls, keep flags
+    and the canary cohort always do); ``FIVELENS_SNAPSHOT_RATE``. Default 0.01."""
+    snapshot_max_bytes: int
+    """Largest snapshot, JSON bytes before compression; ``FIVELENS_SNAPSHOT_MAX_BYTES``. Default
+    262144."""
     tail_timeout_ms: int
     """A trace whose local root has not ended is decided after this; ``FIVELENS_TAIL_TIMEOUT_MS``.
     Default 120000."""
