@@ -1373,7 +1373,7 @@ pub fn render_replay(r: &J) -> Vec<String> {
     )];
     let side = |label: &str, o: &J| {
         format!(
-            "{label}: {} {} tokens {}->{} cost {} {:.0} ms{}",
+            "{label}: {} {} tokens in {} out {} cost {} {:.0} ms{}",
             o["status"].as_str().unwrap_or_default(),
             o["finish_reasons"]
                 .as_array()
