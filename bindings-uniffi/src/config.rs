@@ -128,6 +128,114 @@ pub struct Config {
     /// `FIVELENS_METRICS_INCLUDE_ESTIMATED_TOKENS`.
     #[uniffi(default = false)]
     pub metrics_include_estimated_tokens: bool,
+    /// Sampling policies (`errors`, `keep`, `latency:p99`, `cost:0.05`, `tokens:100000`,
+    /// `canary`, `users:0.1`, `baseline:0.01`); null: the core's default (keep everything);
+    /// `FIVELENS_SAMPLING`, `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
+    #[uniffi(default = None)]
+    pub sampling: Option<Vec<String>>,
+    /// `tail` or `head`; `FIVELENS_SAMPLING_MODE`.
+    #[uniffi(default = "tail")]
+    pub sampling_mode: String,
+    /// What `users` and the canary share hash: `user`, `session` or `trace`; `FIVELENS_SAMPLE_KEY`.
+    #[uniffi(default = "user")]
+    pub sample_key: String,
+    /// User ids always kept at full fidelity; `FIVELENS_CANARY_USERS`.
+    #[uniffi(default)]
+    pub canary_users: Vec<String>,
+    /// Share of users (0-100) always kept at full fidelity; `FIVELENS_CANARY_PERCENT`.
+    #[uniffi(default = 0.0)]
+    pub canary_percent: f64,
+    /// A trace whose local root has not ended is decided after this, ms; `FIVELENS_TAIL_TIMEOUT_MS`.
+    #[uniffi(default = 120000)]
+    pub tail_timeout_ms: u64,
+    /// Undecided traces held at most.
+    #[uniffi(default = 20000)]
+    pub tail_max_traces: u64,
+    /// Spans of undecided traces held at most.
+    #[uniffi(default = 200000)]
+    pub tail_max_spans: u64,
+    /// Bytes of undecided traces held at most.
+    #[uniffi(default = 134217728)]
+    pub tail_max_bytes: u64,
+    /// Context fill (0-1) whose crossing from below raises the alert; see the README.
+    #[uniffi(default = 0.8)]
+    pub context_alert_threshold: f64,
+    /// A JSON table of context and output limits over the built-in one.
+    #[uniffi(default = None)]
+    pub context_limits_file: Option<String>,
+    /// Context limit entries, each one JSON object in the limit-table format.
+    #[uniffi(default)]
+    #[serde(with = "json_texts")]
+    pub context_limits: Vec<String>,
+    /// Attach to the host's logging and export its records as OTLP logs (Python and Node).
+    #[uniffi(default = true)]
+    pub capture_logs: bool,
+    /// The app's records at or above this level are exported; `FIVELENS_LOGS_LEVEL`.
+    #[uniffi(default = "info")]
+    pub logs_level: String,
+    /// Add trace and span ids to structured log output (Python and Node).
+    #[uniffi(default = false)]
+    pub logs_inject_context: bool,
+    /// `otlp` or `none`; `OTEL_LOGS_EXPORTER`.
+    #[uniffi(default = None)]
+    pub logs_exporter: Option<String>,
+    /// OTLP logs URL, used as is; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`.
+    #[uniffi(default = None)]
+    pub otlp_logs_endpoint: Option<String>,
+    /// Protocol of the logs exporter; `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL` (null: `otlp_protocol`).
+    #[uniffi(default = None)]
+    pub otlp_logs_protocol: Option<String>,
+    /// Extra headers of the logs exporter; `OTEL_EXPORTER_OTLP_LOGS_HEADERS`.
+    #[uniffi(default)]
+    pub otlp_logs_headers: HashMap<String, String>,
+    /// Timeout of the logs exporter, ms (null: `otlp_timeout_ms`).
+    #[uniffi(default = None)]
+    pub otlp_logs_timeout_ms: Option<u64>,
+    /// Compression of the logs exporter (null: `otlp_compression`).
+    #[uniffi(default = None)]
+    pub otlp_logs_compression: Option<String>,
+    /// Log record queue capacity; `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    #[uniffi(default = 2048)]
+    pub logs_queue_size: u64,
+    /// A log body or attribute longer than this is cut and marked.
+    #[uniffi(default = 16384)]
+    pub logs_max_field_bytes: u64,
+    /// A log record larger than this is cut, longest fields first.
+    #[uniffi(default = 65536)]
+    pub logs_max_record_bytes: u64,
+    /// Bytes of log records one trace may produce (0: no budget).
+    #[uniffi(default = 1048576)]
+    pub logs_trace_budget_bytes: u64,
+    /// Tool call arguments and results are cut to this, marked.
+    #[uniffi(default = 16384)]
+    pub max_tool_io_bytes: u64,
+    /// Emit `gen_ai.client.inference.operation.details` per model call; `FIVELENS_INFERENCE_EVENTS`.
+    #[uniffi(default = false)]
+    pub inference_events: bool,
+    /// Where the reasoning journal goes: `events` or `logs`; `FIVELENS_AGENT_JOURNAL`.
+    #[uniffi(default = "events")]
+    pub agent_journal: String,
+    /// Intent scores below this count as low confidence.
+    #[uniffi(default = 0.5)]
+    pub intent_low_confidence_threshold: f64,
+    /// A JSON file of golden outputs for drift (null: the local store).
+    #[uniffi(default = None)]
+    pub drift_goldens_file: Option<String>,
+    /// Threads of the evaluation pool (Python and Node evaluators).
+    #[uniffi(default = 2)]
+    pub evaluation_workers: u64,
+    /// Evaluations waiting at most; more are dropped and counted.
+    #[uniffi(default = 64)]
+    pub evaluation_queue_size: u64,
+    /// Snapshot kept model calls for replay (content capture on).
+    #[uniffi(default = true)]
+    pub snapshots: bool,
+    /// Share of ordinary traces whose model calls get a snapshot.
+    #[uniffi(default = 0.01)]
+    pub snapshot_rate: f64,
+    /// Largest snapshot, bytes (before compression).
+    #[uniffi(default = 262144)]
+    pub snapshot_max_bytes: u64,
     /// Redact PII in captured content before it leaves the process; `FIVELENS_REDACT`.
     #[uniffi(default = true)]
     pub redact: bool,
