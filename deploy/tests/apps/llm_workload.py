@@ -3,7 +3,12 @@ public API (llm_call, stage, context, keep_trace), in three pipeline stages, two
 two models, with answers cut at the token limit, a failed call and a conversation that fills its
 context window. Run with .venv's Python; exports as the OTEL_* variables and the options say.
 
-    llm_workload.py [--rounds N] [--pause SECONDS]
+    llm_workload.py [--rounds N] [--pause SECONDS] [--extras] [--linger SECONDS]
+
+--extras adds the other lenses' signals through their public APIs: MCP tool calls to an in-process
+MCP server (one call in five fails), guardrail checks (three in ten block), confidence scores, and
+content with an e-mail address for the redactor. --linger keeps the process (and its Prometheus
+endpoint) up after the workload.
 """
 
 from __future__ import annotations
@@ -71,17 +76,59 @@ def one_round(r: int) -> None:
             pass
 
 
+async def mcp_calls(n: int) -> None:
+    """MCP tool calls through the SDK's own client and server, in process."""
+    from mcp import Client
+    from mcp.server.mcpserver import MCPServer
+
+    app = MCPServer("lookup")
+
+    @app.tool()
+    async def find_order(order: str) -> str:
+        return f"order {order} shipped"
+
+    @app.tool()
+    async def cancel_order(order: str) -> str:
+        raise ValueError(f"order {order} cannot be cancelled")
+
+    async with Client(app) as client:
+        for i in range(n):
+            await client.call_tool("cancel_order" if i % 5 == 4 else "find_order", {"order": str(i)})
+
+
+def extras(r: int) -> None:
+    import asyncio
+
+    with fivelens.span("invoke_agent support", round=r, extras=True):
+        asyncio.run(mcp_calls(10))
+        for i in range(10):
+            with fivelens.guardrail("toxicity") as check:
+                check.record("block" if i % 10 < 3 else "pass", action="refuse" if i % 10 < 3 else "none")
+        for i in range(10):
+            fivelens.record_confidence(0.5 + i / 20, source="answer")
+        with fivelens.llm_call("openai", "gpt-4o-mini") as c:
+            c.set_input("mail me at jane.doe@example.com", system=SYSTEM_V1)
+            c.set_output("sure", finish_reasons=["stop"])
+            c.set_usage(12, 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--pause", type=float, default=0.0)
+    ap.add_argument("--extras", action="store_true")
+    ap.add_argument("--linger", type=float, default=0.0)
     args = ap.parse_args()
     fivelens.instrument(service_name="support-bot", logs_level="info")
     for r in range(args.rounds):
         one_round(r)
+        if args.extras:
+            extras(r)
         if args.pause:
             time.sleep(args.pause)
     fivelens.flush(10.0)
+    print("done", flush=True)
+    time.sleep(args.linger)
     fivelens.shutdown(10.0)
 
 
