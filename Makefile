@@ -1,7 +1,7 @@
 # fivelens: one Makefile for the Rust core, the Python wheel, the Node addon and the uniffi library.
 #
 #   make demo    an instrumented example agent on the embedded store, then its trace and stats
-#   make test    everything: lints, Rust, Python, Node and Kotlin tests (what CI runs)
+#   make test    everything: lints, Rust, Python, Node, Kotlin and deploy tests (what CI runs)
 #   make uniffi  the Kotlin sources and the Swift package generated from the uniffi library
 #   make dist    the wheel and the npm tarball under dist/
 #   make bench   benchmarks against the peers (see benches/README.md)
@@ -18,7 +18,7 @@ export CARGO_TARGET_DIR
 export PYO3_PYTHON := $(PY)
 RECEIVER := $(CARGO_TARGET_DIR)/debug/otlp-receiver
 
-.PHONY: all setup test lint test-rust test-python test-python-openai2 test-node test-kotlin uniffi demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean
+.PHONY: all setup test lint test-rust test-python test-python-openai2 test-node test-kotlin uniffi demo dist dist-check py-stage bench python-dev python-release node-dev node-release receiver types fmt clean test-deploy otelcol
 
 all: test
 
@@ -35,6 +35,14 @@ $(VENV_OPENAI2)/.installed: bindings-python/requirements-openai2.txt
 	python3 -m venv $(VENV_OPENAI2)
 	$(VENV_OPENAI2)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_OPENAI2)/bin/python -m pip install --quiet -r bindings-python/requirements-openai2.txt
+	touch $@
+
+# The deploy tests' engines (chDB, Arize Phoenix), heavy, in their own virtualenv.
+VENV_DEPLOY := $(ROOT)/.venv-deploy
+$(VENV_DEPLOY)/.installed: deploy/tests/requirements.txt
+	python3 -m venv $(VENV_DEPLOY)
+	$(VENV_DEPLOY)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_DEPLOY)/bin/python -m pip install --quiet -r deploy/tests/requirements.txt
 	touch $@
 
 bindings-node/node_modules/.installed: bindings-node/package.json bindings-node/package-lock.json
@@ -60,7 +68,7 @@ receiver:
 
 # ---- checks ---------------------------------------------------------------------------------
 
-test: lint test-rust test-python test-python-openai2 test-node test-kotlin
+test: lint test-rust test-python test-python-openai2 test-node test-kotlin test-deploy
 
 lint: $(VENV)/.installed bindings-node/node_modules/.installed
 	cargo fmt --all -- --check
@@ -68,6 +76,7 @@ lint: $(VENV)/.installed bindings-node/node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/typos
+	test -z "$$(gofmt -l tests/collector)" || (gofmt -l tests/collector && exit 1)
 	$(MAKE) --no-print-directory types
 	git diff --exit-code -- bindings-node/types || (echo "bindings-node/types is stale: run make types and commit" && exit 1)
 
@@ -90,6 +99,18 @@ test-python-openai2: python-dev $(VENV_OPENAI2)/.installed
 
 test-node: node-dev receiver
 	cd bindings-node && FIVELENS_OTLP_RECEIVER=$(RECEIVER) node --test --test-concurrency=1 --test-reporter=spec test/
+
+# The tier beyond one machine (deploy/): the Collector configurations on otelcol-fivelens, built
+# from the Collector's Go modules by tests/collector/build.sh (kept in $(CARGO_TARGET_DIR)/otelcol-fivelens/
+# and the go command's caches), the ClickHouse schema on chDB, the Prometheus rules and the Grafana
+# dashboard on a real Prometheus, and a Phoenix server. The instrumented apps run with .venv and node.
+otelcol:
+	tests/collector/build.sh
+
+test-deploy: python-dev node-dev receiver $(VENV_DEPLOY)/.installed
+	tests/collector/build.sh
+	FIVELENS_OTELCOL="$$(tests/collector/build.sh)" FIVELENS_OTLP_RECEIVER=$(RECEIVER) FIVELENS_APP_PYTHON=$(PY) \
+		$(VENV_DEPLOY)/bin/python -m pytest -q -p no:cacheprovider deploy/tests
 
 # Kotlin and Swift: uniffi-bindgen (built from bindings-uniffi, so pinned to its uniffi) reads the
 # library's metadata and writes the Kotlin sources and the Swift package under target/uniffi/.

@@ -23,8 +23,8 @@ mkdir -p "$out"
 cd "$here"
 started=$SECONDS
 # -mod=readonly: go.sum is the pin; nothing is resolved anew. GOTOOLCHAIN=local: the machine's Go
-# (go.mod asks for no newer one). GOFLAGS from the environment would add -mod=mod.
-GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0 \
+# (go.mod asks for no newer one). GOFLAGS replaces the environment's (no -mod=mod; no VCS stamp).
+GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0 \
   go build -trimpath -ldflags="-s -w" -o "$binary.tmp" .
 mv "$binary.tmp" "$binary"
 echo "$digest" > "$out/sources.sha256"
