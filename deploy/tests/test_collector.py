@@ -66,6 +66,7 @@ class Fleet:
                 f"sampler-{i}",
                 port,
                 FIVELENS_OTLP_GRPC=f"127.0.0.1:{port}",
+                FIVELENS_OTLP_HTTP=f"127.0.0.1:{free_port()}",
                 FIVELENS_BACKEND=backend.grpc_endpoint.removeprefix("http://"),
                 FIVELENS_BACKEND_INSECURE="true",
                 FIVELENS_DECISION_WAIT="6s",
