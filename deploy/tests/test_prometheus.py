@@ -66,9 +66,9 @@ def scraped(tmp_path: Path) -> Iterator[str]:
 
     wait_until(ready, 30, "prometheus to start")
     assert prometheus.poll() is None, (tmp_path / "prometheus.log").read_text()
-    # Rounds a second and a half apart, so that Prometheus sees the counters move (a rate needs
+    # Rounds two and a half seconds apart, so that Prometheus sees the counters move (a rate needs
     # two scrapes with different values).
-    args = ["--rounds", str(ROUNDS), "--pause", "1.5", "--extras", "--linger", "600"]
+    args = ["--rounds", str(ROUNDS), "--pause", "2.5", "--extras", "--linger", "600"]
     app = subprocess.Popen(
         [str(APP_PYTHON), str(APPS / "llm_workload.py"), *args],
         env=app_env(OTEL_EXPORTER_PROMETHEUS_PORT=str(app_port), OTEL_METRICS_EXPORTER="prometheus"),
