@@ -49,6 +49,12 @@ export const {
   Span,
   RemoteContext,
   LlmCall,
+  withTool,
+  ToolCall,
+  ToolUnavailableError,
+  GuardExceededError,
+  BudgetExceededError,
+  IterationLimitExceededError,
   testing,
 } = fivelens
 export default fivelens

@@ -110,6 +110,10 @@ argument ``{headers: {"x-fake-scenario": "tools"}}``.)
     Like ``tools`` until the request carries a tool result (an OpenAI ``tool`` message, a
     Responses ``function_call_output`` item, an Anthropic ``tool_result`` block); then the normal
     answer. One header drives a whole agent loop: call the tool, then answer.
+``tools-until-degraded``
+    Like ``tools`` until the request's last tool result says ``degraded mode`` (the message a
+    circuit breaker's rejection gives the model); then the normal answer. A runaway agent that
+    stops only when its tool is reported unavailable.
 ``length``
     The answer is cut to ``max_tokens`` / ``max_completion_tokens`` / ``max_output_tokens`` words
     (3 when the request sets none); ``finish_reason`` ``length``, Responses status
@@ -177,6 +181,7 @@ KNOWN_SCENARIOS = frozenset(
         "cut-stream",
         "tools",
         "tools-once",
+        "tools-until-degraded",
         "length",
         "cache",
         "reasoning",
@@ -478,12 +483,18 @@ def _make_plan(
     tools: Iterable[tuple[str, Any]] = (),
     max_tokens: int | None = None,
     answered: bool = False,
+    last_tool_result: str = "",
 ) -> Plan:
     prompt_tokens = max(1, _word_count(prompt_text))
     tool: ToolCall | None = None
     pieces: list[str] = []
     truncated = False
-    if scenario.has("tools") or (scenario.has("tools-once") and not answered):
+    degraded = "degraded mode" in last_tool_result.lower()
+    if (
+        scenario.has("tools")
+        or (scenario.has("tools-once") and not answered)
+        or (scenario.has("tools-until-degraded") and not degraded)
+    ):
         first = next(iter(tools), None)
         name, tool_schema = first if first is not None else ("fake_tool", None)
         arguments = placeholder_from_schema(tool_schema) if isinstance(tool_schema, dict) else {}
@@ -846,6 +857,14 @@ class _Handler(BaseHTTPRequestHandler):
             tools=tools,
             max_tokens=_int_or_none(body.get("max_completion_tokens")) or _int_or_none(body.get("max_tokens")),
             answered=any(_dict(m).get("role") in ("tool", "function") for m in messages),
+            last_tool_result=next(
+                (
+                    _joined(_dict(m).get("content"))
+                    for m in reversed(messages)
+                    if _dict(m).get("role") in ("tool", "function")
+                ),
+                "",
+            ),
         )
         completion_id = f"chatcmpl-fake{ident:06d}"
         model = _dated_model(str(body.get("model") or "fake-model"))
@@ -943,6 +962,14 @@ class _Handler(BaseHTTPRequestHandler):
             tools=tools,
             max_tokens=_int_or_none(body.get("max_output_tokens")),
             answered=any(_dict(item).get("type") == "function_call_output" for item in _list(raw_input)),
+            last_tool_result=next(
+                (
+                    _joined(_dict(item).get("output"))
+                    for item in reversed(_list(raw_input))
+                    if _dict(item).get("type") == "function_call_output"
+                ),
+                "",
+            ),
         )
         response_id = f"resp_fake{ident:06d}"
         item_id = f"{'fc' if plan.tool else 'msg'}_fake{ident:06d}"
@@ -1115,6 +1142,17 @@ class _Handler(BaseHTTPRequestHandler):
                 _dict(block).get("type") == "tool_result"
                 for m in messages
                 for block in (_list(_dict(m).get("content")) if isinstance(_dict(m).get("content"), list) else ())
+            ),
+            last_tool_result=next(
+                (
+                    _joined(_dict(block).get("content"))
+                    for m in reversed(messages)
+                    for block in reversed(
+                        _list(_dict(m).get("content")) if isinstance(_dict(m).get("content"), list) else []
+                    )
+                    if _dict(block).get("type") == "tool_result"
+                ),
+                "",
             ),
         )
 

@@ -37,6 +37,13 @@
 // provider fivelens does not wrap) the run becomes `chat {model}` with usage from
 // `usage_metadata`.
 //
+// The tool boundary: `StructuredTool.prototype.call` (every tool run, `invoke` included) asks the
+// circuit breaker first. A call its open breaker rejects (`enforce`) runs LangChain's own `call`
+// with a body that returns the degraded-mode message, and the ToolMessage it makes for a tool
+// call is marked `status: 'error'`: the model receives the error as LangChain returns tool
+// results, whatever the ToolNode's error handling. The breaker's answer reaches the handler's
+// `handleToolStart` (which runs inside `call`) through an AsyncLocalStorage.
+//
 // Chain inputs and outputs are serialised only with `captureChainIo`. LangChain runs callbacks
 // of other handlers in the background (a queue per copy of LangChain); `flush()` waits for them
 // (`awaitAllCallbacks`), so a serverless function that flushes before returning loses nothing.
@@ -49,6 +56,7 @@ const { state } = require('../lib/state')
 const { store } = require('../lib/context')
 const ids = require('../lib/ids')
 const { startCall, toJson, report } = require('../lib/llm')
+const tools = require('../lib/tools')
 const stainless = require('./stainless')
 
 const INSTRUMENTATION = 'fivelens.langchain'
@@ -129,6 +137,8 @@ class Run {
     this.tools = null
     /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */
     this.mcp = false
+    /** Tool runs: the circuit breaker's answer. @type {any} */
+    this.boundary = null
   }
 }
 
@@ -187,7 +197,7 @@ class ModelCallSlot {
 
 /**
  * The integration's process-wide state.
- * @returns {{enabled: boolean, capture: boolean, captureChainIo: boolean, collapseChains: boolean, runs: Map<string, Run>, interrupted: Map<string, any>, handler: any, flushers: Set<() => Promise<any>>}}
+ * @returns {{enabled: boolean, capture: boolean, captureChainIo: boolean, collapseChains: boolean, runs: Map<string, Run>, interrupted: Map<string, any>, handler: any, flushers: Set<() => Promise<any>>, pending: AsyncLocalStorage<any>}}
  */
 function shared() {
   const g = /** @type {any} */ (globalThis)
@@ -203,6 +213,8 @@ function shared() {
       flushers: new Set(),
     }
   }
+  // The breaker's answer for the tool run starting in this async context (see patchTool).
+  g[SHARED].pending ||= new AsyncLocalStorage()
   return g[SHARED]
 }
 
@@ -559,6 +571,7 @@ function chainStart(serialized, inputs, runId, parentRunId, tags, metadata, runN
   run.span = startSpan(spanName, 'internal', run.parent, attrs)
   run.effective = run.span
   track(run)
+  if (isNode) tools.noteIteration(run.span, step)
 }
 
 /**
@@ -727,21 +740,28 @@ function toolStart(serialized, input, runId, parentRunId, runName, toolCallId) {
   }
   if (serialized && typeof serialized.description === 'string' && serialized.description) attrs[sc.GEN_AI_TOOL_DESCRIPTION] = serialized.description
   if (toolCallId) attrs[sc.GEN_AI_TOOL_CALL_ID] = String(toolCallId)
-  const tools = run.root.tools
-  if (tools) {
-    const [attempt, lastError] = tools.get(name) || [0, null]
+  const attempts = run.root.tools
+  if (attempts) {
+    const [attempt, lastError] = attempts.get(name) || [0, null]
     if (lastError !== null) {
       // The same tool again after it failed in this run: a retry (by the model).
       attrs[sc.FIVELENS_RETRY_ATTEMPT] = attempt + 1
       attrs[sc.FIVELENS_RETRY_REASON] = lastError
-      tools.set(name, [attempt + 1, lastError])
+      attrs[sc.FIVELENS_RETRY_SOURCE] = 'model'
+      attempts.set(name, [attempt + 1, lastError])
     } else {
-      tools.set(name, [1, null])
+      attempts.set(name, [1, null])
     }
   }
   if (captureContent() && input !== undefined && input !== null) attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = typeof input === 'string' ? input : toJson(input)
+  let boundary = shared().pending.getStore()
+  if (boundary && boundary.name === name && !boundary.taken) boundary.taken = true
+  else boundary = tools.Boundary.admit(name) // a tool run not through StructuredTool.call
+  run.boundary = boundary
+  Object.assign(attrs, boundary.attributes())
   run.span = startSpan(`execute_tool ${name}`, 'internal', run.parent, attrs)
   run.effective = run.span
+  boundary.start(run.span)
   track(run)
 }
 
@@ -760,16 +780,19 @@ function toolEnd(runId, output, error) {
   if (!span) return
   /** @type {string | null} */
   let failed = null
+  const boundary = run.boundary
+  const rejected = !!(boundary && boundary.rejected)
   if (error !== undefined) {
     failed = errorType(error)
     fail(span, error)
+    if (boundary) boundary.finish(span, { error })
   } else {
     let content = output
     if (output && typeof output === 'object') {
       if (output.tool_call_id) span.setAttribute(sc.GEN_AI_TOOL_CALL_ID, String(output.tool_call_id))
       if ('content' in output) {
         content = output.content
-        if (output.status === 'error') {
+        if (output.status === 'error' && !rejected) {
           // An error the tool returned: the call failed, whatever the framework counts it as.
           failed = 'tool_error'
           span.setAttribute(sc.ERROR_TYPE, failed)
@@ -777,6 +800,9 @@ function toolEnd(runId, output, error) {
         }
       }
     }
+    // Not made: its breaker is open; the model got the degraded-mode error as the result.
+    if (rejected) failed = tools.CIRCUIT_OPEN
+    if (boundary) boundary.finish(span, { payload: failed !== null })
     if (captureContent()) {
       span.setAttribute(sc.GEN_AI_TOOL_CALL_RESULT, typeof content === 'string' ? content : toJson(content))
       const node = run.node
@@ -793,10 +819,10 @@ function toolEnd(runId, output, error) {
       }
     }
   }
-  const tools = run.root.tools
-  if (tools) {
-    const [attempt] = tools.get(run.name) || [1, null]
-    tools.set(run.name, [attempt, failed])
+  const attempts = run.root.tools
+  if (attempts) {
+    const [attempt] = attempts.get(run.name) || [1, null]
+    attempts.set(run.name, [attempt, failed])
   }
   span.end()
 }
@@ -1006,6 +1032,8 @@ function patchModel(Model) {
     /** @this {any} */
     const wrapped = function (/** @type {any[]} */ ...args) {
       if (!recording()) return generate.apply(this, args)
+      // A loop or budget guard refuses the call before it starts (no run, no callbacks).
+      tools.checkGuards()
       const slot = new ModelCallSlot(store().activeSpan())
       // Runs started before (by a cache lookup) and handed over.
       const started = args[3]
@@ -1026,12 +1054,46 @@ function patchModel(Model) {
     /** @this {any} */
     const wrapped = function (/** @type {any[]} */ ...args) {
       if (!recording()) return stream.apply(this, args)
+      tools.checkGuards()
       return inSlot(stream, this, args)
     }
     Object.defineProperty(wrapped, 'name', { value: stream.name })
     Object.defineProperty(wrapped, ORIGINAL, { value: stream })
     proto._streamIterator = wrapped
   }
+  return true
+}
+
+/**
+ * `StructuredTool.prototype.call` (every tool run goes through it: `invoke`, `Tool.call`,
+ * `DynamicStructuredTool`): the circuit breaker at the tool boundary (see the top of this file).
+ * @param {any} StructuredTool
+ * @returns {boolean}
+ */
+function patchTool(StructuredTool) {
+  const proto = StructuredTool && StructuredTool.prototype
+  if (!proto || typeof proto.call !== 'function') return false
+  const call = proto.call
+  if (call[ORIGINAL]) return true
+  /** @this {any} */
+  const wrapped = function (/** @type {any[]} */ ...args) {
+    if (!recording()) return call.apply(this, args)
+    const boundary = tools.Boundary.admit(String(this.name || 'tool'))
+    if (!boundary.rejected) return shared().pending.run(boundary, () => call.apply(this, args))
+    // Rejected: LangChain's own call (callbacks, ToolMessage) around a body that returns the
+    // degraded-mode message instead of running the tool.
+    const degraded = Object.create(this)
+    degraded._call = async () => boundary.message
+    return shared()
+      .pending.run(boundary, () => call.apply(degraded, args))
+      .then((/** @type {any} */ out) => {
+        if (out && typeof out === 'object' && out.tool_call_id !== undefined && 'status' in out) out.status = 'error'
+        return out
+      })
+  }
+  Object.defineProperty(wrapped, 'name', { value: call.name })
+  Object.defineProperty(wrapped, ORIGINAL, { value: call })
+  proto.call = wrapped
   return true
 }
 
@@ -1120,6 +1182,7 @@ function patchExports(mod) {
   if (mod.BaseChatModel) known = patchModel(mod.BaseChatModel) || known
   if (mod.BaseLLM) known = patchModel(mod.BaseLLM) || known
   if (mod.StateGraph) known = patchStateGraph(mod.StateGraph) || known
+  if (mod.StructuredTool) known = patchTool(mod.StructuredTool) || known
   if (mod.awaitAllCallbacks) known = addFlusher(mod.awaitAllCallbacks) || known
   return known
 }
@@ -1146,7 +1209,7 @@ function patchModule(modules) {
 
 /** @param {any} obj */
 function isModuleLike(obj) {
-  return ['CallbackManager', 'BaseChatModel', 'BaseLLM', 'StateGraph', 'awaitAllCallbacks'].some((k) => k in obj)
+  return ['CallbackManager', 'BaseChatModel', 'BaseLLM', 'StateGraph', 'StructuredTool', 'awaitAllCallbacks'].some((k) => k in obj)
 }
 
 /**
@@ -1217,6 +1280,7 @@ function instrument() {
     ['dist/language_models/chat_models', core],
     ['dist/language_models/llms', core],
     ['dist/callbacks/promises', core],
+    ['dist/tools/index', core],
   ]
   const graph = stainless.resolveFromApp('@langchain/langgraph')
   if (graph && majorVersion(graph) === 1) targets.push(['dist/graph/state', graph])

@@ -39,6 +39,12 @@
 // span gets the MCP attributes, carries the request's trace context and is the server span's
 // parent; it ends with its tool run.
 //
+// The circuit breaker: a `tools/call` crosses the tool boundary; the breakers of the tool (of its
+// server) and of the server (`mcp.server.name`) are asked first. In `enforce` mode a call they
+// reject is not sent: the request resolves to the result an MCP server returns for a failed tool,
+// `isError: true` with the degraded-mode message as text. `isError` results count as errors
+// (`tool_error`), whatever peers count them as.
+//
 // Connections are seen from `connect()` on: those opened before `instrument()` are not traced.
 // Nothing here throws into the app: a failure is reported (`status()`) and the SDK goes on
 // unobserved.
@@ -49,6 +55,7 @@ const sc = require('../lib/semconv')
 const { state } = require('../lib/state')
 const { store } = require('../lib/context')
 const { toJson, report } = require('../lib/llm')
+const { Boundary } = require('../lib/tools')
 const stainless = require('./stainless')
 
 const INSTRUMENTATION = 'fivelens.mcp'
@@ -265,6 +272,7 @@ function wrapRequest(proto, name, index) {
       problem('starting a client span', e)
     }
     if (!call) return original.apply(this, args)
+    if (call.boundary && call.boundary.rejected) return rejectCall(call, args[index + 1])
     const before = this._requestMessageId
     let result
     try {
@@ -313,6 +321,8 @@ function startRequest(protocol, args, index) {
   const server = serverName(protocol)
   if (server && protocol._serverVersion) attrs[sc.MCP_SERVER_NAME] = server
   const outer = request.method === 'tools/call' ? outerToolSpan(attrs[sc.GEN_AI_TOOL_NAME]) : null
+  const boundary = request.method === 'tools/call' && typeof attrs[sc.GEN_AI_TOOL_NAME] === 'string' ? Boundary.admit(attrs[sc.GEN_AI_TOOL_NAME], server, 'mcp') : null
+  if (boundary) Object.assign(attrs, boundary.attributes())
   let span = outer
   if (outer) {
     // The framework's tool span is the call (the conventions: no second span); its own arguments
@@ -323,11 +333,34 @@ function startRequest(protocol, args, index) {
     span = lib().startSpan(name, { kind: 'client', attributes: attrs, instrumentation: INSTRUMENTATION })
   }
   setConnectionAttributes(conn, protocol, span)
+  if (boundary) boundary.start(span)
   const copy = args.slice()
   copy[index] = withTraceContext(request, span)
   /** @type {Exchange} */
   const exchange = { span, method: request.method, progressToken: undefined, borrowed: !!outer }
-  return { exchange, conn, protocol, args: copy, id: /** @type {any} */ (undefined) }
+  return { exchange, conn, protocol, args: copy, id: /** @type {any} */ (undefined), boundary }
+}
+
+/**
+ * A `tools/call` its open breaker rejects (enforce): not sent; the request resolves to what an MCP
+ * server answers for a failed tool, the degraded-mode message with `isError: true` (parsed with
+ * the request's result schema when it can be).
+ * @param {any} call
+ * @param {any} schema
+ */
+function rejectCall(call, schema) {
+  /** @type {any} */
+  let result = { content: [{ type: 'text', text: call.boundary.message }], isError: true }
+  if (schema && typeof schema.parse === 'function') {
+    for (const candidate of [result, { ...result, resultType: 'complete' }]) {
+      try {
+        result = schema.parse(candidate)
+        break
+      } catch {}
+    }
+  }
+  endRequest(call, result, undefined)
+  return Promise.resolve(result)
 }
 
 /**
@@ -357,6 +390,10 @@ function endRequest(call, value, error) {
   try {
     if (exchange.borrowed) settleBorrowed(exchange, value, error)
     else settle(exchange, conn, value, error)
+    const boundary = call.boundary
+    if (boundary && boundary.rejected) boundary.finish(exchange.span)
+    else if (boundary && error !== undefined) boundary.finish(exchange.span, { error, statusCode: error && Number.isInteger(error.code) ? error.code : undefined })
+    else if (boundary) boundary.finish(exchange.span, { payload: !!(value && typeof value === 'object' && value.isError === true) })
     setConnectionAttributes(conn, protocol, exchange.span)
     if (exchange.method === 'initialize') {
       const server = value && value.serverInfo && value.serverInfo.name

@@ -30,6 +30,7 @@ const path = require('node:path')
 const Module = require('node:module')
 const { pathToFileURL } = require('node:url')
 const { state } = require('../lib/state')
+const { checkGuards } = require('../lib/tools')
 const { store } = require('../lib/context')
 const { report, payloadJson } = require('../lib/llm')
 
@@ -99,6 +100,8 @@ function wrapMethod(proto, name, adapter) {
   const wrapped = function (/** @type {any[]} */ ...args) {
     let call = null
     if (state().recording) {
+      // A loop or budget guard refuses the call before it is made (throws).
+      checkGuards()
       try {
         call = adapter.begin(this, args[0] || {}, args[1] || {})
       } catch (e) {

@@ -96,6 +96,17 @@ const { recordEvaluation, logContext } = logs
  * @property {string | null} [driftGoldensFile] JSON file of golden outputs for drift checks (else the local store); `FIVELENS_DRIFT_GOLDENS_FILE`
  * @property {number} [evaluationWorkers] evaluations run at once by the asynchronous evaluation pool; `FIVELENS_EVALUATION_WORKERS`; default 2
  * @property {number} [evaluationQueueSize] evaluations waiting for the pool before new ones are dropped and counted; `FIVELENS_EVALUATION_QUEUE_SIZE`; default 64
+ * @property {'observe' | 'enforce' | 'off'} [toolBreaker] `FIVELENS_TOOL_BREAKER`: the circuit breaker at the tool boundary: `observe` records what it would do, `enforce` rejects calls while it is open; default observe
+ * @property {number} [toolBreakerErrorRate] `FIVELENS_TOOL_BREAKER_ERROR_RATE`: error rate (0 to 1) that opens a tool's breaker; default 0.1
+ * @property {number} [toolBreakerMinCalls] `FIVELENS_TOOL_BREAKER_MIN_CALLS`: calls in the window before the rate counts; default 20
+ * @property {number} [toolBreakerWindowMs] `FIVELENS_TOOL_BREAKER_WINDOW_MS`: the sliding window; default 60000
+ * @property {number} [toolBreakerOpenMs] `FIVELENS_TOOL_BREAKER_OPEN_MS`: how long an open breaker rejects before probing; default 30000
+ * @property {number} [toolBreakerHalfOpenCalls] `FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS`: successful probes that close a half-open breaker; default 1
+ * @property {number} [maxAgentIterations] `FIVELENS_MAX_AGENT_ITERATIONS`: a model call in a later agent iteration is refused; default no limit
+ * @property {number} [traceTokenBudget] `FIVELENS_TRACE_TOKEN_BUDGET`: tokens a trace's model calls may use; default none
+ * @property {number} [traceCostBudgetUsd] `FIVELENS_TRACE_COST_BUDGET_USD`: US dollars a trace's model calls may cost; default none
+ * @property {number} [sessionTokenBudget] `FIVELENS_SESSION_TOKEN_BUDGET`: tokens a session's model calls may use; default none
+ * @property {number} [sessionCostBudgetUsd] `FIVELENS_SESSION_COST_BUDGET_USD`: US dollars a session's model calls may cost; default none
  * @property {boolean} [testing] keep finished spans in memory (for tests)
  */
 
@@ -191,6 +202,7 @@ function instrument(options = {}) {
   st.config = config
   st.maxAttributeBytes = config.max_attribute_bytes
   st.headSampling = config.sampling_mode === 'head'
+  st.guards = !!addon.guardsActive()
   st.recording = addon.isRecording()
   /** @type {InstrumentReport} */
   const report = { recording: st.recording, enabled: [], skipped: {}, failed: {}, config }
@@ -726,6 +738,8 @@ function spanProcessor() {
   return new otel.FivelensSpanProcessor()
 }
 
+const { withTool, ToolCall, ToolUnavailableError, GuardExceededError, BudgetExceededError, IterationLimitExceededError } = require('./tools')
+
 module.exports = {
   instrument,
   shutdown,
@@ -750,4 +764,12 @@ module.exports = {
   logContext,
   Span,
   RemoteContext,
+  withTool,
+  ToolCall,
+  ToolUnavailableError,
+  GuardExceededError,
+  BudgetExceededError,
+  IterationLimitExceededError,
 }
+// For lib/tools.js: the guards find the current trace and session as a new span would.
+;/** @type {any} */ (state()).resolveParent = resolveParent

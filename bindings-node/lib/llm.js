@@ -608,6 +608,9 @@ function startLlmCall(options) {
     if (serverPort) attrs[sc.SERVER_PORT] = Math.trunc(Number(serverPort))
   }
   if (stream) attrs[sc.GEN_AI_REQUEST_STREAM] = true
+  // A loop or budget guard refuses the call before it is made (throws BudgetExceededError or
+  // IterationLimitExceededError).
+  require('./tools').checkGuards()
   return startCall(operation, provider, model, attrs, 'fivelens', parent)
 }
 

@@ -284,7 +284,7 @@ class Span {
       return
     }
     st.ended++
-    st.buffer.push([
+    const entry = [
       this._traceId,
       this._spanId,
       this._parentId,
@@ -303,7 +303,9 @@ class Span {
       (this._storeOnly ? 1 : 0) | (this._sampled ? 2 : 0),
       this._traceState ?? null,
       this._truncated,
-    ])
+    ]
+    st.buffer.push(entry)
+    if (st.guards && MODEL_OPERATIONS.has(this._attributes[sc.GEN_AI_OPERATION_NAME])) observeSpend(entry)
     if (st.buffer.length >= BATCH) handOver()
     else if (st.timer === null) {
       st.timer = setTimeout(handOver, TIMER_MS)
@@ -323,6 +325,36 @@ function convert(attributes) {
     if (v !== undefined) out[k] = bound(v, max)[0]
   }
   return out
+}
+
+/** Operations of model calls: their spend counts for the budget guards as soon as they end. */
+const MODEL_OPERATIONS = new Set(['chat', 'text_completion', 'generate_content', 'embeddings'])
+
+/**
+ * A model call just ended with loop or budget guards set: its tokens and cost count now, before
+ * the next call starts (the span itself goes to the addon with the next batch).
+ * @param {any[]} entry the span as buffered
+ */
+function observeSpend(entry) {
+  const st = state()
+  try {
+    const copy = entry.slice()
+    /** @type {Record<number, any>} */
+    const scopes = {}
+    /** @type {Record<number, any>} */
+    const llm = {}
+    const scope = copy[13]
+    if (scope) {
+      scopes[scope.id] = scope.attributes
+      llm[scope.id] = scope.llm
+      copy[13] = scope.id
+    }
+    st.native.guardObserve(JSON.stringify({ scopes, llm, spans: [copy] }))
+  } catch (e) {
+    try {
+      st.native.reportInternalError('node', `counting a model call's spend failed: ${e}`)
+    } catch {}
+  }
 }
 
 /** Hands the buffered spans to the addon (one native call for the whole batch). */

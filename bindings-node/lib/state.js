@@ -24,6 +24,7 @@ const KEY = Symbol.for('fivelens.state.v1')
  * @property {number} maxAttributeBytes
  * @property {boolean} headSampling decisions are taken when a trace starts (`samplingMode: 'head'`)
  * @property {number} headDropped spans of head-dropped traces not handed to the addon
+ * @property {boolean} guards loop or budget guards are set: model calls' spend is counted as they end
  */
 
 /** @returns {State} */
@@ -47,6 +48,7 @@ function state() {
       maxAttributeBytes: 128 * 1024,
       headSampling: false,
       headDropped: 0,
+      guards: false,
     }
   }
   return g[KEY]

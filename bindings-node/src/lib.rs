@@ -4,6 +4,7 @@
 
 mod batch;
 pub mod replay;
+pub mod tools;
 
 use std::time::Duration;
 

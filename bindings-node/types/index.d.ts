@@ -60,6 +60,12 @@ declare const _exports: {
     logContext: typeof import("./lib/logs").logContext;
     Span: typeof api.Span;
     RemoteContext: typeof api.RemoteContext;
+    withTool: typeof api.withTool;
+    ToolCall: typeof api.ToolCall;
+    ToolUnavailableError: typeof api.ToolUnavailableError;
+    GuardExceededError: typeof api.GuardExceededError;
+    BudgetExceededError: typeof api.BudgetExceededError;
+    IterationLimitExceededError: typeof api.IterationLimitExceededError;
 };
 export = _exports;
 import { withLlmCall } from "./lib/llm";

@@ -8,6 +8,7 @@ mod convert;
 mod logs;
 mod replay;
 mod span;
+mod tools;
 
 use std::time::Duration;
 
@@ -30,7 +31,10 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
     })
 }
 
-fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn json_to_py<'py>(
+    py: Python<'py>,
+    v: &serde_json::Value,
+) -> PyResult<Bound<'py, PyAny>> {
     use serde_json::Value as J;
     Ok(match v {
         J::Null => py.None().into_bound(py),
@@ -415,5 +419,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     logs::register(m)?;
     behaviour::register(m)?;
     replay::register(m)?;
+    tools::register(m)?;
     Ok(())
 }

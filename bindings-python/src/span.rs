@@ -110,6 +110,14 @@ pub struct PySpan {
 }
 
 impl PySpan {
+    /// The span's trace (zero for a frame outside any trace).
+    pub(crate) fn trace(&self) -> TraceId {
+        match self.as_parent() {
+            Some(p) => p.trace_id,
+            None => self.trace_id,
+        }
+    }
+
     fn frame_only(&self) -> bool {
         self.owner.is_some() || (self.record.lock().is_none() && !self.span_id.is_valid())
     }

@@ -204,3 +204,38 @@ def test_concurrent_asks_are_separate_traces(recorded_ag2: Recorded, caplog: pyt
         i = int(lines[0].split()[1][len("calc") :])
         tool = named(spans, "execute_tool add")[0]
         assert json.loads(tool["attributes"]["gen_ai.tool.call.arguments"]) == {"a": i, "b": 1}
+
+
+def test_enforce_breaker_returns_a_tool_error_event_with_the_degraded_message() -> None:
+    fivelens.instrument(
+        testing=True, store="off", tool_breaker="enforce", tool_breaker_min_calls=2, tool_breaker_error_rate=0.5
+    )
+    sent: list[str] = []
+
+    def quotes(symbol: str) -> str:
+        """A quote service that is down."""
+        sent.append(symbol)
+        raise ConnectionError("quote service down")
+
+    agent = Agent(
+        "trader",
+        config=TestConfig(
+            call("quotes", {"symbol": "ACME"}, "c1"),
+            call("quotes", {"symbol": "ACME"}, "c2"),
+            call("quotes", {"symbol": "ACME"}, "c3"),
+            "Quotes are unavailable.",
+            provider="openai",
+            model="scripted-1",
+            raise_tool_errors=False,
+        ),
+        tools=[quotes],
+    )
+    reply = asyncio.run(agent.ask("Quote ACME"))
+    assert asyncio.run(reply.content()) == "Quotes are unavailable."
+    assert sent == ["ACME", "ACME"]
+    assert fivelens.flush(10.0)
+    spans = named(fivelens._native.finished_spans(), "execute_tool quotes")
+    assert len(spans) == 3
+    rejected = spans[2]["attributes"]
+    assert rejected["fivelens.tool.breaker.rejected"] is True
+    assert rejected["gen_ai.tool.call.result"].startswith("tool quotes unavailable, degraded mode")

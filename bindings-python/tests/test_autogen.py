@@ -499,3 +499,41 @@ def test_the_readme_example_runs_and_fivelens_show_prints_its_tree(tmp_path: Any
         "   └─ iteration  iteration 1",
         "      └─ chat gpt-4o-2024-08-06  openai  tokens 27/5  $0.00012",
     ]
+
+
+def test_enforce_breaker_hands_the_model_the_degraded_message_as_a_tool_error() -> None:
+    fivelens.instrument(
+        testing=True, store="off", tool_breaker="enforce", tool_breaker_min_calls=2, tool_breaker_error_rate=0.5
+    )
+    calls: list[str] = []
+
+    def quotes(symbol: str) -> str:
+        """A quote service that is down."""
+        calls.append(symbol)
+        raise ConnectionError("quote service down")
+
+    agent = AssistantAgent(
+        "trader",
+        model_client=replay(
+            tool_call("quotes", {"symbol": "ACME"}, "c1"),
+            tool_call("quotes", {"symbol": "ACME"}, "c2"),
+            tool_call("quotes", {"symbol": "ACME"}, "c3"),
+            "Quotes are unavailable.",
+        ),
+        tools=[quotes],
+        max_tool_iterations=4,
+    )
+    result = asyncio.run(agent.run(task="Quote ACME"))
+    assert calls == ["ACME", "ACME"]  # the third call was not made
+    executed = [
+        r for m in result.messages if type(m).__name__ == "ToolCallExecutionEvent" for r in getattr(m, "content", [])
+    ]
+    assert [r.is_error for r in executed] == [True, True, True]
+    assert "tool quotes unavailable, degraded mode" in executed[2].content
+
+    assert fivelens.flush(10.0)
+    spans = named(fivelens._native.finished_spans(), "execute_tool quotes")
+    assert len(spans) == 3
+    assert [s["attributes"].get("fivelens.tool.error.category") for s in spans[:2]] == ["unavailable", "unavailable"]
+    assert spans[2]["attributes"]["fivelens.tool.breaker.rejected"] is True
+    assert spans[2]["attributes"]["error.type"] == "circuit_open"

@@ -306,3 +306,60 @@ def test_failing_tool_is_an_error_and_its_retry_is_counted(recorded_crew: Record
     assert second["attributes"]["fivelens.retry.attempt"] == 2
     assert second["attributes"]["fivelens.retry.reason"] == "ConnectionError"
     assert second["attributes"]["gen_ai.tool.call.result"] == "rainy in Oslo"
+
+
+def test_enforce_breaker_gives_the_agent_the_degraded_message_instead_of_retrying(llm_server: Any) -> None:
+    """A runaway CrewAI agent (the fake model calls its tool after every result, until a result
+    says ``degraded mode``) with a tool failing 30% of the time. With the breaker in enforce mode
+    (default thresholds: 10% errors over at least 20 calls), the 24th call is not made: the
+    agent reads CrewAI's failure message with the degraded-mode text and answers."""
+    fivelens.instrument(store="off", testing=True, service_name="crew-tests", tool_breaker="enforce")
+    fivelens._native.clear_finished_spans()
+    executions: list[int] = []
+
+    @tool("stock_price")
+    def stock_price(symbol: str) -> str:
+        """The stock price of a symbol."""
+        executions.append(len(executions) + 1)
+        if len(executions) % 10 in (3, 6, 9):
+            raise ConnectionError(f"quote backend unreachable (call {len(executions)})")
+        return f"{symbol} is at {len(executions)}.5"
+
+    llm = LLM(
+        model="openai/gpt-4o-mini",
+        base_url=llm_server.url + "/v1",
+        api_key="x",
+        max_retries=0,
+        default_headers={"x-fake-scenario": "tools-until-degraded"},
+    )
+    agent = Agent(
+        role="Trader",
+        goal="Quote ACME",
+        backstory="A trader.",
+        llm=llm,
+        tools=[stock_price],
+        max_iter=100,
+        cache=False,
+    )
+    task = Task(name="quote", description="Quote ACME.", expected_output="A price.", agent=agent)
+    crew = Crew(name="trading crew", agents=[agent], tasks=[task], process=Process.sequential, cache=False)
+    result = crew.kickoff()
+    assert str(result).startswith("echo: ")
+    assert len(executions) == 23
+
+    spans = finished(Recorded())
+    calls = sorted(named(spans, "execute_tool stock_price"), key=lambda s: s["start_time"])
+    assert len(calls) == 24
+    failed = [s for s in calls[:23] if s["status"] == "error"]
+    assert len(failed) == 7
+    assert {s["attributes"]["fivelens.tool.error.category"] for s in failed} == {"unavailable"}
+    opened = [e for e in calls[22]["events"] if e["name"] == "fivelens.tool.breaker.state_change"]
+    assert [e["attributes"]["fivelens.breaker.to"] for e in opened] == ["open"]
+    last = calls[23]["attributes"]
+    assert last["fivelens.tool.breaker.rejected"] is True
+    assert last["error.type"] == "circuit_open"
+    assert last["gen_ai.tool.call.result"].startswith("tool stock_price unavailable, degraded mode")
+    # The model was told: its last request carries the degraded-mode message as the tool result.
+    requests = [r for r in llm_server.requests() if r["path"].endswith("/chat/completions")]
+    tool_results = [m for m in requests[-1]["body"]["messages"] if m.get("role") == "tool"]
+    assert "degraded mode" in str(tool_results[-1]["content"])

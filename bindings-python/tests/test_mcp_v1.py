@@ -157,3 +157,33 @@ def test_malformed_traceparent_starts_a_new_trace(receiver: Receiver, tmp_path: 
     span = one(spans, "tools/call show_meta", SERVER_KIND)
     assert span["parent_span_id"] == "" and span["status_code"] != ERROR
     assert json.loads(result.content[0].text)["trace_id"] == span["trace_id"]
+
+
+def test_is_error_counts_as_an_error_and_the_breaker_rejects_with_an_is_error_result() -> None:
+    fivelens.instrument(
+        testing=True, store="off", tool_breaker="enforce", tool_breaker_min_calls=2, tool_breaker_error_rate=0.5
+    )
+    app = FastMCP("quotes")
+    sent: list[str] = []
+
+    @app.tool()
+    def quote(symbol: str) -> str:
+        """A quote service that is down."""
+        sent.append(symbol)
+        raise ValueError("no quote")  # FastMCP answers isError: true
+
+    async def main() -> list[Any]:
+        async with create_connected_server_and_client_session(app._mcp_server) as session:
+            return [await session.call_tool("quote", {"symbol": "ACME"}) for _ in range(3)]
+
+    results = asyncio.run(main())
+    assert sent == ["ACME", "ACME"]
+    assert [r.isError for r in results] == [True, True, True]
+    assert results[2].content[0].text.startswith("tool quote unavailable, degraded mode")
+    assert fivelens.flush(10.0)
+    calls = sorted(
+        (s for s in fivelens._native.finished_spans() if s["name"] == "tools/call quote" and s["kind"] == "client"),
+        key=lambda s: s["start_time"],
+    )
+    assert [s["attributes"].get("fivelens.tool.error.category") for s in calls[:2]] == ["tool_error", "tool_error"]
+    assert calls[2]["attributes"]["fivelens.tool.breaker.rejected"] is True

@@ -236,6 +236,41 @@ pub struct Config {
     /// Largest snapshot, bytes (before compression).
     #[uniffi(default = 262144)]
     pub snapshot_max_bytes: u64,
+    /// The circuit breaker at the tool boundary (Python and Node integrations): `observe`,
+    /// `enforce` or `off`; `FIVELENS_TOOL_BREAKER`.
+    #[uniffi(default = "observe")]
+    pub tool_breaker: String,
+    /// Error rate (0 to 1) that opens a tool's breaker; `FIVELENS_TOOL_BREAKER_ERROR_RATE`.
+    #[uniffi(default = 0.1)]
+    pub tool_breaker_error_rate: f64,
+    /// Calls in the window before the rate counts; `FIVELENS_TOOL_BREAKER_MIN_CALLS`.
+    #[uniffi(default = 20)]
+    pub tool_breaker_min_calls: u64,
+    /// The breakers' sliding window, ms; `FIVELENS_TOOL_BREAKER_WINDOW_MS`.
+    #[uniffi(default = 60000)]
+    pub tool_breaker_window_ms: u64,
+    /// How long an open breaker rejects before a probe, ms; `FIVELENS_TOOL_BREAKER_OPEN_MS`.
+    #[uniffi(default = 30000)]
+    pub tool_breaker_open_ms: u64,
+    /// Successful probes that close a half-open breaker;
+    /// `FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS`.
+    #[uniffi(default = 1)]
+    pub tool_breaker_half_open_calls: u64,
+    /// Most agent iterations before model calls are refused; `FIVELENS_MAX_AGENT_ITERATIONS`.
+    #[uniffi(default = None)]
+    pub max_agent_iterations: Option<u64>,
+    /// Tokens a trace's model calls may use; `FIVELENS_TRACE_TOKEN_BUDGET`.
+    #[uniffi(default = None)]
+    pub trace_token_budget: Option<u64>,
+    /// US dollars a trace's model calls may cost; `FIVELENS_TRACE_COST_BUDGET_USD`.
+    #[uniffi(default = None)]
+    pub trace_cost_budget_usd: Option<f64>,
+    /// Tokens a session's model calls may use; `FIVELENS_SESSION_TOKEN_BUDGET`.
+    #[uniffi(default = None)]
+    pub session_token_budget: Option<u64>,
+    /// US dollars a session's model calls may cost; `FIVELENS_SESSION_COST_BUDGET_USD`.
+    #[uniffi(default = None)]
+    pub session_cost_budget_usd: Option<f64>,
     /// Redact PII in captured content before it leaves the process; `FIVELENS_REDACT`.
     #[uniffi(default = true)]
     pub redact: bool,

@@ -211,6 +211,34 @@ pub const ENV_OTEL_EMIT_EVENT: &str = "OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT";
 /// the default) or `logs` (log records tied to the span).
 pub const ENV_AGENT_JOURNAL: &str = "FIVELENS_AGENT_JOURNAL";
 
+/// `FIVELENS_TOOL_BREAKER`: the circuit breaker at the tool boundary: `observe` (default: record
+/// what it would do), `enforce` (reject calls while open) or `off`.
+pub const ENV_TOOL_BREAKER: &str = "FIVELENS_TOOL_BREAKER";
+/// `FIVELENS_TOOL_BREAKER_ERROR_RATE`: error rate (0 to 1) that opens a breaker. Default 0.1.
+pub const ENV_TOOL_BREAKER_ERROR_RATE: &str = "FIVELENS_TOOL_BREAKER_ERROR_RATE";
+/// `FIVELENS_TOOL_BREAKER_MIN_CALLS`: calls in the window before the rate counts. Default 20.
+pub const ENV_TOOL_BREAKER_MIN_CALLS: &str = "FIVELENS_TOOL_BREAKER_MIN_CALLS";
+/// `FIVELENS_TOOL_BREAKER_WINDOW_MS`: the sliding window, ms. Default 60000.
+pub const ENV_TOOL_BREAKER_WINDOW_MS: &str = "FIVELENS_TOOL_BREAKER_WINDOW_MS";
+/// `FIVELENS_TOOL_BREAKER_OPEN_MS`: how long an open breaker rejects before probing, ms.
+/// Default 30000.
+pub const ENV_TOOL_BREAKER_OPEN_MS: &str = "FIVELENS_TOOL_BREAKER_OPEN_MS";
+/// `FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS`: successful probes that close a half-open breaker.
+/// Default 1.
+pub const ENV_TOOL_BREAKER_HALF_OPEN_CALLS: &str = "FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS";
+/// `FIVELENS_MAX_AGENT_ITERATIONS`: a model call in a later agent iteration is refused. Default
+/// unset (no limit).
+pub const ENV_MAX_AGENT_ITERATIONS: &str = "FIVELENS_MAX_AGENT_ITERATIONS";
+/// `FIVELENS_TRACE_TOKEN_BUDGET`: tokens a trace's model calls may use. Default unset.
+pub const ENV_TRACE_TOKEN_BUDGET: &str = "FIVELENS_TRACE_TOKEN_BUDGET";
+/// `FIVELENS_TRACE_COST_BUDGET_USD`: US dollars a trace's model calls may cost. Default unset.
+pub const ENV_TRACE_COST_BUDGET_USD: &str = "FIVELENS_TRACE_COST_BUDGET_USD";
+/// `FIVELENS_SESSION_TOKEN_BUDGET`: tokens a session's model calls may use. Default unset.
+pub const ENV_SESSION_TOKEN_BUDGET: &str = "FIVELENS_SESSION_TOKEN_BUDGET";
+/// `FIVELENS_SESSION_COST_BUDGET_USD`: US dollars a session's model calls may cost. Default
+/// unset.
+pub const ENV_SESSION_COST_BUDGET_USD: &str = "FIVELENS_SESSION_COST_BUDGET_USD";
+
 /// OTLP wire protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {
@@ -428,6 +456,30 @@ pub struct Config {
     pub inference_events: bool,
     /// Where the reasoning journal goes: `events` or `logs`; `FIVELENS_AGENT_JOURNAL`.
     pub agent_journal: String,
+    /// The circuit breaker at the tool boundary: `observe`, `enforce` or `off`;
+    /// `FIVELENS_TOOL_BREAKER`.
+    pub tool_breaker: String,
+    /// Error rate (0 to 1) that opens a tool's breaker; `FIVELENS_TOOL_BREAKER_ERROR_RATE`.
+    pub tool_breaker_error_rate: f64,
+    /// Calls in the window before the rate counts; `FIVELENS_TOOL_BREAKER_MIN_CALLS`.
+    pub tool_breaker_min_calls: u64,
+    /// The breakers' sliding window, ms; `FIVELENS_TOOL_BREAKER_WINDOW_MS`.
+    pub tool_breaker_window_ms: u64,
+    /// How long an open breaker rejects calls before a probe, ms;
+    /// `FIVELENS_TOOL_BREAKER_OPEN_MS`.
+    pub tool_breaker_open_ms: u64,
+    /// Successful probes that close a half-open breaker; `FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS`.
+    pub tool_breaker_half_open_calls: u64,
+    /// Most agent iterations before model calls are refused; `FIVELENS_MAX_AGENT_ITERATIONS`.
+    pub max_agent_iterations: Option<u64>,
+    /// Tokens a trace's model calls may use; `FIVELENS_TRACE_TOKEN_BUDGET`.
+    pub trace_token_budget: Option<u64>,
+    /// US dollars a trace's model calls may cost; `FIVELENS_TRACE_COST_BUDGET_USD`.
+    pub trace_cost_budget_usd: Option<f64>,
+    /// Tokens a session's model calls may use; `FIVELENS_SESSION_TOKEN_BUDGET`.
+    pub session_token_budget: Option<u64>,
+    /// US dollars a session's model calls may cost; `FIVELENS_SESSION_COST_BUDGET_USD`.
+    pub session_cost_budget_usd: Option<f64>,
     /// Keep finished spans in memory for `finished_spans()` (tests of integrations).
     pub testing: bool,
 }
@@ -522,6 +574,17 @@ impl Default for Config {
             max_tool_io_bytes: 16 * 1024,
             inference_events: false,
             agent_journal: "events".to_string(),
+            tool_breaker: "observe".to_string(),
+            tool_breaker_error_rate: 0.1,
+            tool_breaker_min_calls: 20,
+            tool_breaker_window_ms: 60_000,
+            tool_breaker_open_ms: 30_000,
+            tool_breaker_half_open_calls: 1,
+            max_agent_iterations: None,
+            trace_token_budget: None,
+            trace_cost_budget_usd: None,
+            session_token_budget: None,
+            session_cost_budget_usd: None,
             testing: false,
         }
     }
@@ -953,6 +1016,49 @@ impl Config {
         if let Some(v) = get(ENV_AGENT_JOURNAL) {
             self.agent_journal = v.to_ascii_lowercase();
         }
+        self.apply_tools_env(get)
+    }
+
+    fn apply_tools_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let float = |name: &str, v: &str| -> Result<f64, ConfigError> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| ConfigError::new(name, format!("expected a number, got {v:?}")))
+        };
+        if let Some(v) = get(ENV_TOOL_BREAKER) {
+            self.tool_breaker = v.to_ascii_lowercase();
+        }
+        if let Some(v) = get(ENV_TOOL_BREAKER_ERROR_RATE) {
+            self.tool_breaker_error_rate = float(ENV_TOOL_BREAKER_ERROR_RATE, &v)?;
+        }
+        if let Some(v) = get(ENV_TOOL_BREAKER_MIN_CALLS) {
+            self.tool_breaker_min_calls = parse_num(ENV_TOOL_BREAKER_MIN_CALLS, &v)?;
+        }
+        if let Some(v) = get(ENV_TOOL_BREAKER_WINDOW_MS) {
+            self.tool_breaker_window_ms = parse_num(ENV_TOOL_BREAKER_WINDOW_MS, &v)?;
+        }
+        if let Some(v) = get(ENV_TOOL_BREAKER_OPEN_MS) {
+            self.tool_breaker_open_ms = parse_num(ENV_TOOL_BREAKER_OPEN_MS, &v)?;
+        }
+        if let Some(v) = get(ENV_TOOL_BREAKER_HALF_OPEN_CALLS) {
+            self.tool_breaker_half_open_calls = parse_num(ENV_TOOL_BREAKER_HALF_OPEN_CALLS, &v)?;
+        }
+        if let Some(v) = get(ENV_MAX_AGENT_ITERATIONS) {
+            self.max_agent_iterations = Some(parse_num(ENV_MAX_AGENT_ITERATIONS, &v)?);
+        }
+        if let Some(v) = get(ENV_TRACE_TOKEN_BUDGET) {
+            self.trace_token_budget = Some(parse_num(ENV_TRACE_TOKEN_BUDGET, &v)?);
+        }
+        if let Some(v) = get(ENV_TRACE_COST_BUDGET_USD) {
+            self.trace_cost_budget_usd = Some(float(ENV_TRACE_COST_BUDGET_USD, &v)?);
+        }
+        if let Some(v) = get(ENV_SESSION_TOKEN_BUDGET) {
+            self.session_token_budget = Some(parse_num(ENV_SESSION_TOKEN_BUDGET, &v)?);
+        }
+        if let Some(v) = get(ENV_SESSION_COST_BUDGET_USD) {
+            self.session_cost_budget_usd = Some(float(ENV_SESSION_COST_BUDGET_USD, &v)?);
+        }
         Ok(())
     }
 
@@ -1112,6 +1218,55 @@ impl Config {
         if let Some(url) = &self.otlp_logs_endpoint {
             check_url("otlp_logs_endpoint", url)?;
         }
+        if crate::tools::Mode::parse(&self.tool_breaker).is_none() {
+            return Err(ConfigError::new(
+                "tool_breaker",
+                "must be observe, enforce or off",
+            ));
+        }
+        if !(self.tool_breaker_error_rate > 0.0 && self.tool_breaker_error_rate <= 1.0) {
+            return Err(ConfigError::new(
+                "tool_breaker_error_rate",
+                "must be above 0 and at most 1 (0.1 is 10%)",
+            ));
+        }
+        for (field, v) in [
+            ("tool_breaker_min_calls", self.tool_breaker_min_calls),
+            ("tool_breaker_window_ms", self.tool_breaker_window_ms),
+            (
+                "tool_breaker_half_open_calls",
+                self.tool_breaker_half_open_calls,
+            ),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::new(field, "must be at least 1"));
+            }
+        }
+        for (field, v) in [
+            ("max_agent_iterations", self.max_agent_iterations),
+            ("trace_token_budget", self.trace_token_budget),
+            ("session_token_budget", self.session_token_budget),
+        ] {
+            if v == Some(0) {
+                return Err(ConfigError::new(
+                    field,
+                    "must be at least 1 (leave it unset for no limit)",
+                ));
+            }
+        }
+        for (field, v) in [
+            ("trace_cost_budget_usd", self.trace_cost_budget_usd),
+            ("session_cost_budget_usd", self.session_cost_budget_usd),
+        ] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(ConfigError::new(
+                        field,
+                        "must be a positive number of US dollars",
+                    ));
+                }
+            }
+        }
         #[cfg(not(feature = "grpc"))]
         if self.otlp_protocol == Protocol::Grpc && self.traces_endpoint().is_some() {
             return Err(ConfigError::new(
@@ -1179,6 +1334,31 @@ impl Config {
                 }
             },
         )
+    }
+
+    /// The circuit breakers' settings.
+    pub fn breaker_settings(&self) -> crate::tools::BreakerSettings {
+        crate::tools::BreakerSettings {
+            mode: crate::tools::Mode::parse(&self.tool_breaker)
+                .unwrap_or(crate::tools::Mode::Observe),
+            error_rate: self.tool_breaker_error_rate,
+            min_calls: self.tool_breaker_min_calls,
+            window_ms: self.tool_breaker_window_ms,
+            open_ms: self.tool_breaker_open_ms,
+            half_open_calls: self.tool_breaker_half_open_calls,
+        }
+    }
+
+    /// The loop and budget guards' limits.
+    pub fn guard_settings(&self) -> crate::guards::GuardSettings {
+        let pico = |usd: Option<f64>| usd.map(|u| (u * 1e12).round().max(0.0) as u64);
+        crate::guards::GuardSettings {
+            max_iterations: self.max_agent_iterations,
+            trace_tokens: self.trace_token_budget,
+            trace_cost_pico: pico(self.trace_cost_budget_usd),
+            session_tokens: self.session_token_budget,
+            session_cost_pico: pico(self.session_cost_budget_usd),
+        }
     }
 
     /// What the processing thread does to log records.
@@ -1623,6 +1803,67 @@ mod tests {
         );
         assert_eq!(c.otlp_headers.get("b").map(String::as_str), Some("x y"));
         assert!(!c.store_enabled());
+    }
+
+    #[test]
+    fn tool_breaker_and_guard_options() {
+        let env = |n: &str| match n {
+            ENV_TOOL_BREAKER => Some("Enforce".to_string()),
+            ENV_TOOL_BREAKER_ERROR_RATE => Some("0.25".to_string()),
+            ENV_TOOL_BREAKER_MIN_CALLS => Some("5".to_string()),
+            ENV_TOOL_BREAKER_OPEN_MS => Some("1000".to_string()),
+            ENV_MAX_AGENT_ITERATIONS => Some("12".to_string()),
+            ENV_TRACE_COST_BUDGET_USD => Some("0.5".to_string()),
+            ENV_SESSION_TOKEN_BUDGET => Some("100000".to_string()),
+            _ => None,
+        };
+        let c = Config::resolve(&json!({"tool_breaker_window_ms": 30000}), &env).unwrap();
+        let b = c.breaker_settings();
+        assert_eq!(b.mode, crate::tools::Mode::Enforce);
+        assert_eq!(
+            (
+                b.error_rate,
+                b.min_calls,
+                b.window_ms,
+                b.open_ms,
+                b.half_open_calls
+            ),
+            (0.25, 5, 30_000, 1000, 1)
+        );
+        let g = c.guard_settings();
+        assert_eq!(g.max_iterations, Some(12));
+        assert_eq!(g.trace_cost_pico, Some(500_000_000_000));
+        assert_eq!(g.session_tokens, Some(100_000));
+        assert_eq!((g.trace_tokens, g.session_cost_pico), (None, None));
+        // The defaults: observe, 10% over 20 calls in 60 s, 30 s open, one probe; no guard.
+        let d = Config::default();
+        assert_eq!(
+            d.breaker_settings(),
+            crate::tools::BreakerSettings::default()
+        );
+        assert!(!d.guard_settings().any());
+        for (bad, field) in [
+            (json!({"tool_breaker": "strict"}), "tool_breaker"),
+            (
+                json!({"tool_breaker_error_rate": 0}),
+                "tool_breaker_error_rate",
+            ),
+            (
+                json!({"tool_breaker_min_calls": 0}),
+                "tool_breaker_min_calls",
+            ),
+            (
+                json!({"trace_cost_budget_usd": -1.0}),
+                "trace_cost_budget_usd",
+            ),
+            (json!({"max_agent_iterations": 0}), "max_agent_iterations"),
+        ] {
+            assert_eq!(
+                Config::resolve(&bad, &no_env).unwrap_err().field,
+                field,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -46,6 +46,17 @@ pub fn configure(options: &serde_json::Value, host: HostInfo) -> Result<Configur
         .parent()
         .map(|d| d.join("user-hash.key"));
     crate::scope::configure_user_hash_key(config.user_hash_key.clone(), key_file);
+    if config.disabled {
+        // No-op mode: no breaker and no guard acts either.
+        crate::tools::configure(crate::tools::BreakerSettings {
+            mode: crate::tools::Mode::Off,
+            ..config.breaker_settings()
+        });
+        crate::guards::configure(Default::default(), Default::default());
+    } else {
+        crate::tools::configure(config.breaker_settings());
+        crate::guards::configure(config.guard_settings(), config.price_table());
+    }
     *LAST_CONFIG.lock() = Some(config.clone());
     if config.disabled {
         let previous = SLOT.write().take();
@@ -189,6 +200,10 @@ pub fn head_sample(record: &mut SpanRecord) -> bool {
 
 /// Hands a finished span to the pipeline (never blocks).
 pub fn submit(record: SpanRecord) {
+    if crate::guards::active() {
+        // A model call's spend counts before the next call starts (see crate::guards).
+        crate::guards::observe(&record);
+    }
     {
         // The common case under the read lock, without cloning the Arc.
         let slot = SLOT.read();
@@ -306,6 +321,7 @@ pub fn status() -> serde_json::Value {
                 .then(|| stats.redaction.ns.saturating_mul(1024) / stats.redaction.bytes),
         },
         "behaviour": crate::behaviour::status(),
+        "tools": crate::tools::status(),
         "interned_keys": crate::key::interned_count(),
         "instrumentation": REPORT.lock().clone(),
         "messages": diag::recent(),

@@ -35,6 +35,7 @@ pub mod diag;
 pub mod export;
 pub mod fork;
 pub mod global;
+pub mod guards;
 pub mod ids;
 pub mod key;
 pub mod llm;
@@ -56,6 +57,7 @@ pub mod snapshot;
 pub mod stats;
 pub mod store;
 pub mod tokens;
+pub mod tools;
 pub mod value;
 pub mod wakeup;
 

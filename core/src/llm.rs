@@ -266,6 +266,38 @@ impl LlmStage {
         }
     }
 
+    /// The tokens and cost of one ended model call as the processing thread will record them
+    /// (the provider's usage from the payloads, else an estimate; the price table), computed
+    /// now on a copy: for the budget guards, which must know a call's spend before the next
+    /// call starts. Nothing is recorded and no warning is given.
+    pub fn measure(&self, r: &SpanRecord) -> (u64, u64, Option<u64>) {
+        let limits = Limits {
+            max_attributes: usize::MAX,
+            ..Limits::current()
+        };
+        let mut copy = r.clone();
+        let found = self.provider_payloads(&mut copy, &limits);
+        self.estimate_usage(&mut copy, &found, &limits);
+        let input = int(&copy, sc::GEN_AI_USAGE_INPUT_TOKENS).unwrap_or(0);
+        let output = int(&copy, sc::GEN_AI_USAGE_OUTPUT_TOKENS).unwrap_or(0);
+        let cost = copy.cost_pico.or_else(|| {
+            let provider = text(&copy, sc::GEN_AI_PROVIDER_NAME)?;
+            let rates = [sc::GEN_AI_RESPONSE_MODEL, sc::GEN_AI_REQUEST_MODEL]
+                .iter()
+                .filter_map(|k| text(&copy, k))
+                .find_map(|m| self.prices.lookup(provider, m))?;
+            let usage = Usage {
+                input,
+                output,
+                cache_read: int(&copy, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS).unwrap_or(0),
+                cache_write: int(&copy, sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS).unwrap_or(0),
+                reasoning: int(&copy, sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS).unwrap_or(0),
+            };
+            Some(rates.cost(&usage).min(u128::from(u64::MAX)) as u64)
+        });
+        (input, output, cost)
+    }
+
     /// Processes one ended (finalized) span.
     pub fn process(&mut self, r: &mut SpanRecord) {
         let limits = Limits {

@@ -96,6 +96,12 @@ enum Instrument {
     Ttgo,
     UserOutcomes,
     RegenerateRate,
+    ToolDuration,
+    ToolCalls,
+    ToolErrors,
+    ToolRetries,
+    BreakerTransitions,
+    GuardRefusals,
 }
 
 impl Instrument {
@@ -136,6 +142,12 @@ impl Instrument {
             Instrument::Ttgo => sc::METRIC_TTGO,
             Instrument::UserOutcomes => sc::METRIC_USER_OUTCOMES,
             Instrument::RegenerateRate => sc::METRIC_REGENERATE_RATE,
+            Instrument::ToolDuration => sc::METRIC_TOOL_DURATION,
+            Instrument::ToolCalls => sc::METRIC_TOOL_CALLS,
+            Instrument::ToolErrors => sc::METRIC_TOOL_ERRORS,
+            Instrument::ToolRetries => sc::METRIC_TOOL_RETRIES,
+            Instrument::BreakerTransitions => sc::METRIC_BREAKER_TRANSITIONS,
+            Instrument::GuardRefusals => sc::METRIC_GUARD_REFUSALS,
         }
     }
     fn unit(self) -> &'static str {
@@ -143,10 +155,17 @@ impl Instrument {
             Instrument::Duration
             | Instrument::TimeToFirstChunk
             | Instrument::McpClientDuration
-            | Instrument::McpServerDuration => "s",
+            | Instrument::McpServerDuration
+            | Instrument::ToolDuration => "s",
             Instrument::TokenUsage | Instrument::Tokens => "{token}",
             Instrument::Cost => "USD",
-            Instrument::FinishReasons | Instrument::McpToolCalls => "{call}",
+            Instrument::FinishReasons
+            | Instrument::McpToolCalls
+            | Instrument::ToolCalls
+            | Instrument::ToolErrors
+            | Instrument::ToolRetries
+            | Instrument::GuardRefusals => "{call}",
+            Instrument::BreakerTransitions => "{transition}",
             Instrument::ContextFill => "1",
             Instrument::ContextTokens
             | Instrument::ContextTokensByTier
@@ -238,6 +257,18 @@ impl Instrument {
             Instrument::Ttgo => "Time-To-Good-Output: first submit to first accepted output of a session.",
             Instrument::UserOutcomes => "What users did with responses, by outcome.",
             Instrument::RegenerateRate => "Share of reported outcomes that were regenerations.",
+            Instrument::ToolDuration => "Duration of tool executions.",
+            Instrument::ToolCalls => "Tool calls by tool, kind, server and outcome.",
+            Instrument::ToolErrors => "Failed tool calls by tool, kind, server and error category.",
+            Instrument::ToolRetries => {
+                "Tool calls made again after a failure, by tool, server, source (model or framework) and reason."
+            }
+            Instrument::BreakerTransitions => {
+                "Circuit breaker state changes at the tool boundary, by tool, server, scope, mode and new state."
+            }
+            Instrument::GuardRefusals => {
+                "Model calls refused by a loop or budget guard, by kind and scope."
+            }
         }
     }
     fn buckets(self) -> Option<&'static [f64]> {
@@ -259,6 +290,7 @@ impl Instrument {
             | Instrument::EvaluationScore => Some(sc::SCORE_BUCKETS),
             Instrument::PromptInputTokens => Some(sc::TOKEN_BUCKETS),
             Instrument::Ttgo => Some(sc::TTGO_BUCKETS),
+            Instrument::ToolDuration => Some(sc::DURATION_BUCKETS),
             _ => None,
         }
     }
@@ -271,7 +303,7 @@ impl Instrument {
                 | Instrument::RegenerateRate
         )
     }
-    const ALL: [Instrument; 35] = [
+    const ALL: [Instrument; 41] = [
         Instrument::Duration,
         Instrument::TokenUsage,
         Instrument::TimeToFirstChunk,
@@ -307,6 +339,12 @@ impl Instrument {
         Instrument::Ttgo,
         Instrument::UserOutcomes,
         Instrument::RegenerateRate,
+        Instrument::ToolDuration,
+        Instrument::ToolCalls,
+        Instrument::ToolErrors,
+        Instrument::ToolRetries,
+        Instrument::BreakerTransitions,
+        Instrument::GuardRefusals,
     ];
 }
 
@@ -467,15 +505,20 @@ impl Metrics {
         }
     }
 
-    /// Records one ended span (only model calls and MCP requests count).
+    /// Records one ended span (model calls, tool calls, MCP requests, guard refusals count).
     pub fn record(&mut self, r: &SpanRecord) {
         self.record_pii(r);
         self.record_behaviour(r);
+        self.record_guard_events(r);
+        let op = str_attr(r, sc::GEN_AI_OPERATION_NAME);
+        if op.as_deref() == Some("execute_tool") && r.kind != SpanKind::Server {
+            self.record_tool(r);
+        }
         if r.attribute(sc::MCP_METHOD_NAME).is_some() {
             self.record_mcp(r);
             return;
         }
-        let Some(op) = str_attr(r, sc::GEN_AI_OPERATION_NAME) else {
+        let Some(op) = op else {
             return;
         };
         if !sc::MODEL_OPERATIONS.contains(&op.as_str()) {
@@ -689,6 +732,147 @@ impl Metrics {
             calls.push((sc::ERROR_TYPE, e));
         }
         self.add(Instrument::McpToolCalls, calls, 1.0, 1);
+    }
+
+    /// A tool call (an `execute_tool` span that is not an MCP server's handling of it): the
+    /// conventions' duration histogram, and fivelens's counters of calls by outcome, errors by
+    /// category, retries by source and reason, and breaker transitions (from the span's
+    /// `fivelens.tool.breaker.state_change` events).
+    fn record_tool(&mut self, r: &SpanRecord) {
+        let tool = str_attr(r, sc::GEN_AI_TOOL_NAME).unwrap_or_else(|| "_OTHER".to_string());
+        let server = str_attr(r, sc::MCP_SERVER_NAME);
+        let address = if server.is_none() {
+            str_attr(r, sc::SERVER_ADDRESS)
+        } else {
+            None
+        };
+        let kind = str_attr(r, sc::FIVELENS_TOOL_KIND).unwrap_or_else(|| {
+            if r.attribute(sc::MCP_METHOD_NAME).is_some() || server.is_some() {
+                "mcp".to_string()
+            } else {
+                "function".to_string()
+            }
+        });
+        let mut base: Labels = vec![(sc::GEN_AI_TOOL_NAME, tool)];
+        if let Some(s) = &server {
+            base.push((sc::MCP_SERVER_NAME, s.clone()));
+        }
+        if let Some(a) = &address {
+            base.push((sc::SERVER_ADDRESS, a.clone()));
+        }
+        let rejected = matches!(
+            r.attribute(sc::FIVELENS_BREAKER_REJECTED),
+            Some(ValueRef::Bool(true))
+        );
+        let failed = matches!(r.status, Status::Error(_)) || r.attribute(sc::ERROR_TYPE).is_some();
+        let error = str_attr(r, sc::ERROR_TYPE)
+            .or_else(|| matches!(r.status, Status::Error(_)).then(|| "_OTHER".to_string()));
+
+        for e in &r.events {
+            if &*e.name != sc::FIVELENS_EVENT_BREAKER {
+                continue;
+            }
+            let mut l = base.clone();
+            for key in [
+                sc::FIVELENS_BREAKER_SCOPE,
+                sc::FIVELENS_BREAKER_MODE,
+                sc::FIVELENS_BREAKER_TO,
+            ] {
+                if let Some((_, crate::value::Value::Str(v))) =
+                    e.attributes.iter().find(|(k, _)| k.as_str() == key)
+                {
+                    l.push((key, v.to_string()));
+                }
+            }
+            self.add(Instrument::BreakerTransitions, l, 1.0, 1);
+        }
+
+        if !rejected {
+            let mut l: Labels = base.clone();
+            if let Some(t) = str_attr(r, sc::GEN_AI_TOOL_TYPE) {
+                l.push((sc::GEN_AI_TOOL_TYPE, t));
+            }
+            if let Some(a) = str_attr(r, sc::GEN_AI_AGENT_NAME) {
+                l.push((sc::GEN_AI_AGENT_NAME, a));
+            }
+            if let Some(e) = &error {
+                l.push((sc::ERROR_TYPE, e.clone()));
+            }
+            let seconds = r.end_ns.saturating_sub(r.start_ns) as f64 / 1e9;
+            self.observe(Instrument::ToolDuration, l, seconds);
+        }
+
+        let outcome = if rejected {
+            "rejected"
+        } else if failed {
+            "error"
+        } else {
+            "ok"
+        };
+        let mut calls = base.clone();
+        calls.push((sc::FIVELENS_TOOL_KIND, kind.clone()));
+        calls.push((sc::FIVELENS_OUTCOME, outcome.to_string()));
+        self.add(Instrument::ToolCalls, calls, 1.0, 1);
+
+        if failed && !rejected {
+            let category = str_attr(r, sc::FIVELENS_TOOL_ERROR_CATEGORY)
+                .filter(|c| crate::tools::Category::parse(c).is_some())
+                .unwrap_or_else(|| {
+                    let message = match &r.status {
+                        Status::Error(m) => Some(m.as_ref()),
+                        _ => None,
+                    };
+                    let code = [sc::HTTP_RESPONSE_STATUS_CODE, sc::RPC_RESPONSE_STATUS_CODE]
+                        .iter()
+                        .find_map(|k| str_attr(r, k).and_then(|v| v.parse::<i64>().ok()));
+                    crate::tools::classify(&crate::tools::Failure {
+                        error_type: error.as_deref(),
+                        message,
+                        status_code: code,
+                        payload: false,
+                    })
+                    .as_str()
+                    .to_string()
+                });
+            let mut l = base.clone();
+            l.push((sc::FIVELENS_TOOL_KIND, kind));
+            l.push((sc::FIVELENS_TOOL_ERROR_CATEGORY, category));
+            self.add(Instrument::ToolErrors, l, 1.0, 1);
+        }
+
+        let attempt = match r.attribute(sc::FIVELENS_RETRY_ATTEMPT) {
+            Some(ValueRef::I64(n)) => n,
+            _ => 0,
+        };
+        if attempt > 1 {
+            let mut l = base;
+            l.push((
+                sc::FIVELENS_RETRY_SOURCE,
+                str_attr(r, sc::FIVELENS_RETRY_SOURCE).unwrap_or_else(|| "model".to_string()),
+            ));
+            if let Some(reason) = str_attr(r, sc::FIVELENS_RETRY_REASON) {
+                l.push((sc::FIVELENS_RETRY_REASON, reason));
+            }
+            self.add(Instrument::ToolRetries, l, 1.0, 1);
+        }
+    }
+
+    /// `fivelens.guard.refusals` from `fivelens.guard.exceeded` events.
+    fn record_guard_events(&mut self, r: &SpanRecord) {
+        for e in &r.events {
+            if &*e.name != sc::FIVELENS_EVENT_GUARD {
+                continue;
+            }
+            let mut l: Labels = Vec::new();
+            for key in [sc::FIVELENS_GUARD_KIND, sc::FIVELENS_GUARD_SCOPE] {
+                if let Some((_, crate::value::Value::Str(v))) =
+                    e.attributes.iter().find(|(k, _)| k.as_str() == key)
+                {
+                    l.push((key, v.to_string()));
+                }
+            }
+            self.add(Instrument::GuardRefusals, l, 1.0, 1);
+        }
     }
 
     /// `fivelens.pii.entities` from the span's `fivelens.redaction.<type>` counts.
@@ -1467,5 +1651,103 @@ mod tests {
         assert!(text.contains("fivelens_mcp_tool_calls_total{fivelens_mcp_side=\"client\",gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_outcome=\"error\",error_type=\"tool_error\"} 1"), "{text}");
         assert!(text.contains("fivelens_mcp_side=\"server\",gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_outcome=\"error\",error_type=\"-32602\"} 1"), "{text}");
         assert!(!text.contains("tools/list\",fivelens_outcome"), "{text}");
+    }
+
+    fn tool(name: &str, seconds: f64, error: Option<&str>) -> SpanRecord {
+        let mut r = SpanRecord::start(&format!("execute_tool {name}"), SpanKind::Internal, None);
+        r.set_attribute(
+            Key::new(sc::GEN_AI_OPERATION_NAME),
+            Value::from("execute_tool"),
+        );
+        r.set_attribute(Key::new(sc::GEN_AI_TOOL_NAME), Value::from(name));
+        r.set_attribute(Key::new(sc::GEN_AI_TOOL_TYPE), Value::from("function"));
+        if let Some(e) = error {
+            r.set_attribute(Key::new(sc::ERROR_TYPE), Value::from(e));
+            r.status = Status::Error("failed".into());
+        }
+        r.end_at(Some(r.start_ns + (seconds * 1e9) as u64));
+        r
+    }
+
+    #[test]
+    fn tool_calls_errors_retries_and_breaker_transitions() {
+        let mut m = Metrics::new(None, false);
+        m.record(&tool("lookup", 0.05, None));
+        m.record(&tool("lookup", 0.5, Some("TimeoutError")));
+        let mut retried = tool("lookup", 0.01, Some("tool_error"));
+        retried.set_attribute(Key::new(sc::FIVELENS_RETRY_ATTEMPT), Value::I64(2));
+        retried.set_attribute(
+            Key::new(sc::FIVELENS_RETRY_REASON),
+            Value::from("TimeoutError"),
+        );
+        retried.set_attribute(Key::new(sc::FIVELENS_RETRY_SOURCE), Value::from("model"));
+        retried.add_event(
+            sc::FIVELENS_EVENT_BREAKER,
+            None,
+            crate::tools::transition_attributes(
+                &crate::tools::Transition {
+                    scope: crate::tools::Scope::Tool,
+                    from: crate::tools::State::Closed,
+                    to: crate::tools::State::Open,
+                    calls: 20,
+                    errors: 3,
+                    time_ns: 1,
+                },
+                crate::tools::Mode::Enforce,
+            ),
+        );
+        m.record(&retried);
+        let mut rejected = tool("lookup", 0.0, Some("circuit_open"));
+        rejected.set_attribute(Key::new(sc::FIVELENS_BREAKER_REJECTED), Value::Bool(true));
+        m.record(&rejected);
+        // An MCP client call: counted as a tool call of kind mcp, its category from the code.
+        let mut mcp_call = mcp(SpanKind::Client, "get_weather", 0.02, Some("-32602"));
+        mcp_call.set_attribute(
+            Key::new(sc::RPC_RESPONSE_STATUS_CODE),
+            Value::from("-32602"),
+        );
+        m.record(&mcp_call);
+        // The server's handling of it is not a tool call of this process.
+        m.record(&mcp(SpanKind::Server, "get_weather", 0.01, None));
+        // A guard refusal event on any span.
+        let mut node = SpanRecord::start("model", SpanKind::Internal, None);
+        node.add_event(
+            sc::FIVELENS_EVENT_GUARD,
+            None,
+            crate::guards::event_attributes(&crate::guards::Exceeded {
+                kind: "cost",
+                scope: "trace",
+                limit: 0.01,
+                used: 0.011,
+                message: "m".into(),
+            }),
+        );
+        node.end_at(None);
+        m.record(&node);
+
+        let text = m.prometheus_text();
+        assert!(
+            text.contains("# TYPE gen_ai_execute_tool_duration_seconds histogram"),
+            "{text}"
+        );
+        let durations: u64 = m.series[&Instrument::ToolDuration]
+            .values()
+            .map(|s| s.count)
+            .sum();
+        assert_eq!(durations, 4, "rejected calls have no duration");
+        for line in [
+            "fivelens_tool_calls_total{gen_ai_tool_name=\"lookup\",fivelens_tool_kind=\"function\",fivelens_outcome=\"ok\"} 1",
+            "fivelens_tool_calls_total{gen_ai_tool_name=\"lookup\",fivelens_tool_kind=\"function\",fivelens_outcome=\"error\"} 2",
+            "fivelens_tool_calls_total{gen_ai_tool_name=\"lookup\",fivelens_tool_kind=\"function\",fivelens_outcome=\"rejected\"} 1",
+            "fivelens_tool_calls_total{gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_tool_kind=\"mcp\",fivelens_outcome=\"error\"} 1",
+            "fivelens_tool_errors_total{gen_ai_tool_name=\"lookup\",fivelens_tool_kind=\"function\",fivelens_tool_error_category=\"timeout\"} 1",
+            "fivelens_tool_errors_total{gen_ai_tool_name=\"lookup\",fivelens_tool_kind=\"function\",fivelens_tool_error_category=\"tool_error\"} 1",
+            "fivelens_tool_errors_total{gen_ai_tool_name=\"get_weather\",mcp_server_name=\"weather\",fivelens_tool_kind=\"mcp\",fivelens_tool_error_category=\"validation\"} 1",
+            "fivelens_tool_retries_total{gen_ai_tool_name=\"lookup\",fivelens_retry_source=\"model\",fivelens_retry_reason=\"TimeoutError\"} 1",
+            "fivelens_tool_breaker_transitions_total{gen_ai_tool_name=\"lookup\",fivelens_breaker_scope=\"tool\",fivelens_breaker_mode=\"enforce\",fivelens_breaker_to=\"open\"} 1",
+            "fivelens_guard_refusals_total{fivelens_guard_kind=\"cost\",fivelens_guard_scope=\"trace\"} 1",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
     }
 }

@@ -407,6 +407,77 @@ pub const URL_SCHEME: &str = "url.scheme";
 /// W3C baggage header / `_meta` key.
 pub const BAGGAGE: &str = "baggage";
 
+// ---- tools as dependencies: kinds, error categories, retries, the circuit breaker -------------
+
+/// `fivelens.tool.kind` on `execute_tool` spans: `function` (a local function), `mcp` (a tool of
+/// an MCP server, named by `mcp.server.name`) or `http` (an HTTP API, named by `server.address`).
+pub const FIVELENS_TOOL_KIND: &str = "fivelens.tool.kind";
+/// `fivelens.tool.error.category` on a failed tool call: `timeout`, `rate_limited`, `validation`,
+/// `not_found`, `unavailable`, `server_error`, `tool_error` (an error returned in the result, such
+/// as an MCP `isError` result or an error `ToolMessage`) or `other`.
+pub const FIVELENS_TOOL_ERROR_CATEGORY: &str = "fivelens.tool.error.category";
+/// `fivelens.retry.source` on a retried tool call: `model` (the model called the same tool again
+/// after it failed), `framework` (the framework retried it: CrewAI's attempts) or `app`.
+pub const FIVELENS_RETRY_SOURCE: &str = "fivelens.retry.source";
+/// `fivelens.tool.breaker.state` on a tool call: the state of its circuit breaker when the call
+/// was admitted (`closed`, `open`, `half_open`).
+pub const FIVELENS_BREAKER_STATE: &str = "fivelens.tool.breaker.state";
+/// `fivelens.tool.breaker.rejected` (bool): the call was not made; its breaker is open (`enforce`
+/// mode) and the model received the degraded-mode tool error instead.
+pub const FIVELENS_BREAKER_REJECTED: &str = "fivelens.tool.breaker.rejected";
+/// `fivelens.tool.breaker.would_reject` (bool): `observe` mode; `enforce` would have rejected the
+/// call.
+pub const FIVELENS_BREAKER_WOULD_REJECT: &str = "fivelens.tool.breaker.would_reject";
+/// `fivelens.tool.breaker.probe` (bool): a half-open breaker's probe call.
+pub const FIVELENS_BREAKER_PROBE: &str = "fivelens.tool.breaker.probe";
+/// Span event `fivelens.tool.breaker.state_change` on the tool call whose admission or outcome
+/// changed a breaker's state.
+pub const FIVELENS_EVENT_BREAKER: &str = "fivelens.tool.breaker.state_change";
+/// `fivelens.breaker.scope` on a breaker event: `tool` (one tool, of one server) or `server`
+/// (every tool of an MCP server).
+pub const FIVELENS_BREAKER_SCOPE: &str = "fivelens.breaker.scope";
+/// `fivelens.breaker.from` on a breaker event: the previous state.
+pub const FIVELENS_BREAKER_FROM: &str = "fivelens.breaker.from";
+/// `fivelens.breaker.to` on a breaker event: the new state.
+pub const FIVELENS_BREAKER_TO: &str = "fivelens.breaker.to";
+/// `fivelens.breaker.mode` on a breaker event: `observe` or `enforce`.
+pub const FIVELENS_BREAKER_MODE: &str = "fivelens.breaker.mode";
+/// `fivelens.breaker.calls` on a breaker event: calls in the sliding window.
+pub const FIVELENS_BREAKER_CALLS: &str = "fivelens.breaker.calls";
+/// `fivelens.breaker.errors` on a breaker event: failed calls in the sliding window.
+pub const FIVELENS_BREAKER_ERRORS: &str = "fivelens.breaker.errors";
+/// `fivelens.breaker.error_rate` on a breaker event: errors / calls in the window.
+pub const FIVELENS_BREAKER_ERROR_RATE: &str = "fivelens.breaker.error_rate";
+/// Histogram `gen_ai.execute_tool.duration` (s), the GenAI conventions' tool-call duration.
+pub const METRIC_TOOL_DURATION: &str = "gen_ai.execute_tool.duration";
+/// Counter `fivelens.tool.calls`: tool calls by tool, kind, server and `fivelens.outcome`
+/// (`ok`, `error`, `rejected`).
+pub const METRIC_TOOL_CALLS: &str = "fivelens.tool.calls";
+/// Counter `fivelens.tool.errors`: failed tool calls by tool, kind, server and category.
+pub const METRIC_TOOL_ERRORS: &str = "fivelens.tool.errors";
+/// Counter `fivelens.tool.retries`: tool calls made again after a failure, by tool, server,
+/// `fivelens.retry.source` and `fivelens.retry.reason`.
+pub const METRIC_TOOL_RETRIES: &str = "fivelens.tool.retries";
+/// Counter `fivelens.tool.breaker.transitions`: circuit breaker state changes by tool, server,
+/// scope, mode and new state.
+pub const METRIC_BREAKER_TRANSITIONS: &str = "fivelens.tool.breaker.transitions";
+
+// ---- loop and budget guards --------------------------------------------------------------------
+
+/// Span event `fivelens.guard.exceeded`: a model call was refused because a guard's limit was
+/// reached (on the span current when the call was refused).
+pub const FIVELENS_EVENT_GUARD: &str = "fivelens.guard.exceeded";
+/// `fivelens.guard.kind` on a guard event: `iterations`, `tokens` or `cost`.
+pub const FIVELENS_GUARD_KIND: &str = "fivelens.guard.kind";
+/// `fivelens.guard.scope` on a guard event: `trace` or `session`.
+pub const FIVELENS_GUARD_SCOPE: &str = "fivelens.guard.scope";
+/// `fivelens.guard.limit` on a guard event: the configured limit (iterations, tokens or USD).
+pub const FIVELENS_GUARD_LIMIT: &str = "fivelens.guard.limit";
+/// `fivelens.guard.used` on a guard event: what the trace or session had used.
+pub const FIVELENS_GUARD_USED: &str = "fivelens.guard.used";
+/// Counter `fivelens.guard.refusals`: model calls refused by a guard, by kind and scope.
+pub const METRIC_GUARD_REFUSALS: &str = "fivelens.guard.refusals";
+
 // ---- sampling -------------------------------------------------------------------------------
 
 /// `fivelens.sampling.keep` (string): set by `keep_trace(reason)` (and guardrail blocks) on a

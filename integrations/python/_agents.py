@@ -48,12 +48,17 @@ class ToolAttempts:
         self._last[name] = (1, None)
         return None
 
-    def retry_attributes(self, name: str) -> dict[str, Any]:
-        """:meth:`begin`, as the span attributes of a retry (none for a first call)."""
+    def retry_attributes(self, name: str, source: str = "model") -> dict[str, Any]:
+        """:meth:`begin`, as the span attributes of a retry (none for a first call); ``source``
+        is who made the call again (``model``, or ``framework``)."""
         retry = self.begin(name)
         if retry is None:
             return {}
-        return {sc.FIVELENS_RETRY_ATTEMPT: retry[0], sc.FIVELENS_RETRY_REASON: retry[1]}
+        return {
+            sc.FIVELENS_RETRY_ATTEMPT: retry[0],
+            sc.FIVELENS_RETRY_REASON: retry[1],
+            sc.FIVELENS_RETRY_SOURCE: source,
+        }
 
     def finish(self, name: str, error: str | None) -> int:
         """The call of ``name`` ended (``error``: its error type, or None); returns its attempt."""

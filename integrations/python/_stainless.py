@@ -29,7 +29,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from fivelens import _native
+from fivelens import _native, _tools
 from fivelens._llm import LlmCall
 
 
@@ -371,6 +371,7 @@ def patch(base_client_module: Any, adapter: Adapter) -> None:
 
         @functools.wraps(sync_original)
         def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _tools.check_guards()  # a loop or budget guard refuses the call before it is made
             call = _begin(adapter, self, args, kwargs)
             if call is None:
                 return sync_original(self, *args, **kwargs)
@@ -396,6 +397,7 @@ def patch(base_client_module: Any, adapter: Adapter) -> None:
 
         @functools.wraps(async_original)
         async def arequest(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _tools.check_guards()
             call = _begin(adapter, self, args, kwargs)
             if call is None:
                 return await async_original(self, *args, **kwargs)

@@ -29,9 +29,10 @@ import importlib.metadata
 import json
 from typing import Any
 
-from fivelens import _hooks, _native
+from fivelens import _hooks, _native, _tools
 from fivelens import semconv as sc
 from fivelens._llm import LlmCall, text_part, to_json
+from fivelens._tools import Boundary
 
 from ._agents import ToolAttempts, error_type, journal, sdk_instrumented
 
@@ -166,6 +167,7 @@ class _Turn:
             },
             _instrumentation=INSTRUMENTATION,
         )
+        _tools.note_iteration(self.iteration, self.count)
         return self.iteration
 
     def end_iteration(self) -> None:
@@ -264,10 +266,20 @@ def _middleware_class(base: type) -> type:
             try:
                 iteration = turn.next_iteration()
                 activation = iteration._activate()
+            except Exception as e:
+                _report("starting a model call", e)
+                return await call_next(events, context)
+            try:
+                _tools.check_guards()  # a loop or budget guard refuses the call before it is made
+            except _tools.GuardExceeded:
+                iteration._deactivate(activation)
+                raise
+            try:
                 if not turn.sdk:
                     call = _model_call(turn, iteration, events)
                     call._activate()
             except Exception as e:
+                iteration._deactivate(activation)
                 _report("starting a model call", e)
                 return await call_next(events, context)
             try:
@@ -298,29 +310,42 @@ def _middleware_class(base: type) -> type:
             turn = self._fivelens
             name = str(getattr(event, "name", None) or "tool")
             try:
-                span = _start_tool(turn, name, event)
+                boundary = Boundary.admit(name)
+                span = _start_tool(turn, name, event, boundary)
+                boundary.start(span)
                 activation = span._activate()
             except Exception as e:
                 _report("starting a tool call", e)
                 return await call_next(event, context)
+            if boundary.rejected:
+                # The breaker is open (enforce): not run; the model gets the failed result ag2
+                # makes of a tool's exception, with the degraded-mode message.
+                span._deactivate(activation)
+                return _rejected(turn, span, name, event, boundary)
             failure: str | None = None
+            inside = _tools.enter_boundary(name)
             try:
                 result = await call_next(event, context)
             except BaseException as e:
+                _tools.leave_boundary(inside)
                 span._deactivate(activation)
                 _tool_failed(turn, span, name, e)
+                boundary.finish(span, error=e if isinstance(e, Exception) else None, failed=True)
                 span.end()
                 raise
+            _tools.leave_boundary(inside)
             span._deactivate(activation)
             error = getattr(result, "error", None)
             if isinstance(error, BaseException):
                 _tool_failed(turn, span, name, error)
+                boundary.finish(span, error=error if isinstance(error, Exception) else None, failed=True)
                 failure = error_type(error)
             else:
                 text = _result_text(result)
                 if _native._capture_content():
                     span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, text)
                 journal(turn.iteration, "observation", text, name)
+                boundary.finish(span)
             turn.tools.finish(name, failure)
             span.end()
             return result
@@ -328,7 +353,19 @@ def _middleware_class(base: type) -> type:
     return FivelensMiddleware
 
 
-def _start_tool(turn: _Turn, name: str, event: Any) -> Any:
+def _rejected(turn: _Turn, span: Any, name: str, event: Any, boundary: Boundary) -> Any:
+    from ag2.events.tool_events import ToolErrorEvent
+
+    boundary.finish(span)
+    if _native._capture_content():
+        span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, boundary.message)
+    journal(turn.iteration, "observation", boundary.message, name)
+    turn.tools.finish(name, _tools.CIRCUIT_OPEN)
+    span.end()
+    return ToolErrorEvent.from_call(event, boundary.error())
+
+
+def _start_tool(turn: _Turn, name: str, event: Any, boundary: Boundary | None = None) -> Any:
     attrs: dict[str, Any] = {
         sc.GEN_AI_OPERATION_NAME: "execute_tool",
         sc.GEN_AI_TOOL_NAME: name,
@@ -343,6 +380,8 @@ def _start_tool(turn: _Turn, name: str, event: Any) -> Any:
     attrs.update(turn.tools.retry_attributes(name))
     if _native._capture_content():
         attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(_arguments(getattr(event, "arguments", None)))
+    if boundary is not None:
+        attrs.update(boundary.attributes())
     return _native.start_span(
         f"execute_tool {name}",
         kind="internal",

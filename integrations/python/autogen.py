@@ -44,9 +44,10 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from fivelens import _hooks, _native
+from fivelens import _hooks, _native, _tools
 from fivelens import semconv as sc
 from fivelens._llm import LlmCall, text_part, to_json
+from fivelens._tools import Boundary
 
 from ._agents import ToolAttempts, error_type, journal, sdk_instrumented
 
@@ -104,6 +105,7 @@ class _Invocation:
             },
             _instrumentation=INSTRUMENTATION,
         )
+        _tools.note_iteration(self.iteration, n)
         return self.iteration
 
     def end_iteration(self) -> None:
@@ -398,6 +400,11 @@ def _wrap_create(original: Any) -> Any:
         except Exception as e:
             _report("starting a model call", e)
             return await original(self, messages, *args, **kwargs)
+        try:
+            _tools.check_guards()  # a loop or budget guard refuses the call before it is made
+        except _tools.GuardExceeded:
+            step.deactivate()
+            raise
         token = _MODEL_STEP.set(step)
         try:
             result = await original(self, messages, *args, **kwargs)
@@ -486,7 +493,7 @@ class _ToolCall:
     """One ``run_json`` of a tool: the attributes AutoGen's ``execute_tool`` span gets from
     fivelens, and the span itself, held open until the result is known."""
 
-    __slots__ = ("arguments", "call_id", "inv", "name", "retry", "span")
+    __slots__ = ("arguments", "boundary", "call_id", "inv", "name", "retry", "span")
 
     def __init__(self, name: str, arguments: Any, call_id: Any, inv: _Invocation | None) -> None:
         self.name = name
@@ -496,6 +503,7 @@ class _ToolCall:
         self.span: Any = None
         # The model calls the tool again after it failed in this run: a retry.
         self.retry = inv.run.tools.begin(name) if inv is not None else None
+        self.boundary = Boundary.admit(name)
 
     def start_attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {sc.FIVELENS_FRAMEWORK: FRAMEWORK, sc.GEN_AI_TOOL_TYPE: "function"}
@@ -506,6 +514,8 @@ class _ToolCall:
         if self.retry is not None:
             attrs[sc.FIVELENS_RETRY_ATTEMPT] = self.retry[0]
             attrs[sc.FIVELENS_RETRY_REASON] = self.retry[1]
+            attrs[sc.FIVELENS_RETRY_SOURCE] = "model"
+        attrs.update(self.boundary.attributes())
         return attrs
 
     def content_allowed(self) -> bool:
@@ -515,8 +525,36 @@ class _ToolCall:
 
     def on_start(self, span: Any) -> None:
         self.span = span
+        self.boundary.start(span)
         if self.content_allowed():
             span.set_attribute(sc.GEN_AI_TOOL_CALL_ARGUMENTS, to_json(self.arguments))
+
+    def reject(self) -> BaseException:
+        """The breaker is open (enforce): the tool is not run. Its span is fivelens's own (AutoGen
+        makes its span inside the call); the error raised is what AutoGen's workbench hands the
+        model as the tool's failed result."""
+        iteration = self.inv.iteration if self.inv is not None else None
+        attrs = self.start_attributes()
+        attrs[sc.GEN_AI_OPERATION_NAME] = "execute_tool"
+        attrs[sc.GEN_AI_TOOL_NAME] = self.name
+        if _native._capture_content():
+            attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(self.arguments)
+        span = _native.start_span(
+            f"execute_tool {self.name}",
+            kind="internal",
+            parent=iteration,
+            attributes=attrs,
+            _instrumentation=INSTRUMENTATION,
+        )
+        self.boundary.start(span)
+        self.boundary.finish(span)
+        if _native._capture_content():
+            span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, self.boundary.message)
+        span.end()
+        if self.inv is not None:
+            self.inv.run.tools.finish(self.name, _tools.CIRCUIT_OPEN)
+            journal(self.inv.iteration, "observation", self.boundary.message, self.name)
+        return self.boundary.error()
 
     def succeeded(self, tool: Any, result: Any) -> None:
         text: str | None = None
@@ -526,12 +564,14 @@ class _ToolCall:
             text = to_json(result)
         if self.span is not None and self.content_allowed():
             self.span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, text)
+        self.boundary.finish(self.span)
         if self.inv is not None:
             self.inv.run.tools.finish(self.name, None)
             journal(self.inv.iteration, "observation", text, self.name)
 
     def failed(self, error: BaseException) -> None:
         # AutoGen's span records the exception, the ERROR status and ``error.type``.
+        self.boundary.finish(self.span, error=error if isinstance(error, Exception) else None, failed=True)
         if self.inv is not None:
             self.inv.run.tools.finish(self.name, error_type(error))
             journal(self.inv.iteration, "observation", f"{error_type(error)}: {error}", self.name)
@@ -621,10 +661,11 @@ class _ToolScope:
     """What is current while a tool runs: its iteration (the parent of AutoGen's span), and no
     agent turn (a model called inside a tool is not the agent's next iteration)."""
 
-    __slots__ = ("_activation", "_tokens")
+    __slots__ = ("_activation", "_boundary", "_tokens")
 
     def __init__(self, call: _ToolCall) -> None:
         self._tokens = (_TOOL.set(call), _INVOCATION.set(None))
+        self._boundary = _tools.enter_boundary(call.name)
         iteration = call.inv.iteration if call.inv is not None else None
         self._activation = (iteration, iteration._activate()) if iteration is not None else None
 
@@ -635,6 +676,7 @@ class _ToolScope:
                 span._deactivate(token)
             except Exception as e:
                 _report("resetting an iteration span", e)
+        _tools.leave_boundary(self._boundary)
         _reset(_INVOCATION, self._tokens[1])
         _reset(_TOOL, self._tokens[0])
 
@@ -645,6 +687,8 @@ def _wrap_run_json(original: Any) -> Any:
         call = _begin_tool(self, args, kwargs)
         if call is None:
             return await original(self, *args, **kwargs)
+        if call.boundary.rejected:
+            raise call.reject()
         scope = _ToolScope(call)
         try:
             result = await original(self, *args, **kwargs)
@@ -665,6 +709,8 @@ def _wrap_run_json_stream(original: Any) -> Any:
     @functools.wraps(original)
     async def run_json_stream(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         call = _begin_tool(self, args, kwargs)
+        if call is not None and call.boundary.rejected:
+            raise call.reject()
         inner = original(self, *args, **kwargs)
         if call is None:
             async for item in inner:

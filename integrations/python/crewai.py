@@ -21,6 +21,14 @@ call nests under it, as do spans the app's tools open; CrewAI's own ``LLMCall*``
 span (they add the agent's reasoning journal to the iteration span). The tool events, emitted
 inside the wrapper, carry the iteration in the context the bus copies for their handlers.
 
+The tool boundary. ``BaseTool.run`` / ``arun`` and ``Tool``'s (native tool calling) and
+``CrewStructuredTool.invoke`` / ``ainvoke`` (text tool calling) are wrapped: the circuit breaker is
+asked before the tool runs and told how it ended. A call its open breaker rejects (``enforce``)
+does not run: it returns a ``ToolFailure`` with the degraded-mode message, the way CrewAI tools
+report failures (the agent reads the message; CrewAI's failure policy applies). The breaker's
+answer reaches the tool's span (built later from the events) through the executor's context,
+which the bus copies for the handlers.
+
 Span shapes: ``invoke_workflow {crew}`` -> ``task {task}`` -> ``invoke_agent {role}`` ->
 ``iteration`` -> ``chat {model}`` (the SDK's) and ``execute_tool {tool}``. A tool that fails is an
 error span (``error.type``); the same tool called again in the same agent run after a failure
@@ -36,10 +44,11 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-from fivelens import _native
+from fivelens import _native, _tools
 from fivelens import semconv as sc
 from fivelens._hooks import cancel, when_imported
 from fivelens._llm import to_json
+from fivelens._tools import Boundary
 
 from ._agents import ToolAttempts, journal
 
@@ -72,6 +81,7 @@ class _Node:
 
     __slots__ = (
         "agent",
+        "boundaries",
         "event_id",
         "iteration",
         "iteration_span",
@@ -97,6 +107,8 @@ class _Node:
         self.iteration_span: Any = None
         self.tools = ToolAttempts()
         self.last_tool: dict[str, _Node] = {}  # tool name -> its latest use in this agent run
+        # tool uses: the breaker answers of the executor frame the tool ran in (see _boundaries)
+        self.boundaries: dict[str, Boundary] | None = None
 
 
 class _State:
@@ -115,6 +127,10 @@ _state = _State()
 _agent_run: ContextVar[tuple[_Node, Any] | None] = ContextVar("fivelens_crewai_agent_run", default=None)
 _listener: Any = None
 _patched: list[tuple[Any, str, Any]] = []
+# Tool name -> the breaker's answer for the tool calls of the executor frame running now (set by
+# the executor wrappers, filled by the tool wrappers, read by the tool-end handlers, which run in
+# a copy of the emitting context).
+_boundaries: ContextVar[dict[str, Boundary] | None] = ContextVar("fivelens_crewai_boundaries", default=None)
 
 
 def instrument() -> str | None:
@@ -159,6 +175,23 @@ def _patch(_module: Any) -> None:
     original_react = agent_executor.execute_tool_and_check_finality
     _patched.append((agent_executor, "execute_tool_and_check_finality", original_react))
     agent_executor.execute_tool_and_check_finality = _wrap_react_tool(original_react)
+
+    from crewai.tools.base_tool import BaseTool, Tool
+    from crewai.tools.structured_tool import CrewStructuredTool
+
+    for owner, name, is_async in (
+        (BaseTool, "run", False),
+        (BaseTool, "arun", True),
+        (Tool, "run", False),
+        (Tool, "arun", True),
+        (CrewStructuredTool, "invoke", False),
+        (CrewStructuredTool, "ainvoke", True),
+    ):
+        original = owner.__dict__.get(name)
+        if original is None:
+            continue
+        _patched.append((owner, name, original))
+        setattr(owner, name, _wrap_tool_call(original, is_async))
 
 
 def _listener_class(base: type) -> type:
@@ -344,6 +377,8 @@ def _start(event: Any, depth: int = 0) -> _Node | None:
         if event.run_attempts and event.run_attempts > 1:
             # CrewAI's own retry of a tool call it could not run (text tool calling).
             attrs[sc.FIVELENS_RETRY_ATTEMPT] = int(event.run_attempts)
+            attrs[sc.FIVELENS_RETRY_SOURCE] = "framework"
+            attrs.setdefault(sc.FIVELENS_RETRY_REASON, "tool_usage_error")
         if _native._capture_content():
             args = event.tool_args
             attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = args if isinstance(args, str) else to_json(args)
@@ -352,6 +387,7 @@ def _start(event: Any, depth: int = 0) -> _Node | None:
     node.agent = agent
     if kind == "tool":
         node.step_span = step_span
+        node.boundaries = _boundaries.get()  # this handler runs in a copy of the tool's frame
         if agent is not None:
             agent.last_tool[name] = node
     node.span = _native.start_span(
@@ -445,6 +481,12 @@ def _end_tool(node: _Node, event: Any, failed: bool, error: Any) -> None:
             span.set_status("error", str(getattr(failure, "message", "") or "")[:1024])
         if getattr(event, "from_cache", False):
             span.set_attribute(sc.FIVELENS_TOOL_FROM_CACHE, True)
+    holder = node.boundaries if node.boundaries is not None else _boundaries.get()
+    boundary = holder.get(node.name) if holder is not None else None
+    if boundary is not None:
+        boundary.apply(span)
+        if boundary.rejected:
+            reason = _tools.CIRCUIT_OPEN
     output = getattr(event, "output", None) if not failed else str(error)
     if _native._capture_content() and output is not None:
         content = output if isinstance(output, str) else to_json(output)
@@ -545,6 +587,7 @@ def _iteration(executor: Any) -> _Node | None:
             start_time=now,
             _instrumentation=INSTRUMENTATION,
         )
+    _tools.note_iteration(run.iteration_span, index)
     return run
 
 
@@ -596,7 +639,11 @@ def _wrap_llm(original: Any) -> Any:
 
 def _wrap_tool_method(original: Any) -> Any:
     def _execute_single_native_tool_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return _run_in(_current_run(self), original, (self, *args), kwargs)
+        token = _boundaries.set({})
+        try:
+            return _run_in(_current_run(self), original, (self, *args), kwargs)
+        finally:
+            _boundaries.reset(token)
 
     _execute_single_native_tool_call.__wrapped__ = original  # type: ignore[attr-defined]
     return _execute_single_native_tool_call
@@ -604,7 +651,112 @@ def _wrap_tool_method(original: Any) -> Any:
 
 def _wrap_react_tool(original: Any) -> Any:
     def execute_tool_and_check_finality(*args: Any, **kwargs: Any) -> Any:
-        return _run_in(_current_run(None), original, args, kwargs)
+        token = _boundaries.set({})
+        try:
+            return _run_in(_current_run(None), original, args, kwargs)
+        finally:
+            _boundaries.reset(token)
 
     execute_tool_and_check_finality.__wrapped__ = original  # type: ignore[attr-defined]
     return execute_tool_and_check_finality
+
+
+# ---- the tool boundary: the circuit breaker ------------------------------------------------------
+
+
+def _tool_name(tool: Any) -> str:
+    """The name CrewAI's tool events carry (the sanitized one the model calls)."""
+    name = str(getattr(tool, "name", None) or "tool")
+    try:
+        from crewai.utilities.string_utils import sanitize_tool_name
+
+        return str(sanitize_tool_name(name))
+    except Exception:
+        return name
+
+
+def _rejected_result(boundary: Boundary) -> Any:
+    """What a CrewAI tool returns for a failure it reports: the degraded-mode message."""
+    from crewai.tools.tool_failure import ToolFailure, ToolFailureReason
+
+    return ToolFailure(
+        message=boundary.message, reason=ToolFailureReason.TOOL_REPORTED, code=_tools.CIRCUIT_OPEN, retryable=False
+    )
+
+
+def _outcome(boundary: Boundary, result: Any) -> None:
+    """A tool's result: a ``ToolFailure`` is a failed call (an error returned in the payload)."""
+    reason = getattr(getattr(result, "reason", None), "value", None)
+    if reason is None or type(result).__name__ != "ToolFailure":
+        boundary.finish(None)
+        return
+    code = getattr(result, "code", None)
+    error_type = str(code) if reason == "exception" and code else str(reason)
+    boundary.finish(
+        None,
+        error_type=error_type,
+        message=str(getattr(result, "message", "") or ""),
+        payload=reason in ("tool_reported", "mcp_error"),
+    )
+
+
+def _begin_call(tool: Any) -> Boundary | None:
+    if not _state.enabled:
+        return None
+    try:
+        boundary = Boundary.admit(_tool_name(tool))
+        holder = _boundaries.get()
+        if holder is not None:
+            holder[boundary.name] = boundary
+        return boundary
+    except Exception as e:
+        _native.report_internal_error("crewai", f"asking the tool breaker failed: {e!r}")
+        return None
+
+
+def _wrap_tool_call(original: Any, is_async: bool) -> Any:
+    if is_async:
+
+        async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
+            boundary = _begin_call(self)
+            if boundary is None:
+                return await original(self, *args, **kwargs)
+            if boundary.rejected:
+                boundary.finish(None)
+                return _rejected_result(boundary)
+            inside = _tools.enter_boundary(boundary.name)
+            try:
+                result = await original(self, *args, **kwargs)
+            except BaseException as e:
+                boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
+                raise
+            finally:
+                _tools.leave_boundary(inside)
+            _outcome(boundary, result)
+            return result
+
+        acall.__wrapped__ = original  # type: ignore[attr-defined]
+        acall.__name__ = getattr(original, "__name__", "arun")
+        return acall
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        boundary = _begin_call(self)
+        if boundary is None:
+            return original(self, *args, **kwargs)
+        if boundary.rejected:
+            boundary.finish(None)
+            return _rejected_result(boundary)
+        inside = _tools.enter_boundary(boundary.name)
+        try:
+            result = original(self, *args, **kwargs)
+        except BaseException as e:
+            boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
+            raise
+        finally:
+            _tools.leave_boundary(inside)
+        _outcome(boundary, result)
+        return result
+
+    call.__wrapped__ = original  # type: ignore[attr-defined]
+    call.__name__ = getattr(original, "__name__", "run")
+    return call

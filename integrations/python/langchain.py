@@ -26,7 +26,11 @@ Span shapes:
 - one model call is one CLIENT span: when the chat-model run wraps an instrumented SDK call
   (OpenAI, Anthropic), the SDK's span takes the run's place; otherwise the run becomes
   ``chat {model}`` with usage from ``usage_metadata``;
-- tools: ``execute_tool {name}``; retrievers: ``retrieval {name}``;
+- tools: ``execute_tool {name}``; retrievers: ``retrieval {name}``. ``BaseTool.run`` / ``arun``
+  are wrapped for the circuit breaker: a call its open breaker rejects (``enforce``) runs the
+  tool's own machinery with a body that raises ``ToolException(degraded message)`` and
+  ``handle_tool_error`` on, so the model receives an error ``ToolMessage`` as LangChain makes
+  them (LangGraph's ``ToolNode`` does not turn other exceptions into messages by default);
 - other chain runs: a span named after the run, or none with ``collapse_chains`` (their children
   move up to the nearest span kept).
 
@@ -44,10 +48,11 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
 
-from fivelens import _instrument, _llm, _native
+from fivelens import _instrument, _llm, _native, _tools
 from fivelens import semconv as sc
 from fivelens._hooks import cancel, when_imported
 from fivelens._llm import LlmCall, to_json
+from fivelens._tools import Boundary
 
 from ._agents import ToolAttempts, error_type, journal
 
@@ -90,6 +95,7 @@ class _Run:
     """One LangChain run in progress."""
 
     __slots__ = (
+        "boundary",
         "covered",
         "effective",
         "first_token_ns",
@@ -129,6 +135,7 @@ class _Run:
         self.max_step = 0
         self.interrupted = False
         self.tools: ToolAttempts | None = None  # on the root: the run's tool calls
+        self.boundary: Boundary | None = None  # tool runs: the breaker's answer
 
 
 class _State:
@@ -163,6 +170,7 @@ def uninstrument() -> None:
     cancel("langchain_core")
     _native._set_run_resolver(None, None)
     _llm.set_adopter(None)
+    _unpatch_methods()
     _state.runs.clear()
     _state.interrupted.clear()
 
@@ -183,6 +191,160 @@ def _patch_core(_module: Any) -> None:
         _registered = True
     _native._set_run_resolver(var_child_runnable_config.get, _resolve_run)
     _llm.set_adopter(_adopt)
+    _patch_methods()
+
+
+# ---- wrapped methods: the breaker at the tool boundary, the guards before model calls ----------
+
+_patched: list[tuple[Any, str, Any]] = []
+# The breaker's answer for the tool run about to start in this context (set by the ``run`` /
+# ``arun`` wrapper, taken by the handler's ``on_tool_start``, which LangChain runs inline).
+_pending: ContextVar[Boundary | None] = ContextVar("fivelens_langchain_boundary", default=None)
+
+
+def _patch_methods() -> None:
+    if _patched:
+        return
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.tools import BaseTool
+
+    for owner, name, make in (
+        (BaseTool, "run", _wrap_tool_run),
+        (BaseTool, "arun", _wrap_tool_arun),
+        (BaseChatModel, "_generate_with_cache", _wrap_guarded),
+        (BaseChatModel, "_agenerate_with_cache", _wrap_aguarded),
+        (BaseChatModel, "stream", _wrap_guarded_stream),
+        (BaseChatModel, "astream", _wrap_guarded_astream),
+    ):
+        original = owner.__dict__.get(name)
+        if original is None or getattr(original, "__fivelens__", False):
+            continue
+        wrapped = make(original)
+        wrapped.__fivelens__ = True
+        wrapped.__wrapped__ = original
+        setattr(owner, name, wrapped)
+        _patched.append((owner, name, original))
+
+
+def _unpatch_methods() -> None:
+    for owner, name, original in reversed(_patched):
+        setattr(owner, name, original)
+    _patched.clear()
+
+
+def _degraded(tool: Any, boundary: Boundary) -> Any:
+    """A copy of ``tool`` whose body raises the degraded-mode ``ToolException`` and whose
+    ``handle_tool_error`` is on: running it through LangChain's own ``run`` returns the error the
+    way LangChain returns tool errors to the model (an error ``ToolMessage`` for a tool call)."""
+    from langchain_core.tools import ToolException
+
+    message = boundary.message
+
+    def _run(*args: Any, **kwargs: Any) -> Any:
+        raise ToolException(message)
+
+    async def _arun(*args: Any, **kwargs: Any) -> Any:
+        raise ToolException(message)
+
+    copy = tool.model_copy(update={"handle_tool_error": True})
+    object.__setattr__(copy, "_run", _run)
+    object.__setattr__(copy, "_arun", _arun)
+    return copy
+
+
+def _admit(tool: Any) -> Boundary | None:
+    if not _state.enabled:
+        return None
+    try:
+        return Boundary.admit(str(getattr(tool, "name", None) or "tool"))
+    except Exception as e:  # pragma: no cover - defensive
+        _native.report_internal_error("langchain", f"asking the tool breaker failed: {e!r}")
+        return None
+
+
+def _substitute(tool: Any, boundary: Boundary | None) -> Any:
+    if boundary is None or boundary.allowed:
+        return tool
+    try:
+        return _degraded(tool, boundary)
+    except Exception as e:
+        _native.report_internal_error("langchain", f"substituting a rejected tool call failed: {e!r}")
+        return tool
+
+
+def _wrap_tool_run(original: Any) -> Any:
+    @functools.wraps(original)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        boundary = _admit(self)
+        if boundary is None:
+            return original(self, *args, **kwargs)
+        token = _pending.set(boundary)
+        inside = _tools.enter_boundary(boundary.name)
+        try:
+            return original(_substitute(self, boundary), *args, **kwargs)
+        finally:
+            _tools.leave_boundary(inside)
+            _pending.reset(token)
+
+    return run
+
+
+def _wrap_tool_arun(original: Any) -> Any:
+    @functools.wraps(original)
+    async def arun(self: Any, *args: Any, **kwargs: Any) -> Any:
+        boundary = _admit(self)
+        if boundary is None:
+            return await original(self, *args, **kwargs)
+        token = _pending.set(boundary)
+        inside = _tools.enter_boundary(boundary.name)
+        try:
+            return await original(_substitute(self, boundary), *args, **kwargs)
+        finally:
+            _tools.leave_boundary(inside)
+            _pending.reset(token)
+
+    return arun
+
+
+def _wrap_guarded(original: Any) -> Any:
+    @functools.wraps(original)
+    def generate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _state.enabled:
+            _tools.check_guards()
+        return original(self, *args, **kwargs)
+
+    return generate
+
+
+def _wrap_aguarded(original: Any) -> Any:
+    @functools.wraps(original)
+    async def agenerate(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _state.enabled:
+            _tools.check_guards()
+        return await original(self, *args, **kwargs)
+
+    return agenerate
+
+
+def _wrap_guarded_stream(original: Any) -> Any:
+    @functools.wraps(original)
+    def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _state.enabled:
+            _tools.check_guards()
+        yield from original(self, *args, **kwargs)
+
+    return stream
+
+
+def _wrap_guarded_astream(original: Any) -> Any:
+    @functools.wraps(original)
+    async def astream(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _state.enabled:
+            _tools.check_guards()
+        async for chunk in original(self, *args, **kwargs):
+            yield chunk
+
+    return astream
 
 
 # ---- the current run, for spans started inside it ---------------------------------------------
@@ -547,6 +709,8 @@ def _chain_start(
     if _state.capture_chain_io and inputs is not None and _native._capture_content():
         attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
     _open(run, span_name, "internal", attrs)
+    if is_node:
+        _tools.note_iteration(run.span, step)
 
 
 def _chain_end(run_id: UUID, outputs: Any, error: BaseException | None) -> None:
@@ -620,6 +784,8 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     _journal(run.node, message)
     if run.covered:
         return  # the provider SDK's span is this call's span
+    if error is not None and _tools.is_guard_error(error):
+        return  # refused before it was made: the event is on the current span
     md = run.metadata or {}
     model = md.get("ls_model_name")
     response_md = getattr(message, "response_metadata", None) or {}
@@ -731,7 +897,15 @@ def _tool_start(
         attrs.update(run.root.tools.retry_attributes(name))
     if _native._capture_content():
         attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = to_json(inputs) if inputs is not None else input_str
+    boundary = _pending.get()
+    if boundary is not None and boundary.name == name:
+        _pending.set(None)  # taken: a tool run inside this one asks again
+    else:
+        boundary = Boundary.admit(name)  # a tool run not through BaseTool.run
+    run.boundary = boundary
+    attrs.update(boundary.attributes())
     _open(run, f"execute_tool {name}", "internal", attrs)
+    boundary.start(run.span)
 
 
 _mcp_claimed: set[UUID] = set()
@@ -761,10 +935,14 @@ def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
     if run is None or run.span is None:
         return
     span = run.span
+    boundary = run.boundary
+    rejected = boundary is not None and boundary.rejected
     failed: str | None = None
     if error is not None:
         failed = error_type(error)
         _fail(span, error)
+        if boundary is not None:
+            boundary.finish(span, error=error)
     else:
         content = output
         call_id = getattr(output, "tool_call_id", None)
@@ -772,12 +950,17 @@ def _tool_end(run_id: UUID, output: Any, error: BaseException | None) -> None:
             span.set_attribute(sc.GEN_AI_TOOL_CALL_ID, str(call_id))
         if hasattr(output, "content"):
             content = output.content
-            if getattr(output, "status", None) == "error":
+            if getattr(output, "status", None) == "error" and not rejected:
                 # An error the tool returned (LangGraph's ToolNode turns exceptions into these):
                 # the call failed, whatever the framework counts it as.
                 failed = "tool_error"
                 span.set_attribute(sc.ERROR_TYPE, failed)
                 span.set_status("error", _text(content)[:1024])
+        if rejected:
+            # Not made: its breaker is open; the model got the degraded-mode error as the result.
+            failed = _tools.CIRCUIT_OPEN
+        if boundary is not None:
+            boundary.finish(span, payload=failed is not None)
         if _native._capture_content():
             span.set_attribute(sc.GEN_AI_TOOL_CALL_RESULT, content if isinstance(content, str) else to_json(content))
             if run.node is not None and run.node.span is not None:

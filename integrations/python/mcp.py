@@ -25,6 +25,13 @@ request (the SDK's request id lands on it), its ``_meta`` injection writes fivel
 the middleware is replaced. With fivelens switched off (``uninstrument()``), the SDK's tracing is
 back as it was.
 
+**The circuit breaker.** A ``tools/call`` crosses the tool boundary: the breakers of the tool
+(of its server) and of the server (``mcp.server.name``) are asked first. In ``enforce`` mode a
+call they reject is not sent: the client gets the result an MCP server returns for a failed tool,
+``isError: true`` with the degraded-mode message as text, which the model receives as it receives
+any tool error. Results with ``isError: true`` count as errors (``tool_error``), whatever peers
+count them as.
+
 **Inside an agent framework's tool span.** When a LangChain tool run (``execute_tool {name}``)
 calls ``tools/call`` of the same tool, the conventions say not to make a second span: the MCP
 attributes go on the tool span, whose context is what the server receives.
@@ -59,6 +66,7 @@ from urllib.parse import urlsplit
 
 from fivelens import _hooks, _native
 from fivelens import semconv as sc
+from fivelens._tools import Boundary
 
 INSTRUMENTATION = "fivelens.mcp"
 
@@ -478,7 +486,7 @@ class _ClientCall:
     """One request on its way out: its span (fivelens's own, or an agent framework's tool span
     that it enriches), current while the request runs."""
 
-    __slots__ = ("conn", "method", "own", "request_id", "span", "token")
+    __slots__ = ("boundary", "conn", "method", "own", "request_id", "span", "token")
 
     def __init__(self, span: Any, own: bool, method: str, conn: _Connection) -> None:
         self.span = span
@@ -487,6 +495,16 @@ class _ClientCall:
         self.conn = conn
         self.request_id: str | None = None
         self.token: Any = None
+        self.boundary: Boundary | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.boundary is not None and self.boundary.rejected
+
+    def rejected_result(self) -> dict[str, Any]:
+        """What an MCP server answers for a failed tool: the degraded-mode message, ``isError``."""
+        message = self.boundary.message if self.boundary is not None else "tool unavailable"
+        return {"content": [{"type": "text", "text": message}], "isError": True}
 
     def set_request_id(self, request_id: Any) -> None:
         if request_id is None:
@@ -516,8 +534,11 @@ def _begin_client(
     if version:
         attrs[sc.MCP_PROTOCOL_VERSION] = version
     outer = None
+    boundary: Boundary | None = None
     if method == "tools/call" and sc.GEN_AI_TOOL_NAME in attrs:
         outer = _outer_tool(attrs[sc.GEN_AI_TOOL_NAME])
+        boundary = Boundary.admit(attrs[sc.GEN_AI_TOOL_NAME], conn.server_name, "mcp")
+        attrs.update(boundary.attributes())
     if outer is not None:
         # The framework's tool span is the call (the conventions: no second span); its own
         # arguments and result are already there.
@@ -527,6 +548,9 @@ def _begin_client(
     else:
         span = _native.start_span(name, kind="client", attributes=attrs, _instrumentation=INSTRUMENTATION)
         call = _ClientCall(span, True, method, conn)
+    if boundary is not None:
+        call.boundary = boundary
+        boundary.start(call.span)
     call.token = call.span._activate()
     return call
 
@@ -539,8 +563,16 @@ def _end_client(call: _ClientCall, result: Any = None, error: BaseException | No
     if call.request_id is not None:
         call.conn.in_flight.pop(call.request_id, None)
     span = call.span
-    if error is not None:
+    boundary = call.boundary
+    if boundary is not None and boundary.rejected:
+        if call.own:
+            _finish_result(span, call.method, result)
+        boundary.finish(span)
+    elif error is not None:
         _fail(span, error)
+        if boundary is not None:
+            rpc = _jsonrpc_error(error)
+            boundary.finish(span, error=error, status_code=rpc[0] if rpc is not None else None)
     else:
         _learn_from_result(call.conn, call.method, result)
         if call.own:
@@ -548,6 +580,8 @@ def _end_client(call: _ClientCall, result: Any = None, error: BaseException | No
         elif call.method == "tools/call" and _is_tool_error(result):
             span.set_attribute(sc.ERROR_TYPE, sc.TOOL_ERROR)
             span.set_status("error", None)
+        if boundary is not None:
+            boundary.finish(span, payload=call.method == "tools/call" and _is_tool_error(result))
     if call.own:
         span.end()
 
@@ -759,6 +793,11 @@ def _wrap_send_raw_request(original: Any) -> Any:
         if started is None:
             return await original(self, method, params, opts, **kwargs)
         call, params_out = started
+        if call.rejected:
+            # The breaker is open (enforce): not sent; the tool's failed result instead.
+            rejected = {**call.rejected_result(), "resultType": "complete"}
+            _guard("ending a client span", _end_client, call, rejected)
+            return rejected
         var_token = _CALL.set(call)
         try:
             result = await original(self, method, params_out, opts, **kwargs)
@@ -968,6 +1007,12 @@ def _wrap_send_request_v1(original: Any) -> Any:
         if started is None:
             return await original(self, request, *args, **kwargs)
         call, wrapped = started
+        if call.rejected:
+            # The breaker is open (enforce): not sent; the tool's failed result instead.
+            result_type = args[0] if args else kwargs.get("result_type")
+            raw = call.rejected_result()
+            _guard("ending a client span", _end_client, call, raw)
+            return result_type.model_validate(raw) if result_type is not None else raw
         try:
             result = await original(self, wrapped, *args, **kwargs)
         except BaseException as e:

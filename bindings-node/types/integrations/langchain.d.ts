@@ -156,5 +156,7 @@ declare class Run {
     tools: Map<string, [number, string | null]> | null;
     /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */
     mcp: boolean;
+    /** Tool runs: the circuit breaker's answer. @type {any} */
+    boundary: any;
 }
 export {};

@@ -48,6 +48,10 @@ export type State = {
      * spans of head-dropped traces not handed to the addon
      */
     headDropped: number;
+    /**
+     * loop or budget guards are set: model calls' spend is counted as they end
+     */
+    guards: boolean;
 };
 /**
  * @typedef {object} State
@@ -67,6 +71,7 @@ export type State = {
  * @property {number} maxAttributeBytes
  * @property {boolean} headSampling decisions are taken when a trace starts (`samplingMode: 'head'`)
  * @property {number} headDropped spans of head-dropped traces not handed to the addon
+ * @property {boolean} guards loop or budget guards are set: model calls' spend is counted as they end
  */
 /** @returns {State} */
 export function state(): State;

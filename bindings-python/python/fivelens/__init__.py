@@ -62,17 +62,28 @@ from ._logs import log_context, record_evaluation
 from ._native import ContextScope, RemoteContext, Span, SpanScope
 from ._options import Options
 from ._replay import export_dataset, replay, run_dataset
+from ._tools import (
+    BudgetExceeded,
+    GuardExceeded,
+    IterationLimitExceeded,
+    ToolCall,
+    ToolUnavailable,
+    tool,
+)
 
 __version__: str = _native.__version__
 
 __all__ = [
     "Attempt",
+    "BudgetExceeded",
     "ContextScope",
     "ContextWindow",
     "EvaluationResult",
     "EvaluationSample",
+    "GuardExceeded",
     "GuardrailCheck",
     "InstrumentReport",
+    "IterationLimitExceeded",
     "LlmCall",
     "Options",
     "RedactedEntity",
@@ -81,6 +92,8 @@ __all__ = [
     "Retrieval",
     "Span",
     "SpanScope",
+    "ToolCall",
+    "ToolUnavailable",
     "Verification",
     "asgi_middleware",
     "bind_context",
@@ -120,6 +133,7 @@ __all__ = [
     "start_span",
     "status",
     "token_encoding",
+    "tool",
     "unregister_evaluator",
     "verification",
     "wait_for_evaluations",

@@ -522,7 +522,10 @@ def llm_call(
             call.set_output(reply.text, finish_reasons=["stop"])
             call.set_usage(reply.prompt_eval_count, reply.eval_count)
 
-    An exception leaving the block marks the call failed and propagates unchanged.
+    An exception leaving the block marks the call failed and propagates unchanged. When a loop
+    or budget guard's limit is reached (``max_agent_iterations``, ``trace_*_budget``,
+    ``session_*_budget``), ``llm_call`` raises ``fivelens.BudgetExceeded`` /
+    ``fivelens.IterationLimitExceeded`` instead: make no call.
     """
     if not isinstance(provider, str) or not provider:
         raise TypeError("provider: expected a non-empty string, e.g. 'gcp.gemini'")
@@ -552,4 +555,7 @@ def llm_call(
             attrs[sc.SERVER_PORT] = int(server_port)
     if stream:
         attrs[sc.GEN_AI_REQUEST_STREAM] = True
+    from ._tools import check_guards
+
+    check_guards()  # a loop or budget guard refuses the call before it is made
     return LlmCall(operation, provider, model, attrs, "fivelens", parent)

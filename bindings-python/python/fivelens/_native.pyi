@@ -24,6 +24,10 @@ __all__ = [
     "_emit_log",
     "_evaluation_dropped",
     "_golden",
+    "_guard_check",
+    "_guard_iteration",
+    "_guard_spend",
+    "_guards_active",
     "_lexical_similarity",
     "_log_context",
     "_record_foreign",
@@ -32,6 +36,10 @@ __all__ = [
     "_set_otel_bridge",
     "_set_run_resolver",
     "_spans_ended",
+    "_tool_admit",
+    "_tool_breaker_mode",
+    "_tool_category",
+    "_tool_record",
     "clear_finished_spans",
     "cli_main",
     "configure",
@@ -239,3 +247,13 @@ def _record_foreign(
     scope: str | None = None,
     frame: Span | None = None,
 ) -> None: ...
+def _tool_admit(tool: str, server: str | None = None) -> dict[str, Any]: ...
+def _tool_record(tool: str, server: str | None, ticket: int, error: bool) -> list[tuple[dict[str, Any], int]]: ...
+def _tool_category(
+    error_type: str | None = None, message: str | None = None, status_code: int | None = None, payload: bool = False
+) -> str: ...
+def _tool_breaker_mode() -> str: ...
+def _guards_active() -> bool: ...
+def _guard_check() -> tuple[str, str, float, float, str, dict[str, Any]] | None: ...
+def _guard_iteration(span: Span, n: int) -> None: ...
+def _guard_spend() -> Any: ...

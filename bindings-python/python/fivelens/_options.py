@@ -200,5 +200,34 @@ class Options(TypedDict, total=False):
     evaluation_queue_size: int
     """Evaluations waiting for the pool before new ones are dropped and counted;
     ``FIVELENS_EVALUATION_QUEUE_SIZE``. Default 64."""
+    tool_breaker: Literal["observe", "enforce", "off"]
+    """The circuit breaker at the tool boundary: ``observe`` records what it would do, ``enforce``
+    rejects calls while it is open (the model gets a degraded-mode tool error);
+    ``FIVELENS_TOOL_BREAKER``. Default ``observe``."""
+    tool_breaker_error_rate: float
+    """Error rate (0 to 1) that opens a tool's breaker; ``FIVELENS_TOOL_BREAKER_ERROR_RATE``.
+    Default 0.1."""
+    tool_breaker_min_calls: int
+    """Calls in the window before the rate counts; ``FIVELENS_TOOL_BREAKER_MIN_CALLS``. Default 20."""
+    tool_breaker_window_ms: int
+    """The sliding window, ms; ``FIVELENS_TOOL_BREAKER_WINDOW_MS``. Default 60000."""
+    tool_breaker_open_ms: int
+    """How long an open breaker rejects before probing, ms; ``FIVELENS_TOOL_BREAKER_OPEN_MS``.
+    Default 30000."""
+    tool_breaker_half_open_calls: int
+    """Successful probes that close a half-open breaker; ``FIVELENS_TOOL_BREAKER_HALF_OPEN_CALLS``.
+    Default 1."""
+    max_agent_iterations: int | None
+    """A model call in a later agent iteration is refused; ``FIVELENS_MAX_AGENT_ITERATIONS``.
+    Default: no limit."""
+    trace_token_budget: int | None
+    """Tokens a trace's model calls may use; ``FIVELENS_TRACE_TOKEN_BUDGET``. Default: none."""
+    trace_cost_budget_usd: float | None
+    """US dollars a trace's model calls may cost; ``FIVELENS_TRACE_COST_BUDGET_USD``. Default: none."""
+    session_token_budget: int | None
+    """Tokens a session's model calls may use; ``FIVELENS_SESSION_TOKEN_BUDGET``. Default: none."""
+    session_cost_budget_usd: float | None
+    """US dollars a session's model calls may cost; ``FIVELENS_SESSION_COST_BUDGET_USD``. Default:
+    none."""
     testing: bool
     """Keep finished spans in memory (``fivelens._native.finished_spans()``), for tests."""
