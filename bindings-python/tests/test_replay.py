@@ -7,11 +7,13 @@ round-trips and runs against a candidate; the command line shows a diff and a pr
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -253,3 +255,106 @@ def test_replay_of_an_unknown_trace_raises() -> None:
     assert fivelens.flush(10.0)
     with pytest.raises(ValueError, match="no trace"):
         fivelens.replay("abcdef0123")
+
+
+class _OtlpJsonSink(http.server.BaseHTTPRequestHandler):
+    """Appends each OTLP/JSON request body as one line, as a Collector's file exporter writes."""
+
+    path_out: Path
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        with self.path_out.open("ab") as f:
+            f.write(body.replace(b"\n", b"") + b"\n")
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_failed_call_in_a_langgraph_run_replayed_from_a_file_of_exported_spans(llm_server: Any, tmp_path: Path) -> None:
+    from langchain.agents import create_agent
+    from langchain_core.messages import HumanMessage
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look something up."""
+        return "nothing"
+
+    out = tmp_path / "spans.jsonl"
+    handler = type("Sink", (_OtlpJsonSink,), {"path_out": out})
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        fivelens.instrument(
+            otlp_endpoint=f"http://127.0.0.1:{sink.server_address[1]}",
+            otlp_protocol="http/json",
+            store="off",
+            metrics_exporter="none",
+            capture_logs=False,
+            snapshot_rate=0.0,
+        )
+        model = ChatOpenAI(
+            model="gpt-4o-mini",
+            base_url=llm_server.url + "/v1",
+            api_key="test-key",  # type: ignore[arg-type]
+            max_retries=0,
+            temperature=0.2,
+            default_headers={"x-fake-scenario": "error-500"},
+        )
+        agent = create_agent(model, [lookup], name="support")
+        with pytest.raises(openai.InternalServerError):
+            agent.invoke({"messages": [HumanMessage("my card is 4111 1111 1111 1111, why was it declined?")]})
+        assert fivelens.flush(10.0)
+    finally:
+        sink.shutdown()
+
+    # The file holds fivelens's own OTLP/JSON export: the failed model call carries its snapshot.
+    spans = [
+        s
+        for line in out.read_text().splitlines()
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for s in ss["spans"]
+    ]
+    attrs_of = {s["spanId"]: {a["key"]: a["value"] for a in s.get("attributes", [])} for s in spans}
+    failed = [s for s in spans if "fivelens.snapshot" in attrs_of[s["spanId"]]]
+    assert len(failed) == 1 and failed[0]["name"] == "chat gpt-4o-mini"
+    snap = decode(attrs_of[failed[0]["spanId"]]["fivelens.snapshot"]["stringValue"])
+    assert snap["status"] == "error" and snap["request"]["temperature"] == 0.2
+    assert "4111" not in json.dumps(snap) and "<CREDIT_CARD" in json.dumps(snap)
+    trace_id = failed[0]["traceId"]
+
+    llm_server.clear_requests()
+    [report] = fivelens.replay(trace_id, base_url=llm_server.url + "/v1", source=str(out))
+    sent = [r for r in llm_server.requests() if r["path"].endswith("/chat/completions")]
+    assert len(sent) == 1 and sent[0]["body"] == snap["request"]
+    assert report["recorded"]["status"] == "error" and report["runs"][0]["status"] == "ok"
+
+    # The same from the command line, reading the file.
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fivelens",
+            "replay",
+            trace_id[:12],
+            "--from",
+            str(out),
+            "--base-url",
+            llm_server.url + "/v1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OPENAI_API_KEY": "test-key"},
+    )
+    assert cli.returncode == 0, cli.stderr
+    [from_cli] = json.loads(cli.stdout)
+    assert from_cli["span_id"] == report["span_id"] and from_cli["runs"][0]["status"] == "ok"
