@@ -692,6 +692,15 @@ impl Sampler {
             {
                 return Some((format!("keep:{reason}"), 1.0, false));
             }
+            // A model call whose context fill crossed the alert threshold flags its trace too.
+            if spans.iter().any(|r| {
+                matches!(
+                    r.attribute(sc::FIVELENS_CONTEXT_ALERT),
+                    Some(ValueRef::Bool(true))
+                )
+            }) {
+                return Some(("keep:context_alert".into(), 1.0, false));
+            }
         }
         if slow {
             return Some(("latency".into(), 1.0, false));
@@ -865,6 +874,22 @@ mod tests {
                 .filter(|r| r.attribute(sc::FIVELENS_CANARY) == Some(ValueRef::Bool(true)))
                 .count()
                 == 30
+        );
+    }
+
+    #[test]
+    fn a_context_alert_keeps_its_trace() {
+        let stats = Arc::new(Stats::default());
+        let mut s = Sampler::new(settings(&["keep", "baseline:0"]), stats);
+        let mut out = Vec::new();
+        let mut t = trace(1, false, None);
+        t[0].set_attribute(Key::new(sc::FIVELENS_CONTEXT_ALERT), Value::Bool(true));
+        s.admit(t, &mut out);
+        s.admit(trace(1, false, None), &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[1].attribute(sc::FIVELENS_SAMPLING_REASON),
+            Some(ValueRef::Str("keep:context_alert"))
         );
     }
 
