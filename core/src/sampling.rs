@@ -447,7 +447,15 @@ pub fn approx_bytes(r: &SpanRecord) -> usize {
     let attrs: usize = r
         .payload
         .iter()
-        .map(|(k, v)| k.as_str().len() + 16 + v.to_owned().byte_len())
+        .map(|(k, v)| {
+            k.as_str().len()
+                + 16
+                + match v {
+                    ValueRef::Str(s) => s.len(),
+                    ValueRef::Array(a) => a.byte_len(),
+                    _ => 8,
+                }
+        })
         .sum();
     let events: usize = r
         .events
