@@ -545,6 +545,45 @@ impl Drop for Receiver {
     }
 }
 
+/// The request body, gunzipped when it says so (`None`: a broken gzip stream).
+fn plain_body(gzip: bool, body: Vec<u8>) -> Option<Vec<u8>> {
+    if !gzip {
+        return Some(body);
+    }
+    let mut out = Vec::new();
+    GzDecoder::new(&body[..]).read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+/// An OTLP export request in either HTTP encoding.
+fn decode_request<T: Message + Default + serde::de::DeserializeOwned>(
+    raw: &[u8],
+    json: bool,
+) -> Result<T, String> {
+    if json {
+        serde_json::from_slice::<T>(raw).map_err(|e| e.to_string())
+    } else {
+        T::decode(raw).map_err(|e| e.to_string())
+    }
+}
+
+fn protocol_name(json: bool) -> &'static str {
+    if json {
+        "http/json"
+    } else {
+        "http/protobuf"
+    }
+}
+
+/// The success response of an OTLP export in the request's encoding.
+fn ok_response<R: Message + Default>(json: bool) -> (u16, Vec<u8>, &'static str) {
+    if json {
+        (200, b"{}".to_vec(), "application/json")
+    } else {
+        (200, R::default().encode_to_vec(), "application/x-protobuf")
+    }
+}
+
 fn serve_http(server: &tiny_http::Server, state: &State) {
     while let Ok(mut req) = server.recv() {
         let url = req.url().to_string();
@@ -594,45 +633,16 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
                 (200, b"{}".to_vec(), "application/json")
             }
             (tiny_http::Method::Post, "/v1/logs") => {
-                let raw = if gzip {
-                    let mut out = Vec::new();
-                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
-                        Ok(_) => out,
-                        Err(_) => {
-                            let _ = req.respond(tiny_http::Response::empty(400));
-                            continue;
-                        }
-                    }
-                } else {
-                    body
+                let Some(raw) = plain_body(gzip, body) else {
+                    let _ = req.respond(tiny_http::Response::empty(400));
+                    continue;
                 };
-                let decoded = if json_body {
-                    serde_json::from_slice::<ExportLogsServiceRequest>(&raw)
-                        .map_err(|e| e.to_string())
-                } else {
-                    ExportLogsServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
-                };
-                match decoded {
+                match decode_request::<ExportLogsServiceRequest>(&raw, json_body) {
                     Ok(r) => {
-                        state.accept_logs(
-                            &r,
-                            if json_body {
-                                "http/json"
-                            } else {
-                                "http/protobuf"
-                            },
-                        );
+                        state.accept_logs(&r, protocol_name(json_body));
                         // (Benchmarks of peers that export logs count these.)
                         state.count("logs-200");
-                        if json_body {
-                            (200, b"{}".to_vec(), "application/json")
-                        } else {
-                            (
-                                200,
-                                ExportLogsServiceResponse::default().encode_to_vec(),
-                                "application/x-protobuf",
-                            )
-                        }
+                        ok_response::<ExportLogsServiceResponse>(json_body)
                     }
                     Err(e) => {
                         state.count("logs-400");
@@ -650,44 +660,15 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
                 (200, b"{}".to_vec(), "application/json")
             }
             (tiny_http::Method::Post, "/v1/metrics") => {
-                let raw = if gzip {
-                    let mut out = Vec::new();
-                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
-                        Ok(_) => out,
-                        Err(_) => {
-                            let _ = req.respond(tiny_http::Response::empty(400));
-                            continue;
-                        }
-                    }
-                } else {
-                    body
+                let Some(raw) = plain_body(gzip, body) else {
+                    let _ = req.respond(tiny_http::Response::empty(400));
+                    continue;
                 };
-                let decoded = if json_body {
-                    serde_json::from_slice::<ExportMetricsServiceRequest>(&raw)
-                        .map_err(|e| e.to_string())
-                } else {
-                    ExportMetricsServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
-                };
-                match decoded {
+                match decode_request::<ExportMetricsServiceRequest>(&raw, json_body) {
                     Ok(r) => {
-                        state.accept_metrics(
-                            &r,
-                            if json_body {
-                                "http/json"
-                            } else {
-                                "http/protobuf"
-                            },
-                        );
+                        state.accept_metrics(&r, protocol_name(json_body));
                         state.count("metrics-200");
-                        if json_body {
-                            (200, b"{}".to_vec(), "application/json")
-                        } else {
-                            (
-                                200,
-                                ExportMetricsServiceResponse::default().encode_to_vec(),
-                                "application/x-protobuf",
-                            )
-                        }
+                        ok_response::<ExportMetricsServiceResponse>(json_body)
                     }
                     Err(e) => {
                         state.count("metrics-400");
@@ -711,48 +692,19 @@ fn serve_http(server: &tiny_http::Server, state: &State) {
                 (200, b"{}".to_vec(), "application/json")
             }
             (tiny_http::Method::Post, "/v1/traces") => {
-                let raw = if gzip {
-                    let mut out = Vec::new();
-                    match GzDecoder::new(&body[..]).read_to_end(&mut out) {
-                        Ok(_) => out,
-                        Err(_) => {
-                            let _ = req.respond(tiny_http::Response::empty(400));
-                            continue;
-                        }
-                    }
-                } else {
-                    body
+                let Some(raw) = plain_body(gzip, body) else {
+                    let _ = req.respond(tiny_http::Response::empty(400));
+                    continue;
                 };
                 if let Some(code) = state.fault(raw.len()) {
                     state.count(&code.to_string());
                     (code, Vec::new(), "text/plain")
                 } else {
-                    let decoded = if json_body {
-                        serde_json::from_slice::<ExportTraceServiceRequest>(&raw)
-                            .map_err(|e| e.to_string())
-                    } else {
-                        ExportTraceServiceRequest::decode(&raw[..]).map_err(|e| e.to_string())
-                    };
-                    match decoded {
+                    match decode_request::<ExportTraceServiceRequest>(&raw, json_body) {
                         Ok(r) => {
-                            state.accept(
-                                &r,
-                                if json_body {
-                                    "http/json"
-                                } else {
-                                    "http/protobuf"
-                                },
-                            );
+                            state.accept(&r, protocol_name(json_body));
                             state.count("200");
-                            if json_body {
-                                (200, b"{}".to_vec(), "application/json")
-                            } else {
-                                (
-                                    200,
-                                    ExportTraceServiceResponse::default().encode_to_vec(),
-                                    "application/x-protobuf",
-                                )
-                            }
+                            ok_response::<ExportTraceServiceResponse>(json_body)
                         }
                         Err(e) => {
                             state.count("400");

@@ -134,6 +134,29 @@ pub fn span(r: &SpanRecord) -> Span {
     }
 }
 
+/// The resource of every request (spans and log records alike).
+pub(super) fn proto_resource(resource: &Resource) -> ProtoResource {
+    ProtoResource {
+        attributes: key_values(resource.attributes.iter()),
+        dropped_attributes_count: 0,
+        entity_refs: Vec::new(),
+    }
+}
+
+/// A request's instrumentation scope: fivelens's own scopes carry the package version.
+pub(super) fn instrumentation_scope(name: &str) -> InstrumentationScope {
+    InstrumentationScope {
+        name: name.to_string(),
+        version: if name == DEFAULT_SCOPE || name.starts_with("fivelens.") {
+            env!("CARGO_PKG_VERSION").to_string()
+        } else {
+            String::new()
+        },
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+    }
+}
+
 /// Builds export requests for `records`, grouped by instrumentation scope, each request at most
 /// `max_bytes` encoded (a single span larger than that travels alone).
 pub fn requests(
@@ -141,11 +164,7 @@ pub fn requests(
     resource: &Resource,
     max_bytes: usize,
 ) -> Vec<(ExportTraceServiceRequest, usize)> {
-    let proto_resource = ProtoResource {
-        attributes: key_values(resource.attributes.iter()),
-        dropped_attributes_count: 0,
-        entity_refs: Vec::new(),
-    };
+    let proto_resource = proto_resource(resource);
     let mut out = Vec::new();
     let mut scopes: Vec<ScopeSpans> = Vec::new();
     let mut size = 0usize;
@@ -169,16 +188,7 @@ pub fn requests(
         {
             Some(ss) => ss.spans.push(s),
             None => scopes.push(ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: scope_name.to_string(),
-                    version: if scope_name == DEFAULT_SCOPE || scope_name.starts_with("fivelens.") {
-                        env!("CARGO_PKG_VERSION").to_string()
-                    } else {
-                        String::new()
-                    },
-                    attributes: Vec::new(),
-                    dropped_attributes_count: 0,
-                }),
+                scope: Some(instrumentation_scope(scope_name)),
                 spans: vec![s],
                 schema_url: semconv::SCHEMA_URL.to_string(),
             }),

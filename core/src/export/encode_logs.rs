@@ -2,13 +2,13 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+    any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLog, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
 
-use super::encode::{any_value, DEFAULT_SCOPE};
+use super::encode::{any_value, instrumentation_scope, proto_resource, DEFAULT_SCOPE};
 use crate::logs::{structured, LogRecord};
 use crate::resource::Resource;
 use crate::semconv;
@@ -88,19 +88,7 @@ pub fn requests(
     resource: &Resource,
     max_bytes: usize,
 ) -> Vec<(ExportLogsServiceRequest, usize)> {
-    let proto_resource = ProtoResource {
-        attributes: resource
-            .attributes
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: k.as_str().to_string(),
-                value: Some(any_value(v)),
-                ..Default::default()
-            })
-            .collect(),
-        dropped_attributes_count: 0,
-        entity_refs: Vec::new(),
-    };
+    let proto_resource = proto_resource(resource);
     let mut out = Vec::new();
     let mut scopes: Vec<ScopeLogs> = Vec::new();
     let (mut size, mut count) = (0usize, 0usize);
@@ -123,16 +111,7 @@ pub fn requests(
         {
             Some(s) => s.log_records.push(l),
             None => scopes.push(ScopeLogs {
-                scope: Some(InstrumentationScope {
-                    name: scope_name.to_string(),
-                    version: if scope_name == DEFAULT_SCOPE || scope_name.starts_with("fivelens.") {
-                        env!("CARGO_PKG_VERSION").to_string()
-                    } else {
-                        String::new()
-                    },
-                    attributes: Vec::new(),
-                    dropped_attributes_count: 0,
-                }),
+                scope: Some(instrumentation_scope(scope_name)),
                 log_records: vec![l],
                 schema_url: semconv::SCHEMA_URL.to_string(),
             }),
