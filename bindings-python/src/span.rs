@@ -422,10 +422,12 @@ fn ns(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u64>> {
 /// context manager (and decorator) that runs its block inside a new span.
 #[pyclass(frozen, module = "fivelens._native", name = "SpanScope")]
 pub struct SpanScope {
-    template: Mutex<SpanRecord>,
+    template: SpanRecord,
     /// Attributes not converted yet: the scope was made inside a trace dropped at its start
-    /// (head sampling), where they would be thrown away; converted at the first recorded open.
-    deferred: Mutex<Option<DeferredAttributes>>,
+    /// (head sampling), where they would be thrown away; converted into `completed` at the first
+    /// recorded open.
+    deferred: Option<DeferredAttributes>,
+    completed: std::sync::OnceLock<SpanRecord>,
     parent: Option<Py<PyAny>>,
     open: Mutex<SmallVec<[OpenEntry; 1]>>,
 }
@@ -434,20 +436,23 @@ pub struct SpanScope {
 type DeferredAttributes = (Option<Py<PyDict>>, Option<Py<PyDict>>);
 
 impl SpanScope {
-    /// The template, with any deferred attributes converted into it first.
-    fn template(&self, py: Python<'_>) -> parking_lot::MutexGuard<'_, SpanRecord> {
-        let mut t = self.template.lock();
-        if let Some((attributes, kwargs)) = self.deferred.lock().take() {
+    /// The template, with any deferred attributes converted into it (once).
+    fn template(&self, py: Python<'_>) -> &SpanRecord {
+        let Some((attributes, kwargs)) = &self.deferred else {
+            return &self.template;
+        };
+        self.completed.get_or_init(|| {
+            let mut t = self.template.clone();
             let limits = fivelens_core::record::Limits::current();
             convert::set_attributes(&mut t, attributes.as_ref().map(|a| a.bind(py)), &limits);
             convert::set_attributes(&mut t, kwargs.as_ref().map(|k| k.bind(py)), &limits);
-        }
-        t
+            t
+        })
     }
 
     /// Whether the span says it is a model or tool call (built even in a dropped trace).
     fn declares_priority(&self, py: Python<'_>) -> bool {
-        if let Some((attributes, _)) = &*self.deferred.lock() {
+        if let Some((attributes, _)) = &self.deferred {
             return attributes
                 .as_ref()
                 .and_then(|a| {
@@ -459,7 +464,7 @@ impl SpanScope {
                 .and_then(|v| v.extract::<String>().ok())
                 .is_some_and(|op| sc::PRIORITY_OPERATIONS.contains(&op.as_str()));
         }
-        self.template.lock().is_priority()
+        self.template.is_priority()
     }
 
     fn open_span(&self, py: Python<'_>) -> PyResult<(Py<PySpan>, Py<PyAny>)> {
@@ -471,7 +476,7 @@ impl SpanScope {
             }
         }
         let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
-        let span = Py::new(py, start(&self.template(py), resolved, None))?;
+        let span = Py::new(py, start(self.template(py), resolved, None))?;
         let token = current_var(py)?.set.bind(py).call1((&span,))?.unbind();
         Ok((span, token))
     }
@@ -531,7 +536,7 @@ impl SpanScope {
     /// Starts a span without making it current (generator decorators activate it per resume).
     fn _start(&self, py: Python<'_>) -> PyResult<Py<PySpan>> {
         let resolved = resolve(py, self.parent.as_ref().map(|p| p.bind(py)))?;
-        Py::new(py, start(&self.template(py), resolved, None))
+        Py::new(py, start(self.template(py), resolved, None))
     }
 
     /// `@span(...)` on a function, coroutine function, generator or async generator.
@@ -543,8 +548,8 @@ impl SpanScope {
 
     /// The span name.
     #[getter]
-    fn name(&self) -> String {
-        self.template.lock().name().to_string()
+    fn name(&self) -> &str {
+        self.template.name()
     }
 }
 
@@ -951,8 +956,9 @@ pub fn span(
         (full, None)
     };
     Ok(SpanScope {
-        template: Mutex::new(template),
-        deferred: Mutex::new(deferred),
+        template,
+        deferred,
+        completed: std::sync::OnceLock::new(),
         parent,
         open: Mutex::new(SmallVec::new()),
     })

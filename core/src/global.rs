@@ -181,6 +181,9 @@ pub fn head_sampled(
 /// record, and says whether to build it: sampled spans, and model and tool calls, which the
 /// metrics need. Always `true` outside head mode.
 pub fn head_sample(record: &mut SpanRecord) -> bool {
+    if !HEAD_SAMPLING.load(Ordering::Relaxed) {
+        return true;
+    }
     let slot = SLOT.read();
     let Some(settings) = slot.as_ref().and_then(|p| p.head_sampling.as_ref()) else {
         return true;

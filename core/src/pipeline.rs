@@ -138,6 +138,8 @@ pub struct Pipeline {
     prometheus: Mutex<Option<crate::prometheus::Endpoint>>,
     /// The sampler's settings when decisions are taken at the start of a trace (head mode).
     pub head_sampling: Option<Arc<crate::sampling::Settings>>,
+    /// The sampler's settings.
+    sampling: Arc<crate::sampling::Settings>,
     /// The fork generation this pipeline was built in.
     pub generation: u64,
     started_ns: u64,
@@ -208,6 +210,9 @@ impl Pipeline {
             }
         });
         let capacity = config.queue_size.max(1);
+        // Computed once (canary user ids are hashed here): the head decision and the tail
+        // sampler share it.
+        let sampling = Arc::new(config.sampling_settings());
         let pipeline = Arc::new(Pipeline {
             host,
             queue: ArrayQueue::new(capacity),
@@ -227,10 +232,8 @@ impl Pipeline {
             store_path: store.as_ref().map(|s| s.path().to_path_buf()),
             metrics,
             prometheus: Mutex::new(prometheus),
-            head_sampling: {
-                let s = config.sampling_settings();
-                (s.mode == crate::sampling::Mode::Head).then(|| Arc::new(s))
-            },
+            head_sampling: (sampling.mode == crate::sampling::Mode::Head).then(|| sampling.clone()),
+            sampling,
             generation: crate::fork::generation(),
             started_ns: crate::record::now_ns(),
             resource,
@@ -651,7 +654,7 @@ impl Processor {
                 p.stats.clone(),
             ),
             sampler: {
-                let s = Sampler::new(p.config.sampling_settings(), p.stats.clone());
+                let s = Sampler::new((*p.sampling).clone(), p.stats.clone());
                 (!s.is_pass_through()).then_some(s)
             },
             metrics: p.metrics.clone(),
