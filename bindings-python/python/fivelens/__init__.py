@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from . import _native
+from . import _hooks, _native
 from . import semconv as _sc
 from ._api import bind_context
 from ._behaviour import (
@@ -197,8 +197,9 @@ def redact(text: str) -> Redaction:
 
 def flush(timeout: float = 5.0) -> bool:
     """Wait until every span ended so far is stored and sent, at most ``timeout`` seconds.
-    Returns whether it completed (``False`` when, for example, the collector is down)."""
-    return bool(_native.flush(timeout))
+    Returns whether it completed (``False`` when, for example, the collector is down). Spans that
+    an integration still ends off the app's thread (CrewAI's event handlers) are waited for too."""
+    return bool(_native.flush(_hooks.drain(timeout)))
 
 
 def status() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec
@@ -97,3 +98,39 @@ def cancel(name: str) -> None:
     """Forgets the hooks waiting for ``name`` (``uninstrument``)."""
     with _LOCK:
         _pending.pop(name, None)
+
+
+# ---- work an integration still has in flight when the app flushes -------------------------------
+
+Drain = Callable[[float], None]
+_drains: list[Drain] = []
+
+
+def on_flush(drain: Drain) -> None:
+    """Registers ``drain(timeout)``, called by ``flush()`` and ``shutdown()`` before the spans are
+    flushed: for an integration whose spans are ended off the app's thread (CrewAI's event
+    handlers run on CrewAI's thread pool), so that a flush right after a run sees its spans."""
+    with _LOCK:
+        if drain not in _drains:
+            _drains.append(drain)
+
+
+def remove_on_flush(drain: Drain) -> None:
+    with _LOCK:
+        if drain in _drains:
+            _drains.remove(drain)
+
+
+def drain(timeout: float) -> float:
+    """Runs the registered drains within ``timeout`` seconds in all; returns the time left."""
+    with _LOCK:
+        drains = list(_drains)
+    if not drains:
+        return timeout
+    deadline = time.monotonic() + max(timeout, 0.0)
+    for fn in drains:
+        try:
+            fn(max(deadline - time.monotonic(), 0.0))
+        except Exception as e:  # never into the app
+            _native.report_internal_error("integration", f"draining before a flush failed: {e!r}")
+    return max(deadline - time.monotonic(), 0.0)

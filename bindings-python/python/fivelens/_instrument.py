@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _behaviour, _native
+from . import _behaviour, _hooks, _native
 
 _LOCK = threading.RLock()
 
@@ -108,6 +108,7 @@ def shutdown(timeout: float = 5.0) -> bool:
     """Flush what is queued (at most ``timeout`` seconds) and stop recording. Returns whether
     everything was delivered in time. ``instrument()`` may be called again afterwards."""
     global _report
+    timeout = _hooks.drain(timeout)  # spans still being ended off the app's thread (CrewAI)
     with _LOCK:
         for module in reversed(_enabled_modules):
             try:
