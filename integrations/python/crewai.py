@@ -2,6 +2,10 @@
 # (crewai cannot live in the main virtualenv, where the type check runs: see requirements-openai2.txt)
 """CrewAI (``crewai`` 1.x, checked with 1.15.30): a crew run is one trace, built from CrewAI's own
 event bus, with the agent iterations as spans and the provider SDK's span as the only LLM span.
+Every way to run one gives the same shapes: ``kickoff``, ``kickoff_async`` (``kickoff`` in a
+thread), ``akickoff``, the ``kickoff_for_each`` family (a trace per input), and an agent kicked off
+without a crew (``Agent.kickoff`` / ``kickoff_async`` / ``akickoff``: CrewAI's ``LiteAgent*``
+events), whose ``invoke_agent`` span is then the root.
 
 How it hooks in. A ``BaseEventListener`` registered on ``crewai_event_bus`` when ``crewai`` is
 imported receives the crew, task, agent, tool and LLM events. CrewAI runs these handlers on a
@@ -17,17 +21,26 @@ The iterations come from the agent executor, inline in the agent's thread: the e
 value of the executor's ``state.iterations`` opens an iteration span (child of the agent span,
 ``fivelens.agent.iteration`` counting from 1), ended when the next one starts or the agent ends.
 Inside the wrapper the iteration span is current, so the OpenAI (or Anthropic) SDK span of the
-call nests under it, as do spans the app's tools open; CrewAI's own ``LLMCall*`` events make no
-span (they add the agent's reasoning journal to the iteration span). The tool events, emitted
-inside the wrapper, carry the iteration in the context the bus copies for their handlers.
+call nests under it; CrewAI's own ``LLMCall*`` events make no span (they add the agent's
+reasoning journal to the iteration span). The tool events, emitted inside the wrapper, carry the
+iteration in the context the bus copies for their handlers.
 
 The tool boundary. ``BaseTool.run`` / ``arun`` and ``Tool``'s (native tool calling) and
 ``CrewStructuredTool.invoke`` / ``ainvoke`` (text tool calling) are wrapped: the circuit breaker is
-asked before the tool runs and told how it ended. A call its open breaker rejects (``enforce``)
+asked before the tool runs and told how it ended, and the tool use's span is current while the
+tool's body runs, so that spans it opens (the app's, OpenTelemetry's, an HTTP client's) nest
+under ``execute_tool``, not under the iteration. That span is built from ``ToolUsageStarted``,
+which CrewAI emits in the same thread just before it calls the tool and keeps on top of its scope
+stack meanwhile: the wrapper finds it there and takes the span its handler made, or makes it
+first from the same event (one span either way). A call its open breaker rejects (``enforce``)
 does not run: it returns a ``ToolFailure`` with the degraded-mode message, the way CrewAI tools
 report failures (the agent reads the message; CrewAI's failure policy applies). The breaker's
-answer reaches the tool's span (built later from the events) through the executor's context,
+answer reaches the tool's span (built from the events) through the executor's context,
 which the bus copies for the handlers.
+
+Since the spans of a run that has returned may still be ended by handlers in CrewAI's pool,
+``fivelens.flush()`` and ``shutdown()`` first wait (within their timeout) for CrewAI's queued
+handlers.
 
 Span shapes: ``invoke_workflow {crew}`` -> ``task {task}`` -> ``invoke_agent {role}`` ->
 ``iteration`` -> ``chat {model}`` (the SDK's) and ``execute_tool {tool}``. A tool that fails is an
@@ -46,7 +59,7 @@ from typing import Any
 
 from fivelens import _native, _tools
 from fivelens import semconv as sc
-from fivelens._hooks import cancel, when_imported
+from fivelens._hooks import cancel, on_flush, remove_on_flush, when_imported
 from fivelens._llm import to_json
 from fivelens._tools import Boundary
 
@@ -62,6 +75,7 @@ _START_TYPES = {
     "crew_kickoff_started": "crew",
     "task_started": "task",
     "agent_execution_started": "agent",
+    "lite_agent_execution_started": "agent",  # an agent run without a crew (Agent.kickoff)
     "tool_usage_started": "tool",
 }
 _END_TYPES = {
@@ -71,6 +85,8 @@ _END_TYPES = {
     "task_failed": "error",
     "agent_execution_completed": None,
     "agent_execution_error": "error",
+    "lite_agent_execution_completed": None,
+    "lite_agent_execution_error": "error",
     "tool_usage_finished": None,
     "tool_usage_error": "error",
 }
@@ -142,6 +158,7 @@ def instrument() -> str | None:
 def uninstrument() -> None:
     _state.enabled = False
     cancel("crewai")
+    remove_on_flush(_drain)
     for owner, name, original in reversed(_patched):
         setattr(owner, name, original)
     _patched.clear()
@@ -159,6 +176,7 @@ def _patch(_module: Any) -> None:
 
     if _listener is None:
         _listener = _listener_class(BaseEventListener)()
+    on_flush(_drain)
     if _patched:
         return
     from crewai.agents import agent_executor
@@ -194,11 +212,25 @@ def _patch(_module: Any) -> None:
         setattr(owner, name, _wrap_tool_call(original, is_async))
 
 
+def _drain(timeout: float) -> None:
+    """``fivelens.flush()`` / ``shutdown()``: waits (at most ``timeout``) for the event handlers
+    CrewAI still has queued, which end the spans of a run that has just returned. Not from one of
+    CrewAI's handler threads, whose own work would be among the waited for."""
+    if threading.current_thread().name.startswith(("CrewAISyncHandler", "CrewAIEventsLoop")):
+        return
+    from crewai.events.event_bus import crewai_event_bus
+
+    crewai_event_bus.flush(timeout)
+
+
 def _listener_class(base: type) -> type:
     from crewai.events.types.agent_events import (
         AgentExecutionCompletedEvent,
         AgentExecutionErrorEvent,
         AgentExecutionStartedEvent,
+        LiteAgentExecutionCompletedEvent,
+        LiteAgentExecutionErrorEvent,
+        LiteAgentExecutionStartedEvent,
     )
     from crewai.events.types.crew_events import (
         CrewKickoffCompletedEvent,
@@ -224,6 +256,9 @@ def _listener_class(base: type) -> type:
         AgentExecutionStartedEvent,
         AgentExecutionCompletedEvent,
         AgentExecutionErrorEvent,
+        LiteAgentExecutionStartedEvent,
+        LiteAgentExecutionCompletedEvent,
+        LiteAgentExecutionErrorEvent,
         ToolUsageStartedEvent,
         ToolUsageFinishedEvent,
         ToolUsageErrorEvent,
@@ -250,7 +285,7 @@ def _on_event(source: Any, event: Any) -> None:
         kind = event.type
         with _state.lock:
             if kind in _START_TYPES:
-                _start(event)
+                _start(event, source=source)
             elif kind in _END_TYPES:
                 _end(event)
             elif kind == "llm_call_completed":
@@ -316,7 +351,9 @@ def _text_head(text: Any, limit: int = 60) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _start(event: Any, depth: int = 0) -> _Node | None:
+def _start(event: Any, depth: int = 0, source: Any = None) -> _Node | None:
+    """The span of a start event (made once; later calls return it). ``source`` is the object that
+    emitted it, when known (the handler's; the agent, for a run without a crew)."""
     if event.event_id in _state.ended:
         return None
     existing = _state.nodes.get(event.event_id)
@@ -332,26 +369,33 @@ def _start(event: Any, depth: int = 0) -> _Node | None:
     parent_span: Any = parent.span if parent is not None else None
     agent: _Node | None = None
     step_span: Any = None
+    if parent_span is None and kind in ("crew", "agent"):
+        # A run at the top (a crew, or an agent kicked off without one): the span current where
+        # the app called kickoff (the bus hands handlers a copy of the emitting thread's context;
+        # the agent's thread has it too).
+        parent_span = _native._current_frame()
     if kind == "crew":
         name = str(getattr(event, "crew_name", None) or "crew")
         attrs[sc.GEN_AI_OPERATION_NAME] = "invoke_workflow"
         attrs[sc.GEN_AI_WORKFLOW_NAME] = name
         span_name = f"invoke_workflow {name}"
-        if parent_span is None:
-            # The span current where the app called kickoff (the bus hands handlers a copy of the
-            # emitting thread's context).
-            parent_span = _native._current_frame()
     elif kind == "task":
         task = getattr(event, "task", None)
         name = str(getattr(task, "name", None) or event.task_name or getattr(task, "description", "") or "task")
         name = _text_head(name)
         span_name = f"task {name}"
     elif kind == "agent":
+        # A crew's agent run carries the agent; a run without a crew, its ``agent_info`` (and the
+        # agent is the event's source).
         agent_obj = getattr(event, "agent", None)
-        name = str(getattr(agent_obj, "role", None) or event.agent_role or "agent")
+        if agent_obj is None:
+            agent_obj = source
+        info = getattr(event, "agent_info", None)
+        info = info if isinstance(info, dict) else {}
+        name = str(getattr(agent_obj, "role", None) or info.get("role") or event.agent_role or "agent")
         attrs[sc.GEN_AI_OPERATION_NAME] = "invoke_agent"
         attrs[sc.GEN_AI_AGENT_NAME] = name
-        goal = getattr(agent_obj, "goal", None)
+        goal = getattr(agent_obj, "goal", None) or info.get("goal")
         if goal:
             attrs[sc.GEN_AI_AGENT_DESCRIPTION] = str(goal)
         model = getattr(getattr(agent_obj, "llm", None), "model", None)
@@ -535,20 +579,24 @@ def _journal_llm(event: Any) -> None:
 # ---- the agent's thread: iterations -------------------------------------------------------------
 
 
+_AGENT_SCOPES = ("agent_execution_started", "lite_agent_execution_started")
+
+
 def _agent_scope_id() -> str | None:
-    """The event id of the innermost agent execution open in this thread (CrewAI's scope stack)."""
+    """The event id of the innermost agent run open in this thread (CrewAI's scope stack): a
+    crew's agent execution, or an agent kicked off on its own."""
     try:
         from crewai.events.event_context import _event_id_stack
 
         for event_id, event_type in reversed(_event_id_stack.get()):
-            if event_type == "agent_execution_started":
+            if event_type in _AGENT_SCOPES:
                 return str(event_id)
     except Exception:
         return None
     return None
 
 
-def _agent_node() -> _Node | None:
+def _agent_node(executor: Any) -> _Node | None:
     event_id = _agent_scope_id()
     if event_id is None:
         return None
@@ -557,12 +605,12 @@ def _agent_node() -> _Node | None:
         if node is not None and node.span is not None:
             return node
         start = _record_event(event_id)  # its handler has not run yet: make the span now
-        return _start(start) if start is not None else None
+        return _start(start, source=getattr(executor, "agent", None)) if start is not None else None
 
 
 def _iteration(executor: Any) -> _Node | None:
     """The agent run of this executor, with the span of its current iteration open."""
-    run = _agent_node()
+    run = _agent_node(executor)
     if run is None:
         return None
     state = getattr(executor, "state", None)
@@ -619,7 +667,7 @@ def _current_run(executor: Any) -> _Node | None:
     if not _state.enabled:
         return None
     try:
-        run = _agent_node()
+        run = _agent_node(executor)
         if run is not None and run.iteration_span is None:
             return _iteration(executor)
         return run
@@ -714,25 +762,78 @@ def _begin_call(tool: Any) -> Boundary | None:
         return None
 
 
+def _tool_span() -> Any:
+    """The span of the tool use whose body is about to run in this thread, or None.
+
+    CrewAI emits ``ToolUsageStarted`` in the agent's thread right before it calls the tool, and
+    pushes the event on its scope stack (a context variable, so each of its parallel tool threads
+    has its own); the span is built from that event, by its handler or, if the handler has not run
+    yet, here (the same node: whichever comes first makes it, the other finds it)."""
+    if not _state.enabled:
+        return None
+    try:
+        from crewai.events.event_context import _event_id_stack
+
+        stack = _event_id_stack.get()
+        if not stack or stack[-1][1] != "tool_usage_started":
+            return None
+        event_id = str(stack[-1][0])
+        with _state.lock:
+            node = _state.nodes.get(event_id)
+            if node is None or node.span is None:
+                start = _record_event(event_id)
+                node = _start(start) if start is not None else None
+            return node.span if node is not None else None
+    except Exception as e:
+        _native.report_internal_error("crewai", f"finding the tool span failed: {e!r}")
+        return None
+
+
+def _enter_tool(boundary: Boundary | None) -> tuple[Any, Any, Any]:
+    """Makes the tool use's span current (so spans the tool's body opens nest under it) and marks
+    the breaker's boundary; returns what ``_leave_tool`` restores."""
+    span = _tool_span()
+    token: Any = None
+    if span is not None:
+        try:
+            token = span._activate()
+        except Exception as e:
+            _native.report_internal_error("crewai", f"entering the tool span failed: {e!r}")
+            span = None
+    inside = _tools.enter_boundary(boundary.name) if boundary is not None else None
+    return span, token, inside
+
+
+def _leave_tool(entered: tuple[Any, Any, Any]) -> None:
+    span, token, inside = entered
+    if inside is not None:
+        _tools.leave_boundary(inside)
+    if span is not None:
+        try:
+            span._deactivate(token)
+        except Exception as e:
+            _native.report_internal_error("crewai", f"leaving the tool span failed: {e!r}")
+
+
 def _wrap_tool_call(original: Any, is_async: bool) -> Any:
     if is_async:
 
         async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
             boundary = _begin_call(self)
-            if boundary is None:
-                return await original(self, *args, **kwargs)
-            if boundary.rejected:
+            if boundary is not None and boundary.rejected:
                 boundary.finish(None)
                 return _rejected_result(boundary)
-            inside = _tools.enter_boundary(boundary.name)
+            entered = _enter_tool(boundary)
             try:
                 result = await original(self, *args, **kwargs)
             except BaseException as e:
-                boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
+                if boundary is not None:
+                    boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
                 raise
             finally:
-                _tools.leave_boundary(inside)
-            _outcome(boundary, result)
+                _leave_tool(entered)
+            if boundary is not None:
+                _outcome(boundary, result)
             return result
 
         acall.__wrapped__ = original  # type: ignore[attr-defined]
@@ -741,20 +842,20 @@ def _wrap_tool_call(original: Any, is_async: bool) -> Any:
 
     def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         boundary = _begin_call(self)
-        if boundary is None:
-            return original(self, *args, **kwargs)
-        if boundary.rejected:
+        if boundary is not None and boundary.rejected:
             boundary.finish(None)
             return _rejected_result(boundary)
-        inside = _tools.enter_boundary(boundary.name)
+        entered = _enter_tool(boundary)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as e:
-            boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
+            if boundary is not None:
+                boundary.finish(None, error=e if isinstance(e, Exception) else None, failed=True)
             raise
         finally:
-            _tools.leave_boundary(inside)
-        _outcome(boundary, result)
+            _leave_tool(entered)
+        if boundary is not None:
+            _outcome(boundary, result)
         return result
 
     call.__wrapped__ = original  # type: ignore[attr-defined]
