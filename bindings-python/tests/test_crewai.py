@@ -37,7 +37,7 @@ from crewai.tools import tool  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 
 import fivelens  # noqa: E402
-from conftest import Recorded  # noqa: E402
+from conftest import Recorded, run_example  # noqa: E402
 
 
 def tree(spans: list[dict[str, Any]]) -> list[str]:
@@ -696,6 +696,29 @@ def test_spans_opened_in_a_tool_nest_under_its_tool_span(mode: str, recorded_cre
     )
     assert tool_span["status"] != "error"
     assert tool_span["start_time"] <= lookup["start_time"] <= parse["end_time"] <= tool_span["end_time"]
+
+
+# ---- the README example ------------------------------------------------------------------------
+
+
+def test_the_readme_example_runs_and_fivelens_show_prints_its_tree(tmp_path: Any) -> None:
+    lines, _ = run_example("crewai_crew.py", tmp_path / "home")
+    assert lines[0] == "echo: Current Task: Write a one-line forecast. This is [...]"
+    assert lines[1].startswith("trace ") and "invoke_workflow weather crew" in lines[1] and "12 spans" in lines[1]
+    assert lines[2:] == [
+        "invoke_workflow weather crew",
+        "├─ task research",
+        "│  └─ invoke_agent Researcher",
+        "│     ├─ iteration  iteration 1",
+        "│     │  ├─ chat gpt-4o-mini  openai  tokens 44/3  $0.00001",
+        "│     │  └─ execute_tool lookup_weather",
+        "│     └─ iteration  iteration 2",
+        "│        └─ chat gpt-4o-mini  openai  tokens 47/33  $0.00003",
+        "└─ task write",
+        "   └─ invoke_agent Writer",
+        "      └─ iteration  iteration 1",
+        "         └─ chat gpt-4o-mini  openai  tokens 87/36  $0.00003",
+    ]
 
 
 def test_parallel_tool_calls_keep_their_own_spans(recorded_crew: Recorded) -> None:
