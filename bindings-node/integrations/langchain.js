@@ -37,6 +37,14 @@
 // provider fivelens does not wrap) the run becomes `chat {model}` with usage from
 // `usage_metadata`.
 //
+// A chat model invoked on its own (no parent run, no handler of the app's, nothing else asking
+// for callbacks: LangChain's `_configureSync` returns no manager once fivelens stays out of it)
+// makes its span in the `_generateUncached` wrapper instead: LangChain's callback machinery
+// (run ids, serialising the model, dispatch) stays off, as it is without fivelens. The span is
+// the same; it has no `fivelens.framework.run_id`, as LangChain made no run. Model spans hand
+// their messages, output and usage to the core as one `langchain.chat` payload (LangChain's own
+// fields, by reference; serialised once with the span batch and mapped on the core's thread).
+//
 // The tool boundary: `StructuredTool.prototype.call` (every tool run, `invoke` included) asks the
 // circuit breaker first. A call its open breaker rejects (`enforce`) runs LangChain's own `call`
 // with a body that returns the degraded-mode message, and the ToolMessage it makes for a tool
@@ -83,9 +91,6 @@ const PROVIDERS = {
   ollama: 'ollama',
   ibm: 'ibm.watsonx.ai',
 }
-
-/** @type {Record<string, string>} */
-const ROLES = { human: 'user', ai: 'assistant', system: 'system', tool: 'tool', function: 'tool' }
 
 /** Runs tracked at once: a run that never ends (an abandoned stream) must not grow this forever. */
 const MAX_RUNS = 50000
@@ -197,7 +202,7 @@ class ModelCallSlot {
 
 /**
  * The integration's process-wide state.
- * @returns {{enabled: boolean, capture: boolean, captureChainIo: boolean, collapseChains: boolean, runs: Map<string, Run>, interrupted: Map<string, any>, handler: any, flushers: Set<() => Promise<any>>, pending: AsyncLocalStorage<any>}}
+ * @returns {{enabled: boolean, capture: boolean, captureChainIo: boolean, collapseChains: boolean, runs: Map<string, Run>, interrupted: Map<string, any>, handler: any, flushers: Set<() => Promise<any>>, pending: AsyncLocalStorage<any>, direct: {claimed: boolean} | null}}
  */
 function shared() {
   const g = /** @type {any} */ (globalThis)
@@ -211,6 +216,8 @@ function shared() {
       interrupted: new Map(),
       handler: null,
       flushers: new Set(),
+      /** The model call being started with no callbacks (see patchModel). @type {{claimed: boolean} | null} */
+      direct: null,
     }
   }
   // The breaker's answer for the tool run starting in this async context (see patchTool).
@@ -397,30 +404,6 @@ function text(content) {
 
 /** @param {any} m */
 const messageType = (m) => (m && typeof m._getType === 'function' ? m._getType() : m && m.type)
-
-/**
- * A LangChain message in the conventions' `{role, parts}` shape.
- * @param {any} m
- * @returns {import('../lib/llm').Message}
- */
-function message(m) {
-  const role = ROLES[messageType(m)] || (m && m.role) || 'user'
-  /** @type {any[]} */
-  const parts = []
-  if (role === 'tool') {
-    parts.push({ type: 'tool_call_response', id: m.tool_call_id, response: text(m.content) })
-  } else {
-    const t = text(m && m.content)
-    if (t) parts.push({ type: 'text', content: t })
-    for (const call of (m && m.tool_calls) || []) {
-      parts.push({ type: 'tool_call', id: call.id, name: call.name, arguments: call.args })
-    }
-  }
-  /** @type {import('../lib/llm').Message} */
-  const out = { role, parts }
-  if (m && m.name) out.name = m.name
-  return out
-}
 
 /**
  * JSON of chain inputs and outputs; LangChain messages as their type and content (not their
@@ -647,6 +630,36 @@ function modelEnd(runId, output, error) {
   const run = st.runs.get(runId)
   if (run === undefined) return
   st.runs.delete(runId)
+  modelSpan(run, run.metadata || {}, output, error)
+}
+
+/**
+ * A LangChain message as the core's `langchain.chat` payload takes it: LangChain's own fields,
+ * copied by reference (the core maps them to the conventions' shape on its thread).
+ * @param {any} m
+ */
+function lcMessage(m) {
+  if (!m || typeof m !== 'object') return { type: 'human', content: m === undefined || m === null ? '' : String(m) }
+  return {
+    type: messageType(m),
+    role: m.role,
+    content: m.content,
+    tool_calls: m.tool_calls && m.tool_calls.length ? m.tool_calls : undefined,
+    tool_call_id: m.tool_call_id,
+    name: m.name || undefined,
+  }
+}
+
+/**
+ * The span of a model run that ended (unless a provider SDK call inside made it): one CLIENT
+ * span `chat {model}`. The messages, the output and the usage go to the core as a `langchain.chat`
+ * payload, mapped on its thread.
+ * @param {Run} run
+ * @param {any} md the run's metadata (LangChain's `ls_*` parameters)
+ * @param {any} output
+ * @param {any} error
+ */
+function modelSpan(run, md, output, error) {
   run.open = false
   /** @type {any} */
   let generation = null
@@ -658,13 +671,13 @@ function modelEnd(runId, output, error) {
   }
   journal(run.node, msg)
   if (run.covered) return // the provider SDK's span is this call's span
-  const md = run.metadata || {}
   const responseMd = (msg && msg.response_metadata) || {}
   let model = md.ls_model_name
   if (!model) model = responseMd.model_name || responseMd.model
   const provider = String(md.ls_provider || 'langchain')
   /** @type {Record<string, any>} */
-  const attrs = { [sc.FIVELENS_FRAMEWORK]: framework(run), [sc.FIVELENS_RUN_ID]: run.id }
+  const attrs = { [sc.FIVELENS_FRAMEWORK]: framework(run) }
+  if (run.id) attrs[sc.FIVELENS_RUN_ID] = run.id
   if (typeof md.ls_temperature === 'number') attrs[sc.GEN_AI_REQUEST_TEMPERATURE] = md.ls_temperature
   if (typeof md.ls_max_tokens === 'number') attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = md.ls_max_tokens
   const call = startCall(run.kind, PROVIDERS[provider] || provider, model ? String(model) : null, attrs, INSTRUMENTATION, run.parent || null)
@@ -672,14 +685,9 @@ function modelEnd(runId, output, error) {
   if (run.firstToken) call.setAttribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (run.firstToken - run.start) / 1000)
   try {
     if (run.kind === 'chat') {
-      // Already in the conventions' shape: handed over as is (no second normalisation).
       const batch = Array.isArray(run.messages) && Array.isArray(run.messages[0]) ? run.messages[0] : []
-      const messages = batch.map(message)
-      let system = ''
-      for (const m of messages) {
-        if (m.role === 'system' && m.parts.length && m.parts[0].type === 'text') system = system ? system + '\n' + m.parts[0].content : m.parts[0].content
-      }
-      call._recordInput(messages, null, null, system || null)
+      call._format = 'langchain.chat'
+      call._request = { messages: batch.map(lcMessage) }
     } else if (Array.isArray(run.messages) && run.messages.length) {
       call.setInput(String(run.messages[0]))
     }
@@ -693,20 +701,11 @@ function modelEnd(runId, output, error) {
   }
   if (msg) {
     const reason = responseMd.finish_reason || responseMd.stop_reason
-    const out = message(msg)
-    if (reason) out.finish_reason = String(reason)
-    call._recordOutput([out])
-    const usage = msg.usage_metadata
-    if (usage && typeof usage === 'object') {
-      const details = usage.input_token_details || {}
-      const outDetails = usage.output_token_details || {}
-      call.setUsage({
-        inputTokens: usage.input_tokens,
-        outputTokens: usage.output_tokens,
-        cacheReadInputTokens: details.cache_read,
-        cacheWriteInputTokens: details.cache_creation,
-        reasoningOutputTokens: outDetails.reasoning,
-      })
+    if (run.kind === 'chat') {
+      const usage = msg.usage_metadata
+      call._response = { message: lcMessage(msg), finish_reason: reason ? String(reason) : undefined, usage: usage && typeof usage === 'object' ? usage : undefined }
+    } else {
+      call.setOutput(text(msg.content), { finishReasons: reason ? [String(reason)] : undefined })
     }
     const id = typeof msg.id === 'string' && (msg.id.startsWith('chatcmpl') || msg.id.startsWith('msg_')) ? msg.id : null
     call.setResponse({ id, model: responseMd.model_name || responseMd.model, finishReasons: reason ? [String(reason)] : null })
@@ -1002,6 +1001,23 @@ function patchCallbackManager(CallbackManager) {
     // Given as an inheritable handler, so that the manager is made (with the run's tags and
     // metadata) even when the run has no other handler.
     const inheritable = args[0]
+    const direct = shared().direct
+    if (direct !== null && !direct.claimed && isEmpty(inheritable) && isEmpty(args[1])) {
+      // A model call with no callbacks at all (see `patchModel`): LangChain's own answer, no
+      // manager unless something else wants one (LangSmith tracing, verbose).
+      shared().direct = null
+      const manager = original.apply(this, args)
+      if (manager === undefined || manager === null) {
+        direct.claimed = true
+        return manager
+      }
+      try {
+        if (Array.isArray(manager.handlers) && !manager.handlers.includes(h)) manager.addHandler(h, true)
+      } catch (e) {
+        problem('adding the callback handler', e)
+      }
+      return manager
+    }
     if (inheritable === undefined || inheritable === null) args[0] = [h]
     else if (Array.isArray(inheritable) && !inheritable.includes(h)) args[0] = [...inheritable, h]
     const manager = original.apply(this, args)
@@ -1016,6 +1032,54 @@ function patchCallbackManager(CallbackManager) {
   Object.defineProperty(configureSync, ORIGINAL, { value: original })
   CallbackManager._configureSync = configureSync
   return true
+}
+
+/** @param {any} v whether no handlers are given */
+const isEmpty = (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0)
+
+/**
+ * Whether a `_generateUncached` call has no callbacks of its own: no manager handed down (no
+ * parent run), none on the model, one message list.
+ * @param {any} model
+ * @param {any[]} args
+ */
+function directCall(model, args) {
+  const options = args[2]
+  return Array.isArray(args[0]) && args[0].length === 1 && isEmpty(options && options.callbacks) && isEmpty(model.callbacks)
+}
+
+/**
+ * The run of a direct model call (see `patchModel`), put in its slot for the provider SDK call
+ * inside.
+ * @param {any} model
+ * @param {any[]} args
+ * @param {ModelCallSlot} slot
+ * @param {number} start
+ */
+function directRun(model, args, slot, start) {
+  const options = args[2] || {}
+  let frame = slot.outer
+  while (frame instanceof ModelCallSlot) frame = frame.outer
+  const kind = Array.isArray(args[0][0]) ? 'chat' : 'text_completion'
+  const run = new Run(options.runId ? String(options.runId) : '', kind, String(options.runName || kind), frame, frame, null)
+  run.start = start
+  run.effective = frame
+  run.messages = args[0]
+  slot.fill(run)
+  return run
+}
+
+/**
+ * LangChain's `ls_*` parameters of a direct call (what the handler gets as run metadata).
+ * @param {any} model
+ * @param {any[]} args
+ */
+function directMetadata(model, args) {
+  try {
+    return (typeof model.getLsParams === 'function' && model.getLsParams(args[1] || {})) || {}
+  } catch {
+    return {}
+  }
 }
 
 /**
@@ -1034,16 +1098,50 @@ function patchModel(Model) {
       if (!recording()) return generate.apply(this, args)
       // A loop or budget guard refuses the call before it starts (no run, no callbacks).
       tools.checkGuards()
-      const slot = new ModelCallSlot(store().activeSpan())
+      const st = shared()
+      const s = store()
+      const slot = new ModelCallSlot(s.activeSpan())
       // Runs started before (by a cache lookup) and handed over.
       const started = args[3]
       if (Array.isArray(started)) {
         for (const manager of started) {
-          const run = manager && shared().runs.get(manager.runId)
+          const run = manager && st.runs.get(manager.runId)
           if (run) slot.fill(run)
         }
+        return s.runWithSpan(slot, generate, this, args)
       }
-      return store().runWithSpan(slot, generate, this, args)
+      // A call with no callbacks anywhere (a model invoked on its own, outside any run): the
+      // span is made here and LangChain's callback machinery stays off, as it is without
+      // fivelens. Its \`_configureSync\` (called before the method's first await) says whether
+      // anything else asked for callbacks; if so, the run goes through the handler as usual.
+      const direct = directCall(this, args) ? { claimed: false } : null
+      const start = direct ? ids.now() : 0
+      st.direct = direct
+      /** @type {any} */
+      let result
+      try {
+        result = s.runWithSpan(slot, generate, this, args)
+      } finally {
+        st.direct = null
+      }
+      if (direct === null || !direct.claimed || !result || typeof result.then !== 'function') return result
+      let run
+      try {
+        run = directRun(this, args, slot, start)
+      } catch (e) {
+        problem('a model call', e)
+        return result
+      }
+      return result.then(
+        (/** @type {any} */ out) => {
+          guarded('a model call', () => modelSpan(run, directMetadata(this, args), out, undefined))
+          return out
+        },
+        (/** @type {any} */ error) => {
+          guarded('a model call', () => modelSpan(run, directMetadata(this, args), undefined, error ?? null))
+          throw error
+        },
+      )
     }
     Object.defineProperty(wrapped, 'name', { value: generate.name })
     Object.defineProperty(wrapped, ORIGINAL, { value: generate })

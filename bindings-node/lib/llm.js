@@ -255,12 +255,14 @@ class LlmCall {
     this._chunks = []
     this._capture = captureContent()
     // Set by integrations (`_payload`, `_responsePayload`): the payloads' format
-    // (`openai.chat`...), the request body as JSON, a non-streamed response body as JSON.
+    // (`openai.chat`...), the request body as JSON, a non-streamed response body as JSON. The
+    // LangChain integration sets plain structures instead (`langchain.chat`): they are
+    // serialised once, with the batch the span goes in (see lib/span.js).
     /** @type {string | null} */
     this._format = null
-    /** @type {string | null} */
+    /** @type {string | object | null} */
     this._request = null
-    /** @type {string | null} */
+    /** @type {string | object | null} */
     this._response = null
   }
 

@@ -384,12 +384,43 @@ function handOver() {
   }
   try {
     // "scopes" and "llm" before "spans": the decoder reads them first.
-    st.native.submitBatch(JSON.stringify({ scopes, llm, spans }), spans.length)
+    /** @type {string} */
+    let text
+    try {
+      text = JSON.stringify({ scopes, llm, spans })
+    } catch {
+      // A structure handed over as is (a LangChain run's payload) that JSON cannot encode
+      // (a BigInt, a cycle): that span's structures are converted the careful way.
+      text = JSON.stringify({ scopes, llm, spans: spans.map(encodable) })
+    }
+    st.native.submitBatch(text, spans.length)
   } catch (e) {
     // Never into the app: count it and move on (the batch is lost, and says so in status()).
     try {
       st.native.reportInternalError('node', `handing ${spans.length} spans to the addon failed: ${e}`)
     } catch {}
+  }
+}
+
+/**
+ * A buffered span that `JSON.stringify` can encode: its object-valued attributes (payload
+ * structures) converted as attribute values are (BigInt as text, cycles and classes labelled).
+ * @param {any[]} entry
+ */
+function encodable(entry) {
+  try {
+    JSON.stringify(entry)
+    return entry
+  } catch {
+    const copy = entry.slice()
+    /** @type {Record<string, any>} */
+    const attrs = { ...copy[10] }
+    for (const k of Object.keys(attrs)) {
+      const v = attrs[k]
+      if (v !== null && typeof v === 'object') attrs[k] = toAttribute(v) ?? null
+    }
+    copy[10] = attrs
+    return copy
   }
 }
 

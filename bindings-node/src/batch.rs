@@ -15,10 +15,12 @@ use std::sync::Arc;
 use fivelens_core::ids::{SpanId, TraceId};
 use fivelens_core::record::{flags, Limits, Parent, SpanKind, SpanRecord, Status};
 use fivelens_core::scope::TraceScope;
+use fivelens_core::semconv as sc;
 use fivelens_core::value::ValueRef;
 use fivelens_core::{Key, Value};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// Decodes a batch; spans with invalid ids are skipped.
 pub fn decode(batch: &str) -> Result<Vec<SpanRecord>, serde_json::Error> {
@@ -157,6 +159,20 @@ impl<'de> Visitor<'de> for AttrsInto<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(Str(k)) = map.next_key::<Str<'de>>()? {
+            if k == sc::PRIVATE_REQUEST || k == sc::PRIVATE_RESPONSE {
+                // A provider payload: JSON text, or (LangChain runs) the structure itself, kept
+                // as the JSON text it arrived as (serialised once, with the batch).
+                let raw: &'de RawValue = map.next_value()?;
+                let text = raw.get();
+                if text.starts_with('"') {
+                    if let Ok(Str(s)) = serde_json::from_str::<Str<'_>>(text) {
+                        self.record.set_str(Key::new(&k), &s, self.limits);
+                    }
+                } else if text != "null" {
+                    self.record.set_str(Key::new(&k), text, self.limits);
+                }
+                continue;
+            }
             let v: Attr<'de> = map.next_value()?;
             set(self.record, &k, v, self.limits);
         }
@@ -395,5 +411,26 @@ mod tests {
             r.start_ns
         );
         assert_eq!(r.trace_state.as_deref(), Some("v=1"));
+    }
+
+    #[test]
+    fn payloads_arrive_as_json_text_or_as_structures() {
+        let batch = r#"{"scopes":{},"llm":{},"spans":[
+            ["4bf92f3577b34da6a3ce929d0e0e4736","00f067aa0ba902b7","",0,"chat",3,1,2,0,null,
+             {"fivelens._request":{"messages":[{"type":"human","content":"h\u00e9 \"q\" \ud800"}]},"fivelens._response":"{\"id\":\"r1\"}","fivelens._format":"langchain.chat"},
+             null,null,null,null,2,null,null]
+        ]}"#;
+        let records = decode(batch).unwrap();
+        let r = &records[0];
+        let Some(ValueRef::Str(request)) = r.attribute(sc::PRIVATE_REQUEST) else {
+            panic!("no request payload")
+        };
+        // (A lone surrogate as JavaScript writes it: the core's payload reader replaces it.)
+        let request = fivelens_core::providers::parse(request).unwrap();
+        assert_eq!(request["messages"][0]["content"], "h\u{e9} \"q\" \u{fffd}");
+        assert_eq!(
+            r.attribute(sc::PRIVATE_RESPONSE),
+            Some(ValueRef::Str(r#"{"id":"r1"}"#))
+        );
     }
 }

@@ -148,6 +148,86 @@ test('a graph built by createReactAgent is an agent: invoke_agent with gen_ai.ag
   assert.equal(plain.attributes['gen_ai.workflow.name'], 'LangGraph')
 })
 
+test('a chat model invoked on its own: one chat span, made without LangChain\'s callback machinery; a handler the app passes still gets its callbacks', async () => {
+  const model = S.scriptedModel(lc, [S.call(lc, 'add', { a: 2, b: 3 }, 'call-1', 'I should add them.'), S.answer(lc, 'It is 5.')])
+  const input = [new lc.SystemMessage('You add.'), new lc.HumanMessage('What is 2 + 3?')]
+  // Inside an app span: the chat span nests under it.
+  const first = await fivelens.withSpan('handler', async () => model.invoke(input))
+  // As without fivelens: no LangChain run, so no run id on the message.
+  assert.equal(first.id, undefined)
+  const spans = await finished()
+  assert.deepEqual(S.tree(spans), ['handler [internal]', '  chat scripted-1 [client]'])
+  const chat = S.named(spans, 'chat scripted-1')[0]
+  const a = chat.attributes
+  assert.equal(chat.scope, 'fivelens.langchain')
+  assert.equal(a['gen_ai.operation.name'], 'chat')
+  assert.equal(a['gen_ai.provider.name'], 'openai')
+  assert.equal(a['gen_ai.request.model'], 'scripted-1')
+  assert.equal(a['fivelens.framework'], 'langchain')
+  assert.equal(a['fivelens.framework.run_id'], undefined)
+  assert.equal(a['gen_ai.usage.input_tokens'], 12)
+  assert.equal(a['gen_ai.usage.output_tokens'], 6)
+  assert.deepEqual(a['gen_ai.response.finish_reasons'], ['tool_calls'])
+  assert.deepEqual(JSON.parse(a['gen_ai.input.messages']), [
+    { role: 'system', parts: [{ type: 'text', content: 'You add.' }] },
+    { role: 'user', parts: [{ type: 'text', content: 'What is 2 + 3?' }] },
+  ])
+  assert.deepEqual(JSON.parse(a['gen_ai.output.messages']), [
+    {
+      role: 'assistant',
+      parts: [
+        { type: 'text', content: 'I should add them.' },
+        { type: 'tool_call', id: 'call-1', name: 'add', arguments: { a: 2, b: 3 } },
+      ],
+      finish_reason: 'tool_calls',
+    },
+  ])
+  assert.ok(chat.end >= chat.start)
+
+  // A handler given by the app: LangChain runs its callbacks, and the span is the same.
+  const seen = []
+  const handler = { handleChatModelStart: () => seen.push('start'), handleLLMEnd: () => seen.push('end') }
+  const second = await model.invoke(input, { callbacks: [handler] })
+  assert.match(second.id, /^run-/)
+  await fivelens.flush(5000)
+  const [viaHandler] = await finished()
+  assert.deepEqual(seen, ['start', 'end'])
+  assert.equal(viaHandler.name, 'chat scripted-1')
+  assert.equal(viaHandler.parentSpanId, '')
+  assert.match(viaHandler.attributes['fivelens.framework.run_id'], /^[0-9a-f-]{36}$/)
+  assert.equal(viaHandler.attributes['gen_ai.usage.cache_read.input_tokens'], 8)
+  assert.deepEqual(JSON.parse(viaHandler.attributes['gen_ai.output.messages'])[0].parts, [{ type: 'text', content: 'It is 5.' }])
+
+  // A failing model: the span is an error, the error reaches the app unchanged.
+  class Broken extends lc.BaseChatModel {
+    _llmType() {
+      return 'broken'
+    }
+    async _generate() {
+      throw new RangeError('model down')
+    }
+  }
+  await assert.rejects(new Broken({}).invoke('hi'), /model down/)
+  const [failed] = await finished()
+  assert.equal(failed.status, 'error')
+  assert.equal(failed.attributes['error.type'], 'RangeError')
+  assert.equal(internalErrors(), 0)
+})
+
+test('an OpenAI SDK call under a chat model invoked on its own is the one span, with the run\'s framework', async () => {
+  const { OpenAI } = require('openai')
+  await server.clear()
+  const out = await openaiModel(OpenAI).invoke([new lc.HumanMessage('hello')])
+  assert.equal(out.tool_calls.length, 1)
+  assert.equal((await server.requests()).length, 1)
+  const spans = await finished()
+  assert.deepEqual(S.tree(spans), ['chat gpt-4o-mini [client]'])
+  assert.equal(spans[0].scope, 'fivelens.openai')
+  assert.equal(spans[0].attributes['fivelens.framework'], 'langchain')
+  assert.ok(spans[0].attributes['gen_ai.usage.input_tokens'] > 0)
+  assert.equal(internalErrors(), 0)
+})
+
 test('a multi-node graph: spans the app and OpenTelemetry libraries start in a node nest under it; the app span around invoke is the root', async () => {
   const api = require('@opentelemetry/api')
   const tracer = api.trace.getTracer('app.library')

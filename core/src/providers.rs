@@ -9,7 +9,9 @@
 //!
 //! Attributes the integration already set win (streamed responses are assembled by the host's
 //! stream observer). Formats: `openai.chat`, `openai.responses`, `openai.completions`,
-//! `openai.embeddings`, `anthropic.messages`, `anthropic.complete`.
+//! `openai.embeddings`, `anthropic.messages`, `anthropic.complete`, and `langchain.chat`: a
+//! LangChain chat-model run as the LangChain integrations hand it over (messages with LangChain's
+//! own fields, so that the caller only copies references; see [`langchain_message`]).
 
 use serde_json::{json, Value as J};
 
@@ -364,6 +366,68 @@ fn anthropic_parts(content: &J) -> Vec<J> {
     }
 }
 
+/// LangChain message types as the conventions' roles.
+fn langchain_role(m: &J) -> &str {
+    match s(&m["type"]).unwrap_or("") {
+        "human" => "user",
+        "ai" => "assistant",
+        "system" => "system",
+        "tool" | "function" => "tool",
+        _ => s(&m["role"]).filter(|r| !r.is_empty()).unwrap_or("user"),
+    }
+}
+
+/// The text of LangChain message content: a string, or the text blocks of a list, joined.
+fn langchain_text(content: &J) -> String {
+    match content {
+        J::String(t) => t.clone(),
+        J::Array(blocks) => {
+            let mut out = String::new();
+            for b in blocks {
+                if let Some(t) = b.as_str() {
+                    out.push_str(t);
+                } else if b["type"] == "text" {
+                    match &b["text"] {
+                        J::String(t) => out.push_str(t),
+                        J::Null => {}
+                        other => out.push_str(&other.to_string()),
+                    }
+                }
+            }
+            out
+        }
+        J::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A LangChain message (`{type, role?, content, tool_calls?, tool_call_id?, name?}`, the fields
+/// of LangChain's message classes in both languages) in the conventions' `{role, parts}` shape.
+fn langchain_message(m: &J) -> J {
+    let role = langchain_role(m);
+    let mut parts = Vec::new();
+    if role == "tool" {
+        parts.push(json!({"type": "tool_call_response", "id": m["tool_call_id"], "response": langchain_text(&m["content"])}));
+    } else {
+        let text = langchain_text(&m["content"]);
+        if !text.is_empty() {
+            parts.push(text_part(&text));
+        }
+        for call in m["tool_calls"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+        {
+            parts.push(json!({"type": "tool_call", "id": call["id"], "name": call["name"], "arguments": call["args"]}));
+        }
+    }
+    let mut msg = json!({"role": role, "parts": parts});
+    if let Some(name) = s(&m["name"]).filter(|n| !n.is_empty()) {
+        msg["name"] = json!(name);
+    }
+    msg
+}
+
 fn anthropic_tools(tools: &J) -> J {
     J::Array(
         tools
@@ -508,6 +572,27 @@ pub fn apply_request(
                 .map(joined_text)
                 .filter(|t| !t.is_empty());
             (messages, system_parts, anthropic_tools(&body["tools"]))
+        }
+        "langchain.chat" => {
+            let messages: Vec<J> = body["messages"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or(&[])
+                .iter()
+                .map(langchain_message)
+                .collect();
+            let system: Vec<&str> = messages
+                .iter()
+                .filter(|m| m["role"] == "system")
+                .flat_map(|m| {
+                    m["parts"]
+                        .as_array()
+                        .map(|p| texts_of(p))
+                        .unwrap_or_default()
+                })
+                .collect();
+            x.system_text = (!system.is_empty()).then(|| system.join("\n"));
+            (messages, None, J::Null)
         }
         "anthropic.complete" => {
             out.int(
@@ -714,6 +799,38 @@ pub fn apply_response(
                 json!({"role": "assistant", "parts": anthropic_parts(&body["content"]), "finish_reason": reason}),
             ]
         }
+        "langchain.chat" => {
+            // `{message, finish_reason?, usage?}`: the run's output message and LangChain's
+            // `usage_metadata` (its id, model and finish reason are set by the integration).
+            let u = &body["usage"];
+            if u.is_object() {
+                out.int(sc::GEN_AI_USAGE_INPUT_TOKENS, int(&u["input_tokens"]));
+                out.int(sc::GEN_AI_USAGE_OUTPUT_TOKENS, int(&u["output_tokens"]));
+                let (inp, outp) = (&u["input_token_details"], &u["output_token_details"]);
+                out.int(
+                    sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                    int(&inp["cache_read"]),
+                );
+                out.int(
+                    sc::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+                    int(&inp["cache_creation"]),
+                );
+                out.int(
+                    sc::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+                    int(&outp["reasoning"]),
+                );
+            }
+            if body["message"].is_object() {
+                let mut m = langchain_message(&body["message"]);
+                m["role"] = json!("assistant");
+                if let Some(reason) = s(&body["finish_reason"]).filter(|r| !r.is_empty()) {
+                    m["finish_reason"] = json!(reason);
+                }
+                vec![m]
+            } else {
+                Vec::new()
+            }
+        }
         "anthropic.complete" => {
             response_meta(&mut out, body);
             let reason = s(&body["stop_reason"]).unwrap_or("error").to_string();
@@ -753,11 +870,54 @@ fn anthropic_usage(out: &mut Out, u: &J) {
     );
 }
 
-/// An object whose JSON could not be read: nothing is applied.
+/// The payload as a JSON object; `None` (nothing is applied) when it is not one. JavaScript
+/// writes a lone UTF-16 surrogate in a string as its escape (`\ud800`), which JSON readers refuse:
+/// such escapes become U+FFFD and the payload is read again.
 pub fn parse(text: &str) -> Option<J> {
-    serde_json::from_str::<J>(text)
-        .ok()
-        .filter(|v| v.is_object())
+    match serde_json::from_str::<J>(text) {
+        Ok(v) => Some(v).filter(J::is_object),
+        Err(_) if text.contains("\\u") => serde_json::from_str::<J>(&without_lone_surrogates(text))
+            .ok()
+            .filter(J::is_object),
+        Err(_) => None,
+    }
+}
+
+/// JSON text with every `\uXXXX` escape of a lone surrogate replaced by `\ufffd`.
+fn without_lone_surrogates(text: &str) -> String {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_at(b, i) {
+            Some(0xD800..=0xDBFF) if matches!(escape_at(b, i + 6), Some(0xDC00..=0xDFFF)) => {
+                i += 12
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.push_str(&text[copied..i]);
+                out.push_str("\\ufffd");
+                i += 6;
+                copied = i;
+            }
+            // Any other escape (`\\` included) is two characters or a whole `\uXXXX`.
+            Some(_) => i += 6,
+            None => i += 2,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 #[cfg(test)]
@@ -874,5 +1034,75 @@ mod tests {
         apply_response(&mut r, "openai.responses", &resp, true, &limits);
         assert!(matches!(r.status, Status::Error(_)));
         assert_eq!(get(&r, sc::ERROR_TYPE), Some(ValueRef::Str("server_error")));
+    }
+
+    #[test]
+    fn langchain_chat_run() {
+        let mut r = record();
+        let limits = Limits::current();
+        let body = json!({"messages": [
+            {"type": "system", "content": "Be brief."},
+            {"type": "human", "content": [{"type": "text", "text": "weather "}, {"type": "image_url", "image_url": {"url": "x"}}, "in Paris?"]},
+            {"type": "ai", "content": "", "tool_calls": [{"id": "c1", "name": "get_weather", "args": {"city": "Paris"}, "type": "tool_call"}]},
+            {"type": "tool", "content": "sunny", "tool_call_id": "c1", "name": "get_weather"},
+            {"type": "generic", "role": "critic", "content": "ok"}
+        ]});
+        let x = apply_request(&mut r, "langchain.chat", &body, true, &limits);
+        assert_eq!(x.system_text.as_deref(), Some("Be brief."));
+        assert_eq!(
+            x.input_text.as_deref(),
+            Some("Be brief.\nweather in Paris?\nok")
+        );
+        let Some(ValueRef::Str(input)) = get(&r, sc::GEN_AI_INPUT_MESSAGES) else {
+            panic!("no input messages")
+        };
+        let input: J = serde_json::from_str(input).unwrap();
+        assert_eq!(
+            input,
+            json!([
+                {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+                {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
+                {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}}]},
+                {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "sunny"}], "name": "get_weather"},
+                {"role": "critic", "parts": [{"type": "text", "content": "ok"}]}
+            ])
+        );
+        assert_eq!(x.input.messages.len(), 5);
+        let resp = json!({"message": {"type": "ai", "content": "Sunny.", "tool_calls": []}, "finish_reason": "stop",
+            "usage": {"input_tokens": 12, "output_tokens": 3, "total_tokens": 15, "input_token_details": {"cache_read": 2}}});
+        let x = apply_response(&mut r, "langchain.chat", &resp, true, &limits);
+        assert_eq!(x.output_text.as_deref(), Some("Sunny."));
+        assert_eq!(
+            get(&r, sc::GEN_AI_USAGE_INPUT_TOKENS),
+            Some(ValueRef::I64(12))
+        );
+        assert_eq!(
+            get(&r, sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+            Some(ValueRef::I64(2))
+        );
+        let Some(ValueRef::Str(output)) = get(&r, sc::GEN_AI_OUTPUT_MESSAGES) else {
+            panic!("no output messages")
+        };
+        let output: J = serde_json::from_str(output).unwrap();
+        assert_eq!(
+            output,
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}], "finish_reason": "stop"}])
+        );
+        // Capture off: no content, the texts still come back for the estimates.
+        let mut r = record();
+        let x = apply_request(&mut r, "langchain.chat", &body, false, &limits);
+        assert!(get(&r, sc::GEN_AI_INPUT_MESSAGES).is_none());
+        assert!(x.input_text.is_some());
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        let text = r#"{"a": "x\ud800y", "b": "\ud83d\ude00", "c": "\\ud800", "d": "\udc00"}"#;
+        let v = parse(text).unwrap();
+        assert_eq!(v["a"], "x\u{fffd}y");
+        assert_eq!(v["b"], "\u{1f600}");
+        assert_eq!(v["c"], "\\ud800");
+        assert_eq!(v["d"], "\u{fffd}");
+        assert!(parse("[1]").is_none());
     }
 }

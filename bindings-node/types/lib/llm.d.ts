@@ -143,10 +143,10 @@ export class LlmCall {
     _capture: boolean;
     /** @type {string | null} */
     _format: string | null;
-    /** @type {string | null} */
-    _request: string | null;
-    /** @type {string | null} */
-    _response: string | null;
+    /** @type {string | object | null} */
+    _request: string | object | null;
+    /** @type {string | object | null} */
+    _response: string | object | null;
     /** Whether content is captured (`captureContent` and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). */
     get captureContent(): boolean;
     /** Whether the call has ended. */
