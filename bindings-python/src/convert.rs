@@ -71,7 +71,32 @@ pub fn value(obj: &Bound<'_, PyAny>) -> Option<Value> {
             format!("<bytes: {} bytes>", b.as_bytes().len()).into_boxed_str(),
         ));
     }
+    if let Some(u) = uuid(obj) {
+        return Some(Value::Str(u.into_boxed_str()));
+    }
     Some(Value::Str(type_label(obj).into_boxed_str()))
+}
+
+/// A `uuid.UUID` in its canonical form (framework run ids are UUIDs).
+fn uuid(obj: &Bound<'_, PyAny>) -> Option<String> {
+    let ty = obj.get_type();
+    if ty.name().ok()?.to_str().ok()? != "UUID" || ty.module().ok()?.to_str().ok()? != "uuid" {
+        return None;
+    }
+    let n: u128 = obj
+        .getattr(pyo3::intern!(obj.py(), "int"))
+        .ok()?
+        .extract()
+        .ok()?;
+    let h = format!("{n:032x}");
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
 }
 
 fn sequence(obj: &Bound<'_, PyAny>) -> Value {

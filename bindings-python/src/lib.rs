@@ -6,6 +6,7 @@
 mod behaviour;
 mod convert;
 mod logs;
+mod payload;
 mod replay;
 mod span;
 mod tools;
@@ -420,5 +421,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     behaviour::register(m)?;
     replay::register(m)?;
     tools::register(m)?;
+    payload::register(m)?;
     Ok(())
 }

@@ -110,6 +110,16 @@ pub struct PySpan {
 }
 
 impl PySpan {
+    /// Adds an event with attributes already converted (integrations' native helpers).
+    pub(crate) fn push_event(&self, name: &str, ts: Option<u64>, attributes: Vec<(Key, Value)>) {
+        if let Some(o) = &self.owner {
+            return o.get().push_event(name, ts, attributes);
+        }
+        if let Some(r) = self.record.lock().as_mut() {
+            r.add_event(name, ts, attributes);
+        }
+    }
+
     /// The span's trace (zero for a frame outside any trace).
     pub(crate) fn trace(&self) -> TraceId {
         match self.as_parent() {
@@ -295,7 +305,16 @@ fn resolve(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Resolv
         Some(p) => {
             let mut r = explicit_parent(py, p)?;
             if r.scope.is_none() {
-                r.scope = current_frame(py)?.and_then(|f| f.get().scope.clone());
+                // The scope current in the app (`context(...)`): the frame's own, without asking
+                // a framework which run's span is current (the run hook calls into Python, and a
+                // run's span carries the scope that was current when it started anyway).
+                r.scope = current_var(py)?
+                    .get
+                    .bind(py)
+                    .call0()?
+                    .cast_into::<PySpan>()
+                    .ok()
+                    .and_then(|f| f.get().scope.clone());
             }
             // The OpenTelemetry context current now: when this span is current (activated, or
             // found as a framework run's span), OTel spans started under it see it as their parent

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from typing import Any, TypedDict
+from uuid import UUID
 
 import pytest
 from langchain_core.documents import Document
@@ -524,6 +525,59 @@ def test_capture_off_keeps_the_tree_and_drops_content() -> None:
         assert not any(k.startswith(("gen_ai.input", "gen_ai.output", "gen_ai.tool.call.a")) for k in s["attributes"])
         for e in s["events"]:
             assert "fivelens.step.content" not in e["attributes"]
+
+
+def test_odd_message_content_reaches_the_span_mapped_and_nothing_raises(recorded_lc: Recorded) -> None:
+    """The run's messages go to the core as written natively from the message objects: blocks,
+    a lone surrogate, an object JSON cannot encode (never called), a chat message's own role."""
+    from langchain_core.messages import ChatMessage, SystemMessage
+
+    class Opaque:
+        def __repr__(self) -> str:
+            raise RuntimeError("never called")
+
+    reply = AIMessage(
+        content=[{"type": "text", "text": "Sure"}, {"type": "text", "text": "."}],
+        tool_calls=[{"name": "add", "args": {"a": 1, "when": Opaque()}, "id": "odd-1"}],
+        usage_metadata={"input_tokens": 9, "output_tokens": 2, "total_tokens": 11},
+        response_metadata={"finish_reason": "tool_calls"},
+    )
+    model = ScriptedModel(responses=[reply])
+    out = model.invoke(
+        [
+            SystemMessage("Be\ud800 brief."),
+            HumanMessage(content=[{"type": "text", "text": "add "}, {"type": "image_url", "image_url": {"url": "x"}}]),
+            ChatMessage(role="critic", content="ok"),
+        ]
+    )
+    assert out is reply
+    [chat] = recorded_lc.spans()
+    a = chat["attributes"]
+    assert chat["name"] == "chat" and chat["kind"] == "client"
+    assert a["gen_ai.usage.input_tokens"] == 9
+    assert a["gen_ai.response.finish_reasons"] == ["tool_calls"]
+    # LangChain's run id (a UUID object) in its canonical form.
+    assert str(UUID(a["fivelens.framework.run_id"])) == a["fivelens.framework.run_id"]
+    system, *rest = json.loads(a["gen_ai.input.messages"])
+    # (The lone surrogate: replacement characters, as in every attribute.)
+    assert system["role"] == "system"
+    assert system["parts"][0]["content"].replace("\ufffd", "") == "Be brief."
+    assert rest == [
+        {"role": "user", "parts": [{"type": "text", "content": "add "}]},
+        {"role": "critic", "parts": [{"type": "text", "content": "ok"}]},
+    ]
+    opaque = f"<test_langchain.{Opaque.__qualname__}>"  # a type label, never its repr
+    assert json.loads(a["gen_ai.output.messages"]) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "Sure."},
+                {"type": "tool_call", "id": "odd-1", "name": "add", "arguments": {"a": 1, "when": opaque}},
+            ],
+            "finish_reason": "tool_calls",
+        }
+    ]
+    assert fivelens.status()["internal_errors"] == 0
 
 
 def test_tool_message_outputs_and_uninstrument(recorded_lc: Recorded) -> None:

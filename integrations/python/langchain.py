@@ -43,9 +43,8 @@ from __future__ import annotations
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from fivelens import _instrument, _llm, _native, _tools
@@ -83,8 +82,6 @@ _PROVIDERS = {
 # The runs inside the "agent" node of a `langgraph.prebuilt.create_react_agent` graph that call
 # the model: seeing one makes the graph run an `invoke_agent` span.
 _PREBUILT_AGENT_STEPS = frozenset({"call_model", "acall_model"})
-
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
 
 _MAX_RUNS = 50_000
 """Runs tracked at once; a run that never ends (an abandoned stream) must not grow this forever."""
@@ -143,7 +140,9 @@ class _State:
         self.enabled = False
         self.capture_chain_io = False
         self.collapse_chains = False
-        self.runs: OrderedDict[UUID, _Run] = OrderedDict()
+        # Keyed by the run id's integer (a UUID hashes through Python code; an int does not),
+        # in insertion order: the oldest first.
+        self.runs: dict[int, _Run] = {}
         # thread id -> the root span of a graph run that stopped at an interrupt: the run that
         # resumes it continues its trace.
         self.interrupted: OrderedDict[str, Any] = OrderedDict()
@@ -357,7 +356,7 @@ def _resolve_run(config: Any, frame: Any) -> Any:
     run_id = getattr(callbacks, "parent_run_id", None)
     if run_id is None:
         return None
-    run = _state.runs.get(run_id)
+    run = _state.runs.get(run_id.int)
     if run is None or run.frame is not frame:
         return None
     return run.effective
@@ -370,7 +369,7 @@ def _adopt() -> dict[str, Any] | None:
     if run is None or not run.open or run.covered or run.frame is not _current.get():
         return None
     run.covered = True
-    return {sc.FIVELENS_FRAMEWORK: _framework(run), sc.FIVELENS_RUN_ID: str(run.run_id)}
+    return {sc.FIVELENS_FRAMEWORK: _framework(run), sc.FIVELENS_RUN_ID: run.run_id}
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -382,9 +381,9 @@ def _framework(run: _Run) -> str:
 
 def _track(run: _Run) -> None:
     runs = _state.runs
-    runs[run.run_id] = run
-    while len(runs) > _MAX_RUNS:
-        _, stale = runs.popitem(last=False)
+    runs[run.run_id.int] = run
+    if len(runs) > _MAX_RUNS:
+        stale = runs.pop(next(iter(runs)))
         if stale.span is not None:
             stale.span.end()
 
@@ -400,14 +399,14 @@ def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
 
 def _close(run_id: UUID) -> _Run | None:
     """The run that ended, no longer tracked (None when it was never seen)."""
-    run = _state.runs.pop(run_id, None)
+    run = _state.runs.pop(run_id.int, None)
     if run is not None:
         run.open = False
     return run
 
 
 def _start(run_id: UUID, parent_run_id: UUID | None, kind: str, name: str) -> _Run:
-    parent_run = _state.runs.get(parent_run_id) if parent_run_id is not None else None
+    parent_run = _state.runs.get(parent_run_id.int) if parent_run_id is not None else None
     frame = _current.get()
     if parent_run is not None and parent_run.frame is frame:
         parent = parent_run.effective
@@ -451,69 +450,22 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _message(m: Any) -> dict[str, Any]:
-    """A LangChain message in the conventions' ``{"role", "parts"}`` shape."""
-    role = _ROLES.get(getattr(m, "type", ""), getattr(m, "role", None) or "user")
-    parts: list[dict[str, Any]] = []
-    if role == "tool":
-        parts.append(
-            {"type": "tool_call_response", "id": getattr(m, "tool_call_id", None), "response": _text(m.content)}
-        )
-    else:
-        text = _text(getattr(m, "content", None))
-        if text:
-            parts.append({"type": "text", "content": text})
-        for call in getattr(m, "tool_calls", None) or ():
-            parts.append(
-                {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
-            )
-    out: dict[str, Any] = {"role": role, "parts": parts}
-    name = getattr(m, "name", None)
-    if name:
-        out["name"] = name
-    return out
-
-
 def _journal(node: _Run | None, message: Any) -> None:
     """The agent's reasoning journal: what the model said and chose, as events on the iteration
     (node) span. Content: dropped by the core when capture is off, so not even built then."""
     if node is None or node.span is None or message is None or not _native._capture_content():
         return
-    now = time.time_ns()
-    text = _text(getattr(message, "content", None))
-    calls = getattr(message, "tool_calls", None) or ()
-    if text:
-        journal(node.span, "thought" if calls else "final", text, when=now)
-    for call in calls:
-        arguments = to_json({"tool": call.get("name"), "arguments": call.get("args")})
-        journal(node.span, "action", arguments, str(call.get("name")), now)
+    # Written natively from the message (its text, each tool call as {"tool", "arguments"}).
+    _native._lc_journal(node.span, message, time.time_ns())
 
 
 # ---- the handler --------------------------------------------------------------------------------
 
 
-_F = TypeVar("_F", bound=Callable[..., None])
-
-
-def _guarded(*, starts: bool = False) -> Callable[[_F], _F]:
-    """A handler method that never raises into LangChain (failures are reported in
-    ``fivelens.status()``); one that starts a run does nothing while the integration is off."""
-
-    def wrap(method: _F) -> _F:
-        name = method.__name__
-
-        @functools.wraps(method)
-        def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
-            if starts and not _state.enabled:
-                return
-            try:
-                method(self, *args, **kwargs)
-            except Exception as e:
-                _native.report_internal_error("langchain", f"{name} failed: {e!r}")
-
-        return guarded  # type: ignore[return-value]
-
-    return wrap
+def _handler_failed(method: str, e: Exception) -> None:
+    """The handler never raises into LangChain: a failure is reported in ``fivelens.status()``.
+    (Each method catches inline: a decorator would add a call level to every callback.)"""
+    _native.report_internal_error("langchain", f"{method} failed: {e!r}")
 
 
 def _handler_class() -> type:
@@ -527,7 +479,6 @@ def _handler_class() -> type:
 
         # -- chains (graphs, nodes, runnables) --
 
-        @_guarded(starts=True)
         def on_chain_start(
             self,
             serialized: dict[str, Any] | None,
@@ -539,19 +490,27 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+            if not _state.enabled:
+                return
+            try:
+                _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+            except Exception as e:
+                _handler_failed("on_chain_start", e)
 
-        @_guarded()
         def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            _chain_end(run_id, outputs, None)
+            try:
+                _chain_end(run_id, outputs, None)
+            except Exception as e:
+                _handler_failed("on_chain_end", e)
 
-        @_guarded()
         def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            _chain_end(run_id, None, error)
+            try:
+                _chain_end(run_id, None, error)
+            except Exception as e:
+                _handler_failed("on_chain_error", e)
 
         # -- model runs --
 
-        @_guarded(starts=True)
         def on_chat_model_start(
             self,
             serialized: dict[str, Any] | None,
@@ -562,9 +521,13 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            _model_start(run_id, parent_run_id, "chat", messages, metadata, kwargs)
+            if not _state.enabled:
+                return
+            try:
+                _model_start(run_id, parent_run_id, "chat", messages, metadata, kwargs)
+            except Exception as e:
+                _handler_failed("on_chat_model_start", e)
 
-        @_guarded(starts=True)
         def on_llm_start(
             self,
             serialized: dict[str, Any] | None,
@@ -575,24 +538,32 @@ def _handler_class() -> type:
             metadata: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            _model_start(run_id, parent_run_id, "text_completion", prompts, metadata, kwargs)
+            if not _state.enabled:
+                return
+            try:
+                _model_start(run_id, parent_run_id, "text_completion", prompts, metadata, kwargs)
+            except Exception as e:
+                _handler_failed("on_llm_start", e)
 
         def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            run = _state.runs.get(run_id)
+            run = _state.runs.get(run_id.int)
             if run is not None and not run.first_token_ns:
                 run.first_token_ns = time.time_ns()
 
-        @_guarded()
         def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            _model_end(run_id, response, None)
+            try:
+                _model_end(run_id, response, None)
+            except Exception as e:
+                _handler_failed("on_llm_end", e)
 
-        @_guarded()
         def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            _model_end(run_id, None, error)
+            try:
+                _model_end(run_id, None, error)
+            except Exception as e:
+                _handler_failed("on_llm_error", e)
 
         # -- tools --
 
-        @_guarded(starts=True)
         def on_tool_start(
             self,
             serialized: dict[str, Any] | None,
@@ -603,19 +574,27 @@ def _handler_class() -> type:
             inputs: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> None:
-            _tool_start(serialized, input_str, inputs, run_id, parent_run_id, kwargs)
+            if not _state.enabled:
+                return
+            try:
+                _tool_start(serialized, input_str, inputs, run_id, parent_run_id, kwargs)
+            except Exception as e:
+                _handler_failed("on_tool_start", e)
 
-        @_guarded()
         def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            _tool_end(run_id, output, None)
+            try:
+                _tool_end(run_id, output, None)
+            except Exception as e:
+                _handler_failed("on_tool_end", e)
 
-        @_guarded()
         def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            _tool_end(run_id, None, error)
+            try:
+                _tool_end(run_id, None, error)
+            except Exception as e:
+                _handler_failed("on_tool_error", e)
 
         # -- retrievers --
 
-        @_guarded(starts=True)
         def on_retriever_start(
             self,
             serialized: dict[str, Any] | None,
@@ -625,15 +604,24 @@ def _handler_class() -> type:
             parent_run_id: UUID | None = None,
             **kwargs: Any,
         ) -> None:
-            _retriever_start(serialized, query, run_id, parent_run_id, kwargs)
+            if not _state.enabled:
+                return
+            try:
+                _retriever_start(serialized, query, run_id, parent_run_id, kwargs)
+            except Exception as e:
+                _handler_failed("on_retriever_start", e)
 
-        @_guarded()
         def on_retriever_end(self, documents: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            _retriever_end(run_id, documents, None)
+            try:
+                _retriever_end(run_id, documents, None)
+            except Exception as e:
+                _handler_failed("on_retriever_end", e)
 
-        @_guarded()
         def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            _retriever_end(run_id, None, error)
+            try:
+                _retriever_end(run_id, None, error)
+            except Exception as e:
+                _handler_failed("on_retriever_error", e)
 
     return FivelensCallbackHandler
 
@@ -654,7 +642,7 @@ def _chain_start(
     name = str(name)
     md = metadata or {}
     run = _start(run_id, parent_run_id, "chain", name)
-    attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: str(run_id), sc.FIVELENS_RUN_TYPE: "chain"}
+    attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: run_id, sc.FIVELENS_RUN_TYPE: "chain"}
     is_root = run.root is run
     raw_step = md.get("langgraph_step")
     step = raw_step if isinstance(raw_step, int) else 0
@@ -662,7 +650,8 @@ def _chain_start(
         not is_root
         and step > 0
         and md.get("langgraph_node") == name
-        and any(t.startswith("graph:step:") for t in (tags or ()))
+        and tags is not None
+        and f"graph:step:{step}" in tags
     )
     if is_root:
         integration = md.get("ls_integration")
@@ -794,7 +783,7 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     provider = str(md.get("ls_provider") or "langchain")
     attrs: dict[str, Any] = {
         sc.FIVELENS_FRAMEWORK: _framework(run),
-        sc.FIVELENS_RUN_ID: str(run.run_id),
+        sc.FIVELENS_RUN_ID: run.run_id,
     }
     for key, attr in (
         ("ls_temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
@@ -803,9 +792,13 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
         value = md.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             attrs[attr] = value
+    provider = _PROVIDERS.get(provider, provider)
+    if run.kind == "chat":
+        _chat_span(run, message, error, attrs, provider, str(model) if model else None, response_md)
+        return
     call = LlmCall(
         run.kind,
-        _PROVIDERS.get(provider, provider),
+        provider,
         str(model) if model else None,
         attrs,
         INSTRUMENTATION,
@@ -814,50 +807,66 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     )
     if run.first_token_ns:
         call.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, (run.first_token_ns - run.start_ns) / 1e9)
-    try:
-        if run.kind == "chat":
-            batch = run.messages[0] if run.messages else []
-            # Already in the conventions' shape: handed over as is (no second normalisation).
-            messages = [_message(m) for m in batch]
-            system = "\n".join(
-                p["content"] for m in messages if m["role"] == "system" for p in m["parts"] if p["type"] == "text"
-            )
-            call._record_input(messages, None, None, system or None)
-        elif run.messages:
-            call.set_input(str(run.messages[0]))
-    except Exception as e:
-        _native.report_internal_error("langchain", f"reading a model run's input failed: {e!r}")
+    if run.messages:
+        call.set_input(str(run.messages[0]))
     if error is not None:
         call.fail(error)
         call.end()
         return
     if message is not None:
-        output = _message(message)
         reason = _finish_reason(response_md)
-        if reason:
-            output["finish_reason"] = reason
-        call._record_output([output])
-        usage = getattr(message, "usage_metadata", None)
-        if usage:
-            details = usage.get("input_token_details") or {}
-            out_details = usage.get("output_token_details") or {}
-            call.set_usage(
-                usage.get("input_tokens"),
-                usage.get("output_tokens"),
-                cache_read_input_tokens=details.get("cache_read"),
-                cache_write_input_tokens=details.get("cache_creation"),
-                reasoning_output_tokens=out_details.get("reasoning"),
-            )
-        call.set_response(
-            id=getattr(message, "id", None)
-            if str(getattr(message, "id", "")).startswith(("chatcmpl", "msg_"))
-            else None,
-            model=response_md.get("model_name") or response_md.get("model"),
-            finish_reasons=[reason] if reason else None,
-        )
+        call.set_output(_text(getattr(message, "content", None)), finish_reasons=[reason] if reason else None)
+        call.set_response(model=response_md.get("model_name") or response_md.get("model"))
     elif generation is not None:
         call.set_output(str(getattr(generation, "text", "")))
     call.end()
+
+
+def _chat_span(
+    run: _Run,
+    message: Any,
+    error: BaseException | None,
+    attrs: dict[str, Any],
+    provider: str,
+    model: str | None,
+    response_md: dict[str, Any],
+) -> None:
+    """The span of a chat-model run: its messages, output message and usage go to the core as
+    one ``langchain.chat`` payload, written natively from the message objects and mapped on the
+    core's thread (content, system prompt, usage, estimates); two native calls in all."""
+    attrs[sc.GEN_AI_OPERATION_NAME] = "chat"
+    attrs[sc.GEN_AI_PROVIDER_NAME] = provider
+    if model:
+        attrs[sc.GEN_AI_REQUEST_MODEL] = model
+    end: dict[str, Any] = {sc.PRIVATE_FORMAT: "langchain.chat"}
+    if run.first_token_ns:
+        end[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (run.first_token_ns - run.start_ns) / 1e9
+    try:
+        end[sc.PRIVATE_REQUEST] = _native._lc_request(run.messages[0] if run.messages else ())
+        if message is not None and error is None:
+            reason = _finish_reason(response_md)
+            end[sc.PRIVATE_RESPONSE] = _native._lc_response(message, reason)
+            message_id = getattr(message, "id", None)
+            if isinstance(message_id, str) and message_id.startswith(("chatcmpl", "msg_")):
+                end[sc.GEN_AI_RESPONSE_ID] = message_id
+            response_model = response_md.get("model_name") or response_md.get("model")
+            if response_model:
+                end[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
+            if reason:
+                end[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+    except Exception as e:
+        _native.report_internal_error("langchain", f"reading a model run failed: {e!r}")
+    span = _native.start_span(
+        f"chat {model}" if model else "chat",
+        kind="client",
+        parent=run.parent,
+        attributes=attrs,
+        start_time=run.start_ns,
+        _instrumentation=INSTRUMENTATION,
+    )
+    if error is not None:
+        span.record_exception(error)
+    span._end_with(end)
 
 
 def _finish_reason(response_md: dict[str, Any]) -> str | None:
@@ -883,7 +892,7 @@ def _tool_start(
         sc.GEN_AI_TOOL_NAME: name,
         sc.GEN_AI_TOOL_TYPE: "function",
         sc.FIVELENS_FRAMEWORK: _framework(run),
-        sc.FIVELENS_RUN_ID: str(run_id),
+        sc.FIVELENS_RUN_ID: run_id,
         sc.FIVELENS_RUN_TYPE: "tool",
     }
     description = (serialized or {}).get("description")
@@ -920,7 +929,7 @@ def current_tool_span(name: str) -> Any:
     config = var_child_runnable_config.get()
     callbacks = config.get("callbacks") if isinstance(config, dict) else None
     run_id = getattr(callbacks, "parent_run_id", None)
-    run = _state.runs.get(run_id) if run_id is not None else None
+    run = _state.runs.get(run_id.int) if run_id is not None else None
     if run is None or run.kind != "tool" or run.name != name or run.span is None or run_id in _mcp_claimed:
         return None
     if run.frame is not _current.get():
@@ -980,7 +989,7 @@ def _retriever_start(
         sc.GEN_AI_OPERATION_NAME: "retrieval",
         sc.GEN_AI_DATA_SOURCE_ID: name,
         sc.FIVELENS_FRAMEWORK: _framework(run),
-        sc.FIVELENS_RUN_ID: str(run_id),
+        sc.FIVELENS_RUN_ID: run_id,
         sc.FIVELENS_RUN_TYPE: "retriever",
     }
     if _native._capture_content():

@@ -1,0 +1,165 @@
+//! LangChain model runs as the core's `langchain.chat` payload (see `core/src/providers.rs`),
+//! written straight from the message objects: the integration hands the run's messages and its
+//! output message over and gets the JSON text back, with no per-message Python code. The core
+//! maps it to the conventions' content, the system prompt, usage and the estimates on its thread.
+//!
+//! Fields are read from a message's `__dict__` (LangChain messages are pydantic models, whose
+//! fields live there), so a field a message class lacks costs a dict lookup, not an
+//! `AttributeError`. Objects without one (or with odd field values) are read as far as they go;
+//! nothing here raises into the integration.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use serde_json::{Map, Value as J};
+
+use fivelens_core::semconv as sc;
+use fivelens_core::{Key, Value};
+
+use crate::convert;
+use crate::span::PySpan;
+
+/// The fields of a message the payload carries.
+const FIELDS: [&str; 6] = [
+    "type",
+    "role",
+    "content",
+    "tool_calls",
+    "tool_call_id",
+    "name",
+];
+
+fn message_json(m: &Bound<'_, PyAny>) -> J {
+    let py = m.py();
+    let mut out = Map::new();
+    let fields = m
+        .getattr(intern!(py, "__dict__"))
+        .ok()
+        .and_then(|d| d.cast_into::<PyDict>().ok());
+    match fields {
+        Some(d) => {
+            for name in FIELDS {
+                let Ok(Some(v)) = d.get_item(name) else {
+                    continue;
+                };
+                if v.is_none() {
+                    continue;
+                }
+                out.insert(name.to_string(), convert::json(&v, 1));
+            }
+        }
+        // A plain string (a prompt) or anything else: its text as a human message.
+        None => {
+            let text = match m.cast::<PyString>() {
+                Ok(s) => convert::text(s),
+                Err(_) => convert::type_label(m),
+            };
+            out.insert("type".into(), J::from("human"));
+            out.insert("content".into(), J::from(text));
+        }
+    }
+    J::Object(out)
+}
+
+/// `{"messages": [...]}` for a run's input messages (one message list of the run).
+#[pyfunction]
+pub fn _lc_request(messages: &Bound<'_, PyAny>) -> String {
+    let list: Vec<J> = match messages.try_iter() {
+        Ok(it) => it
+            .filter_map(Result::ok)
+            .map(|m| message_json(&m))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut body = Map::new();
+    body.insert("messages".into(), J::Array(list));
+    J::Object(body).to_string()
+}
+
+/// `{"message": ..., "finish_reason": ..., "usage": ...}` for a run's output message (its
+/// `usage_metadata` is the usage).
+#[pyfunction]
+#[pyo3(signature = (message, finish_reason=None))]
+pub fn _lc_response(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> String {
+    let mut body = Map::new();
+    let usage = message
+        .getattr(intern!(message.py(), "__dict__"))
+        .ok()
+        .and_then(|d| d.cast_into::<PyDict>().ok())
+        .and_then(|d| d.get_item("usage_metadata").ok().flatten())
+        .filter(|u| !u.is_none());
+    body.insert("message".into(), message_json(message));
+    if let Some(reason) = finish_reason {
+        body.insert("finish_reason".into(), J::from(reason));
+    }
+    if let Some(u) = usage {
+        body.insert("usage".into(), convert::json(&u, 1));
+    }
+    J::Object(body).to_string()
+}
+
+/// The text of message content: a string, or its text blocks joined.
+fn content_text(content: &J) -> String {
+    match content {
+        J::String(t) => t.clone(),
+        J::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| match b {
+                J::String(t) => Some(t.as_str()),
+                J::Object(o) if o.get("type").and_then(J::as_str) == Some("text") => {
+                    o.get("text").and_then(J::as_str)
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// The agent's reasoning journal for a model's output message: `fivelens.agent.step` events on
+/// the iteration (node) span, at `when` (ns): what it said (`thought`, or `final` without tool
+/// calls) and each tool it chose (`action`, with `{"tool", "arguments"}`). Content: the caller
+/// checks the capture switch first.
+#[pyfunction]
+pub fn _lc_journal(span: &Bound<'_, PySpan>, message: &Bound<'_, PyAny>, when: u64) {
+    let m = message_json(message);
+    let text = content_text(&m["content"]);
+    let calls = m["tool_calls"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let span = span.get();
+    let step = |kind: &str, content: String, tool: Option<&str>| {
+        let mut kv = vec![(Key::new(sc::FIVELENS_STEP_KIND), Value::from(kind))];
+        if let Some(t) = tool {
+            kv.push((Key::new(sc::GEN_AI_TOOL_NAME), Value::from(t)));
+        }
+        if !content.is_empty() {
+            kv.push((Key::new(sc::FIVELENS_STEP_CONTENT), Value::from(content)));
+        }
+        span.push_event(sc::FIVELENS_EVENT_AGENT_STEP, Some(when), kv);
+    };
+    if !text.is_empty() {
+        step(
+            if calls.is_empty() { "final" } else { "thought" },
+            text,
+            None,
+        );
+    }
+    for call in calls {
+        let name = match &call["name"] {
+            J::String(n) => n.clone(),
+            J::Null => "None".to_string(),
+            other => other.to_string(),
+        };
+        let content = format!(
+            "{{\"tool\":{},\"arguments\":{}}}",
+            call["name"], call["args"]
+        );
+        step("action", content, Some(&name));
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_lc_request, m)?)?;
+    m.add_function(wrap_pyfunction!(_lc_response, m)?)?;
+    m.add_function(wrap_pyfunction!(_lc_journal, m)?)?;
+    Ok(())
+}
