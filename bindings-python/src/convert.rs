@@ -77,17 +77,24 @@ pub fn value(obj: &Bound<'_, PyAny>) -> Option<Value> {
     Some(Value::Str(type_label(obj).into_boxed_str()))
 }
 
+/// `uuid.UUID`, looked up once.
+static UUID_TYPE: pyo3::sync::PyOnceLock<Option<Py<pyo3::types::PyType>>> =
+    pyo3::sync::PyOnceLock::new();
+
 /// A `uuid.UUID` in its canonical form (framework run ids are UUIDs).
 fn uuid(obj: &Bound<'_, PyAny>) -> Option<String> {
-    let ty = obj.get_type();
-    if ty.name().ok()?.to_str().ok()? != "UUID" || ty.module().ok()?.to_str().ok()? != "uuid" {
+    let py = obj.py();
+    let ty = UUID_TYPE.get_or_init(py, || {
+        py.import("uuid")
+            .and_then(|m| m.getattr("UUID"))
+            .and_then(|t| t.cast_into::<pyo3::types::PyType>().map_err(Into::into))
+            .map(Bound::unbind)
+            .ok()
+    });
+    if !ty.as_ref().is_some_and(|t| obj.get_type().is(t.bind(py))) {
         return None;
     }
-    let n: u128 = obj
-        .getattr(pyo3::intern!(obj.py(), "int"))
-        .ok()?
-        .extract()
-        .ok()?;
+    let n: u128 = obj.getattr(pyo3::intern!(py, "int")).ok()?.extract().ok()?;
     let h = format!("{n:032x}");
     Some(format!(
         "{}-{}-{}-{}-{}",

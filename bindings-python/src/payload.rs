@@ -62,8 +62,7 @@ fn message_json(m: &Bound<'_, PyAny>) -> J {
 }
 
 /// `{"messages": [...]}` for a run's input messages (one message list of the run).
-#[pyfunction]
-pub fn _lc_request(messages: &Bound<'_, PyAny>) -> String {
+fn request_json(messages: &Bound<'_, PyAny>) -> String {
     let list: Vec<J> = match messages.try_iter() {
         Ok(it) => it
             .filter_map(Result::ok)
@@ -78,9 +77,7 @@ pub fn _lc_request(messages: &Bound<'_, PyAny>) -> String {
 
 /// `{"message": ..., "finish_reason": ..., "usage": ...}` for a run's output message (its
 /// `usage_metadata` is the usage).
-#[pyfunction]
-#[pyo3(signature = (message, finish_reason=None))]
-pub fn _lc_response(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> String {
+fn response_json(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> String {
     let mut body = Map::new();
     let usage = message
         .getattr(intern!(message.py(), "__dict__"))
@@ -96,6 +93,30 @@ pub fn _lc_response(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> 
         body.insert("usage".into(), convert::json(&u, 1));
     }
     J::Object(body).to_string()
+}
+
+/// Ends the span of a chat-model run: `attributes`, then the run's `langchain.chat` payload (the
+/// input `messages`; the output `message` with its usage and `finish_reason`, when the run
+/// produced one), in one call.
+#[pyfunction]
+#[pyo3(signature = (span, attributes, messages, message=None, finish_reason=None))]
+pub fn _lc_end_chat(
+    span: &Bound<'_, PySpan>,
+    attributes: &Bound<'_, PyDict>,
+    messages: &Bound<'_, PyAny>,
+    message: Option<&Bound<'_, PyAny>>,
+    finish_reason: Option<&str>,
+) {
+    let request = request_json(messages);
+    let response = message.map(|m| response_json(m, finish_reason));
+    let mut extra = vec![
+        (sc::PRIVATE_FORMAT, "langchain.chat"),
+        (sc::PRIVATE_REQUEST, request.as_str()),
+    ];
+    if let Some(r) = &response {
+        extra.push((sc::PRIVATE_RESPONSE, r.as_str()));
+    }
+    span.get().end_with(attributes, &extra);
 }
 
 /// The text of message content: a string, or its text blocks joined.
@@ -158,8 +179,7 @@ pub fn _lc_journal(span: &Bound<'_, PySpan>, message: &Bound<'_, PyAny>, when: u
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(_lc_request, m)?)?;
-    m.add_function(wrap_pyfunction!(_lc_response, m)?)?;
     m.add_function(wrap_pyfunction!(_lc_journal, m)?)?;
+    m.add_function(wrap_pyfunction!(_lc_end_chat, m)?)?;
     Ok(())
 }

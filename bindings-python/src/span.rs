@@ -120,6 +120,24 @@ impl PySpan {
         }
     }
 
+    /// Sets `attributes` and the strings in `extra`, and ends the span now (integrations' native
+    /// helpers; what `_end_with` does).
+    pub(crate) fn end_with(&self, attributes: &Bound<'_, PyDict>, extra: &[(&str, &str)]) {
+        if self.owner.is_some() {
+            return;
+        }
+        let record = self.record.lock().take();
+        if let Some(mut r) = record {
+            let limits = fivelens_core::record::Limits::current();
+            convert::set_attributes(&mut r, Some(attributes), &limits);
+            for (k, v) in extra {
+                r.set_str(Key::new(k), v, &limits);
+            }
+            r.end_at(None);
+            global::submit(r);
+        }
+    }
+
     /// The span's trace (zero for a frame outside any trace).
     pub(crate) fn trace(&self) -> TraceId {
         match self.as_parent() {
@@ -370,7 +388,11 @@ type OpenEntry = (Py<PySpan>, Py<PyAny>);
 /// Starts a span from `template` (name, kind, attributes, links and instrumentation already set;
 /// cloning it copies inline data only, no allocation for a typical span).
 fn start(template: &SpanRecord, resolved: Resolved, start_ns: Option<u64>) -> PySpan {
-    let mut record = template.clone();
+    start_owned(template.clone(), resolved, start_ns)
+}
+
+/// `start`, from a record built for this span alone (no template kept).
+fn start_owned(mut record: SpanRecord, resolved: Resolved, start_ns: Option<u64>) -> PySpan {
     record.begin(resolved.parent, start_ns);
     let record = if global::is_recording() {
         record.trace_state = resolved.trace_state.clone();
@@ -1047,7 +1069,7 @@ pub fn start_span(
 ) -> PyResult<PySpan> {
     let template = template(py, name, kind, links, attributes, _instrumentation, kwargs)?;
     let resolved = resolve(py, parent.filter(|p| !p.is_none()))?;
-    Ok(start(&template, resolved, ns(start_time)?))
+    Ok(start_owned(template, resolved, ns(start_time)?))
 }
 
 /// The current span, or `None`.

@@ -639,7 +639,8 @@ def _chain_start(
     kwargs: dict[str, Any],
 ) -> None:
     name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
-    name = str(name)
+    if type(name) is not str:
+        name = str(name)
     md = metadata or {}
     run = _start(run_id, parent_run_id, "chain", name)
     attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: run_id, sc.FIVELENS_RUN_TYPE: "chain"}
@@ -694,10 +695,14 @@ def _chain_start(
             _track(run)
             return
         span_name = name
-    attrs[sc.FIVELENS_FRAMEWORK] = _framework(run)
+    attrs[sc.FIVELENS_FRAMEWORK] = "langgraph" if run.root.kind in ("workflow", "agent") else "langchain"
     if _state.capture_chain_io and inputs is not None and _native._capture_content():
         attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
-    _open(run, span_name, "internal", attrs)
+    # (`_open`, inline: this runs for every chain run.)
+    run.span = run.effective = _native.start_span(
+        span_name, kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+    )
+    _track(run)
     if is_node:
         _tools.note_iteration(run.span, step)
 
@@ -832,30 +837,26 @@ def _chat_span(
     response_md: dict[str, Any],
 ) -> None:
     """The span of a chat-model run: its messages, output message and usage go to the core as
-    one ``langchain.chat`` payload, written natively from the message objects and mapped on the
-    core's thread (content, system prompt, usage, estimates); two native calls in all."""
+    one ``langchain.chat`` payload, written natively from the message objects when the span ends
+    and mapped on the core's thread (content, system prompt, usage, estimates)."""
     attrs[sc.GEN_AI_OPERATION_NAME] = "chat"
     attrs[sc.GEN_AI_PROVIDER_NAME] = provider
     if model:
         attrs[sc.GEN_AI_REQUEST_MODEL] = model
-    end: dict[str, Any] = {sc.PRIVATE_FORMAT: "langchain.chat"}
+    end: dict[str, Any] = {}
     if run.first_token_ns:
         end[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (run.first_token_ns - run.start_ns) / 1e9
-    try:
-        end[sc.PRIVATE_REQUEST] = _native._lc_request(run.messages[0] if run.messages else ())
-        if message is not None and error is None:
-            reason = _finish_reason(response_md)
-            end[sc.PRIVATE_RESPONSE] = _native._lc_response(message, reason)
-            message_id = getattr(message, "id", None)
-            if isinstance(message_id, str) and message_id.startswith(("chatcmpl", "msg_")):
-                end[sc.GEN_AI_RESPONSE_ID] = message_id
-            response_model = response_md.get("model_name") or response_md.get("model")
-            if response_model:
-                end[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
-            if reason:
-                end[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
-    except Exception as e:
-        _native.report_internal_error("langchain", f"reading a model run failed: {e!r}")
+    reason = None
+    if message is not None and error is None:
+        reason = _finish_reason(response_md)
+        message_id = getattr(message, "id", None)
+        if isinstance(message_id, str) and message_id.startswith(("chatcmpl", "msg_")):
+            end[sc.GEN_AI_RESPONSE_ID] = message_id
+        response_model = response_md.get("model_name") or response_md.get("model")
+        if response_model:
+            end[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
+        if reason:
+            end[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
     span = _native.start_span(
         f"chat {model}" if model else "chat",
         kind="client",
@@ -866,7 +867,7 @@ def _chat_span(
     )
     if error is not None:
         span.record_exception(error)
-    span._end_with(end)
+    _native._lc_end_chat(span, end, run.messages[0] if run.messages else (), message if error is None else None, reason)
 
 
 def _finish_reason(response_md: dict[str, Any]) -> str | None:
