@@ -77,7 +77,7 @@ fn request_json(messages: &Bound<'_, PyAny>) -> String {
 
 /// `{"message": ..., "finish_reason": ..., "usage": ...}` for a run's output message (its
 /// `usage_metadata` is the usage).
-fn response_json(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> String {
+fn response_body(message: &Bound<'_, PyAny>, output: J, finish_reason: Option<&str>) -> String {
     let mut body = Map::new();
     let usage = message
         .getattr(intern!(message.py(), "__dict__"))
@@ -85,7 +85,7 @@ fn response_json(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> Str
         .and_then(|d| d.cast_into::<PyDict>().ok())
         .and_then(|d| d.get_item("usage_metadata").ok().flatten())
         .filter(|u| !u.is_none());
-    body.insert("message".into(), message_json(message));
+    body.insert("message".into(), output);
     if let Some(reason) = finish_reason {
         body.insert("finish_reason".into(), J::from(reason));
     }
@@ -98,17 +98,25 @@ fn response_json(message: &Bound<'_, PyAny>, finish_reason: Option<&str>) -> Str
 /// Ends the span of a chat-model run: `attributes`, then the run's `langchain.chat` payload (the
 /// input `messages`; the output `message` with its usage and `finish_reason`, when the run
 /// produced one), in one call.
+/// With `journal` (the iteration span, when content is captured), the output message's
+/// reasoning journal goes there too (`_lc_journal`).
 #[pyfunction]
-#[pyo3(signature = (span, attributes, messages, message=None, finish_reason=None))]
+#[pyo3(signature = (span, attributes, messages, message=None, finish_reason=None, journal=None, when=0))]
 pub fn _lc_end_chat(
     span: &Bound<'_, PySpan>,
     attributes: &Bound<'_, PyDict>,
     messages: &Bound<'_, PyAny>,
     message: Option<&Bound<'_, PyAny>>,
     finish_reason: Option<&str>,
+    journal: Option<&Bound<'_, PySpan>>,
+    when: u64,
 ) {
     let request = request_json(messages);
-    let response = message.map(|m| response_json(m, finish_reason));
+    let output = message.map(message_json);
+    if let (Some(node), Some(m)) = (journal, &output) {
+        journal_into(node.get(), m, when);
+    }
+    let response = message.zip(output).map(|(m, out)| response_body(m, out, finish_reason));
     let mut extra = vec![
         (sc::PRIVATE_FORMAT, "langchain.chat"),
         (sc::PRIVATE_REQUEST, request.as_str()),
@@ -143,10 +151,12 @@ fn content_text(content: &J) -> String {
 /// checks the capture switch first.
 #[pyfunction]
 pub fn _lc_journal(span: &Bound<'_, PySpan>, message: &Bound<'_, PyAny>, when: u64) {
-    let m = message_json(message);
+    journal_into(span.get(), &message_json(message), when);
+}
+
+fn journal_into(span: &PySpan, m: &J, when: u64) {
     let text = content_text(&m["content"]);
     let calls = m["tool_calls"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let span = span.get();
     let step = |kind: &str, content: String, tool: Option<&str>| {
         let mut kv = vec![(Key::new(sc::FIVELENS_STEP_KIND), Value::from(kind))];
         if let Some(t) = tool {

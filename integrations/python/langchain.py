@@ -775,11 +775,13 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
             message = getattr(generation, "message", None)
         except (AttributeError, IndexError, TypeError):
             generation = None
-    _journal(run.node, message)
     if run.covered:
+        _journal(run.node, message)
         return  # the provider SDK's span is this call's span
     if error is not None and _tools.is_guard_error(error):
         return  # refused before it was made: the event is on the current span
+    if run.kind != "chat":
+        _journal(run.node, message)
     md = run.metadata or {}
     model = md.get("ls_model_name")
     response_md = getattr(message, "response_metadata", None) or {}
@@ -790,13 +792,12 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
         sc.FIVELENS_FRAMEWORK: _framework(run),
         sc.FIVELENS_RUN_ID: run.run_id,
     }
-    for key, attr in (
-        ("ls_temperature", sc.GEN_AI_REQUEST_TEMPERATURE),
-        ("ls_max_tokens", sc.GEN_AI_REQUEST_MAX_TOKENS),
-    ):
-        value = md.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            attrs[attr] = value
+    temperature = md.get("ls_temperature")
+    if temperature is not None and type(temperature) in (int, float):
+        attrs[sc.GEN_AI_REQUEST_TEMPERATURE] = temperature
+    max_tokens = md.get("ls_max_tokens")
+    if max_tokens is not None and type(max_tokens) is int:
+        attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     provider = _PROVIDERS.get(provider, provider)
     if run.kind == "chat":
         _chat_span(run, message, error, attrs, provider, str(model) if model else None, response_md)
@@ -867,7 +868,18 @@ def _chat_span(
     )
     if error is not None:
         span.record_exception(error)
-    _native._lc_end_chat(span, end, run.messages[0] if run.messages else (), message if error is None else None, reason)
+    node = run.node
+    # The reasoning journal of the output goes to the iteration span in the same call.
+    journal_span = node.span if node is not None and message is not None and _native._capture_content() else None
+    _native._lc_end_chat(
+        span,
+        end,
+        run.messages[0] if run.messages else (),
+        message if error is None else None,
+        reason,
+        journal_span,
+        time.time_ns(),
+    )
 
 
 def _finish_reason(response_md: dict[str, Any]) -> str | None:
