@@ -116,7 +116,9 @@ pub fn _lc_end_chat(
     if let (Some(node), Some(m)) = (journal, &output) {
         journal_into(node.get(), m, when);
     }
-    let response = message.zip(output).map(|(m, out)| response_body(m, out, finish_reason));
+    let response = message
+        .zip(output)
+        .map(|(m, out)| response_body(m, out, finish_reason));
     let mut extra = vec![
         (sc::PRIVATE_FORMAT, "langchain.chat"),
         (sc::PRIVATE_REQUEST, request.as_str()),
