@@ -402,6 +402,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_context_var, m)?)?;
     m.add_function(wrap_pyfunction!(span::span, m)?)?;
     m.add_function(wrap_pyfunction!(span::start_span, m)?)?;
+    m.add_function(wrap_pyfunction!(span::_start_internal, m)?)?;
     m.add_function(wrap_pyfunction!(span::current_span, m)?)?;
     m.add_function(wrap_pyfunction!(span::_current_frame, m)?)?;
     m.add_function(wrap_pyfunction!(span::_close, m)?)?;

@@ -390,9 +390,12 @@ def _track(run: _Run) -> None:
 
 def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
     """Starts the run's span (its children's parent from now on) and tracks the run."""
-    run.span = _native.start_span(
-        name, kind=kind, parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
-    )
+    if kind == "internal":
+        run.span = _native._start_internal(name, run.parent, attrs, INSTRUMENTATION)
+    else:
+        run.span = _native.start_span(
+            name, kind=kind, parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
+        )
     run.effective = run.span
     _track(run)
 
@@ -699,9 +702,7 @@ def _chain_start(
     if _state.capture_chain_io and inputs is not None and _native._capture_content():
         attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
     # (`_open`, inline: this runs for every chain run.)
-    run.span = run.effective = _native.start_span(
-        span_name, kind="internal", parent=run.parent, attributes=attrs, _instrumentation=INSTRUMENTATION
-    )
+    run.span = run.effective = _native._start_internal(span_name, run.parent, attrs, INSTRUMENTATION)
     _track(run)
     if is_node:
         _tools.note_iteration(run.span, step)
