@@ -37,12 +37,14 @@ const n = Number(nArg)
 const rounds = Number(roundsArg)
 let flush = async () => {}
 let spans = () => 0
+let dropped = () => 0
 if (mode === 'fivelens') {
   const fivelens = require(process.env.FIVELENS_PKG)
   const report = fivelens.instrument({ store: 'off' })
   if (!report.enabled.includes('langchain')) throw new Error('langchain not enabled: ' + JSON.stringify(report))
   flush = () => fivelens.flush(30000)
   spans = () => fivelens.status().spans.ended
+  dropped = () => fivelens.status().spans.dropped_total
 } else if (mode === 'openinference') {
   const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base')
   const { LangChainInstrumentation } = require('@arizeai/openinference-instrumentation-langchain')
@@ -85,7 +87,7 @@ const input = [new SystemMessage('You are terse.'), new HumanMessage('What is th
     wall.push(Number(t1 - t0) / n / 1000)
     cpu.push((c.user + c.system) / n)
   }
-  console.log(JSON.stringify({ wall, cpu, spansPerInvoke: (spans() - s0) / (n * rounds) }))
+  console.log(JSON.stringify({ wall, cpu, spansPerInvoke: (spans() - s0) / (n * rounds), dropped: dropped() }))
 })()
 `
 
@@ -116,6 +118,7 @@ function main() {
       perPass[m].wall.push(median(r.wall))
       perPass[m].cpu.push(median(r.cpu))
       perPass[m].spans.push(r.spansPerInvoke)
+      if (r.dropped) console.log(`WARNING: ${m} dropped ${r.dropped} spans in pass ${pass}`)
     }
   }
   const overhead = (m, key) => median(perPass[m][key].map((v, i) => v - perPass.baseline[key][i]))
