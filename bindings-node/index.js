@@ -6,38 +6,9 @@ const { withLlmCall, startLlmCall, LlmCall } = require('./lib/llm')
 const { state } = require('./lib/state')
 const contextWindowApi = require('./lib/context_window')
 const replayApi = require('./lib/replay')
-const {
-  withGuardrail,
-  GuardrailCheck,
-  feedback,
-  recordConfidence,
-  recordIntent,
-  recordRerank,
-  registerGolden,
-  setEmbedder,
-  checkDrift,
-  registerEvaluator,
-  unregisterEvaluator,
-  evaluate,
-  waitForEvaluations,
-  recordOutcome,
-} = require('./lib/behaviour')
-const behaviourApi = {
-  withGuardrail,
-  GuardrailCheck,
-  feedback,
-  recordConfidence,
-  recordIntent,
-  recordRerank,
-  registerGolden,
-  setEmbedder,
-  checkDrift,
-  registerEvaluator,
-  unregisterEvaluator,
-  evaluate,
-  waitForEvaluations,
-  recordOutcome,
-}
+const behaviour = require('./lib/behaviour')
+// Everything but `resetPool` (internal: `instrument()` resizes the evaluation pool with it).
+const { resetPool: _resetPool, ...behaviourApi } = behaviour
 
 /** Test support: spans kept when instrumented with `testing: true`, and the core's defaults. */
 const testing = {

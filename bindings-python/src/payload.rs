@@ -126,25 +126,7 @@ pub fn _lc_end_chat(
     if let Some(r) = &response {
         extra.push((sc::PRIVATE_RESPONSE, r.as_str()));
     }
-    span.get().end_with(attributes, &extra);
-}
-
-/// The text of message content: a string, or its text blocks joined.
-fn content_text(content: &J) -> String {
-    match content {
-        J::String(t) => t.clone(),
-        J::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| match b {
-                J::String(t) => Some(t.as_str()),
-                J::Object(o) if o.get("type").and_then(J::as_str) == Some("text") => {
-                    o.get("text").and_then(J::as_str)
-                }
-                _ => None,
-            })
-            .collect(),
-        _ => String::new(),
-    }
+    span.get().end_with(attributes, &extra, None);
 }
 
 /// The agent's reasoning journal for a model's output message: `fivelens.agent.step` events on
@@ -157,7 +139,7 @@ pub fn _lc_journal(span: &Bound<'_, PySpan>, message: &Bound<'_, PyAny>, when: u
 }
 
 fn journal_into(span: &PySpan, m: &J, when: u64) {
-    let text = content_text(&m["content"]);
+    let text = fivelens_core::providers::langchain_text(&m["content"]);
     let calls = m["tool_calls"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let step = |kind: &str, content: String, tool: Option<&str>| {
         let mut kv = vec![(Key::new(sc::FIVELENS_STEP_KIND), Value::from(kind))];

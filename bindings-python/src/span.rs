@@ -120,9 +120,14 @@ impl PySpan {
         }
     }
 
-    /// Sets `attributes` and the strings in `extra`, and ends the span now (integrations' native
-    /// helpers; what `_end_with` does).
-    pub(crate) fn end_with(&self, attributes: &Bound<'_, PyDict>, extra: &[(&str, &str)]) {
+    /// Sets `attributes` and the strings in `extra`, and ends the span (at `end`, or now): what
+    /// `_end_with` does, for integrations' native helpers too.
+    pub(crate) fn end_with(
+        &self,
+        attributes: &Bound<'_, PyDict>,
+        extra: &[(&str, &str)],
+        end: Option<u64>,
+    ) {
         if self.owner.is_some() {
             return;
         }
@@ -133,7 +138,7 @@ impl PySpan {
             for (k, v) in extra {
                 r.set_str(Key::new(k), v, &limits);
             }
-            r.end_at(None);
+            r.end_at(end);
             global::submit(r);
         }
     }
@@ -195,9 +200,18 @@ pub fn _set_run_resolver(get: Option<Py<PyAny>>, resolve: Option<Py<PyAny>>) {
     };
 }
 
+/// The fivelens frame current in this context, without asking a framework for its current run.
+fn own_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
+    Ok(current_var(py)?
+        .get
+        .bind(py)
+        .call0()?
+        .cast_into::<PySpan>()
+        .ok())
+}
+
 fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
-    let v = current_var(py)?.get.bind(py).call0()?;
-    let frame = v.cast_into::<PySpan>().ok();
+    let frame = own_frame(py)?;
     let hook = RUN_HOOK.read().clone();
     let Some(hook) = hook else {
         return Ok(frame);
@@ -326,13 +340,7 @@ fn resolve(py: Python<'_>, parent: Option<&Bound<'_, PyAny>>) -> PyResult<Resolv
                 // The scope current in the app (`context(...)`): the frame's own, without asking
                 // a framework which run's span is current (the run hook calls into Python, and a
                 // run's span carries the scope that was current when it started anyway).
-                r.scope = current_var(py)?
-                    .get
-                    .bind(py)
-                    .call0()?
-                    .cast_into::<PySpan>()
-                    .ok()
-                    .and_then(|f| f.get().scope.clone());
+                r.scope = own_frame(py)?.and_then(|f| f.get().scope.clone());
             }
             // The OpenTelemetry context current now: when this span is current (activated, or
             // found as a framework run's span), OTel spans started under it see it as their parent
@@ -866,17 +874,7 @@ impl PySpan {
         attributes: &Bound<'_, PyDict>,
         end_time: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if self.owner.is_some() {
-            return Ok(());
-        }
-        let t = ns(end_time)?;
-        let record = self.record.lock().take();
-        if let Some(mut r) = record {
-            let limits = fivelens_core::record::Limits::current();
-            convert::set_attributes(&mut r, Some(attributes), &limits);
-            r.end_at(t);
-            global::submit(r);
-        }
+        self.end_with(attributes, &[], ns(end_time)?);
         Ok(())
     }
 

@@ -95,25 +95,8 @@ def lookup_weather(city: str) -> str:
 
 
 def test_two_agent_crew_is_one_trace_with_iterations(recorded_crew: Recorded, llm_server: Any) -> None:
-    base = llm_server.url + "/v1"
     # The researcher's model calls its tool once, then answers; the writer's model just answers.
-    tool_llm = LLM(
-        model="openai/gpt-4o-mini",
-        base_url=base,
-        api_key="x",
-        max_retries=0,
-        default_headers={"x-fake-scenario": "tools-once"},
-    )
-    plain_llm = LLM(model="openai/gpt-4o-mini", base_url=base, api_key="x", max_retries=0)
-    researcher = Agent(
-        role="Researcher", goal="Find the weather", backstory="A meteorologist.", llm=tool_llm, tools=[lookup_weather]
-    )
-    writer = Agent(role="Writer", goal="Write one sentence", backstory="A writer.", llm=plain_llm)
-    research = Task(
-        name="research", description="Find the weather in Paris.", expected_output="The weather.", agent=researcher
-    )
-    write = Task(name="write", description="Write a sentence about it.", expected_output="A sentence.", agent=writer)
-    crew = Crew(name="weather crew", agents=[researcher, writer], tasks=[research, write], process=Process.sequential)
+    crew = weather_crew(llm_server, city="Paris")
 
     with fivelens.span("user request"):
         result = crew.kickoff()
@@ -405,8 +388,9 @@ CREW_TREE = [
 ]
 
 
-def weather_crew(llm_server: Any) -> Crew:
-    """The two-agent crew of the first test; the research task takes a ``{city}`` input."""
+def weather_crew(llm_server: Any, city: str = "{city}") -> Crew:
+    """Two agents: the researcher's model calls its tool once, then answers; the writer's model
+    just answers. The research task is about ``city`` (by default a ``{city}`` kickoff input)."""
     base = llm_server.url + "/v1"
     tool_llm = LLM(
         model="openai/gpt-4o-mini",
@@ -421,7 +405,7 @@ def weather_crew(llm_server: Any) -> Crew:
     )
     writer = Agent(role="Writer", goal="Write one sentence", backstory="A writer.", llm=plain_llm)
     research = Task(
-        name="research", description="Find the weather in {city}.", expected_output="The weather.", agent=researcher
+        name="research", description=f"Find the weather in {city}.", expected_output="The weather.", agent=researcher
     )
     write = Task(name="write", description="Write a sentence about it.", expected_output="A sentence.", agent=writer)
     return Crew(name="weather crew", agents=[researcher, writer], tasks=[research, write], process=Process.sequential)

@@ -378,7 +378,7 @@ fn langchain_role(m: &J) -> &str {
 }
 
 /// The text of LangChain message content: a string, or the text blocks of a list, joined.
-fn langchain_text(content: &J) -> String {
+pub fn langchain_text(content: &J) -> String {
     match content {
         J::String(t) => t.clone(),
         J::Array(blocks) => {

@@ -383,15 +383,10 @@ def _track(run: _Run) -> None:
     runs = _state.runs
     runs[run.run_id.int] = run
     if len(runs) > _MAX_RUNS:
-        _evict_oldest()
-
-
-def _evict_oldest() -> None:
-    """A run that never ended (an abandoned stream): its span ends, so the table stays bounded."""
-    runs = _state.runs
-    stale = runs.pop(next(iter(runs)))
-    if stale.span is not None:
-        stale.span.end()
+        # The oldest run never ended (an abandoned stream): its span ends, the table stays bounded.
+        stale = runs.pop(next(iter(runs)))
+        if stale.span is not None:
+            stale.span.end()
 
 
 def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
@@ -651,16 +646,7 @@ def _chain_start(
     if type(name) is not str:
         name = str(name)
     md = metadata or {}
-    # (`_start`, inline: this runs for every chain run.)
-    runs = _state.runs
-    parent_run = runs.get(parent_run_id.int) if parent_run_id is not None else None
-    frame = _current.get()
-    if parent_run is not None:
-        parent = parent_run.effective if parent_run.frame is frame else _native._current_frame()
-        run = _Run(run_id, "chain", name, frame, parent, parent_run.root)
-        run.node = parent_run.node
-    else:
-        run = _Run(run_id, "chain", name, frame, _native._current_frame(), None)
+    run = _start(run_id, parent_run_id, "chain", name)
     attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: run_id, sc.FIVELENS_RUN_TYPE: "chain"}
     is_root = run.root is run
     raw_step = md.get("langgraph_step")
@@ -713,25 +699,18 @@ def _chain_start(
             _track(run)
             return
         span_name = name
-    attrs[sc.FIVELENS_FRAMEWORK] = "langgraph" if run.root.kind in ("workflow", "agent") else "langchain"
+    attrs[sc.FIVELENS_FRAMEWORK] = _framework(run)
     if _state.capture_chain_io and inputs is not None and _native._capture_content():
         attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
-    # (`_open`, inline: this runs for every chain run.)
-    run.span = run.effective = _native._start_internal(span_name, run.parent, attrs, INSTRUMENTATION)
-    runs[run_id.int] = run
-    if len(runs) > _MAX_RUNS:
-        _evict_oldest()
+    _open(run, span_name, "internal", attrs)
     if is_node:
         _tools.note_iteration(run.span, step)
 
 
 def _chain_end(run_id: UUID, outputs: Any, error: BaseException | None) -> None:
-    run = _state.runs.pop(run_id.int, None)
-    if run is None:
-        return
-    run.open = False
-    span = run.span
-    if span is None:
+    run = _close(run_id)
+    span = run.span if run is not None else None
+    if run is None or span is None:
         return
     if error is not None:
         if _is_interrupt(error):

@@ -165,39 +165,60 @@ pub fn requests(
     max_bytes: usize,
 ) -> Vec<(ExportTraceServiceRequest, usize)> {
     let proto_resource = proto_resource(resource);
+    batches(
+        records.iter().copied(),
+        span,
+        |r| r.instrumentation.as_ref().map(|k| k.as_str()),
+        max_bytes,
+    )
+    .into_iter()
+    .map(|(groups, count)| {
+        let scopes = groups
+            .into_iter()
+            .map(|(name, spans)| ScopeSpans {
+                scope: Some(instrumentation_scope(name)),
+                spans,
+                schema_url: semconv::SCHEMA_URL.to_string(),
+            })
+            .collect();
+        finish(&proto_resource, scopes, count)
+    })
+    .collect()
+}
+
+/// One request's worth of encoded items: per scope name, its items; and how many in all.
+pub(crate) type Batch<'a, M> = (Vec<(&'a str, Vec<M>)>, usize);
+
+/// Encodes `items` and groups them by instrumentation scope (in first-seen order), in batches of
+/// at most `max_bytes` encoded (a single larger item is a batch of its own); each batch with its
+/// item count. Shared by span and log requests.
+pub(crate) fn batches<'a, T: 'a, M: Message>(
+    items: impl IntoIterator<Item = &'a T>,
+    encode: impl Fn(&T) -> M,
+    scope: impl Fn(&'a T) -> Option<&'a str>,
+    max_bytes: usize,
+) -> Vec<Batch<'a, M>> {
     let mut out = Vec::new();
-    let mut scopes: Vec<ScopeSpans> = Vec::new();
-    let mut size = 0usize;
-    let mut count = 0usize;
-    for r in records {
-        let s = span(r);
-        let len = s.encoded_len() + 8;
+    let mut groups: Vec<(&'a str, Vec<M>)> = Vec::new();
+    let (mut size, mut count) = (0usize, 0usize);
+    for item in items {
+        let encoded = encode(item);
+        let len = encoded.encoded_len() + 8;
         if count > 0 && size + len > max_bytes {
-            out.push(finish(&proto_resource, std::mem::take(&mut scopes), count));
+            out.push((std::mem::take(&mut groups), count));
             size = 0;
             count = 0;
         }
-        let scope_name = r
-            .instrumentation
-            .as_ref()
-            .map(|k| k.as_str())
-            .unwrap_or(DEFAULT_SCOPE);
-        match scopes
-            .iter_mut()
-            .find(|ss| ss.scope.as_ref().map(|s| s.name.as_str()) == Some(scope_name))
-        {
-            Some(ss) => ss.spans.push(s),
-            None => scopes.push(ScopeSpans {
-                scope: Some(instrumentation_scope(scope_name)),
-                spans: vec![s],
-                schema_url: semconv::SCHEMA_URL.to_string(),
-            }),
+        let name = scope(item).unwrap_or(DEFAULT_SCOPE);
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, group)) => group.push(encoded),
+            None => groups.push((name, vec![encoded])),
         }
         size += len;
         count += 1;
     }
     if count > 0 {
-        out.push(finish(&proto_resource, scopes, count));
+        out.push((groups, count));
     }
     out
 }

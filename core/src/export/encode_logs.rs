@@ -6,9 +6,8 @@ use opentelemetry_proto::tonic::common::v1::{
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as ProtoLog, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-use prost::Message;
 
-use super::encode::{any_value, instrumentation_scope, proto_resource, DEFAULT_SCOPE};
+use super::encode::{any_value, batches, instrumentation_scope, proto_resource};
 use crate::logs::{structured, LogRecord};
 use crate::resource::Resource;
 use crate::semconv;
@@ -89,40 +88,25 @@ pub fn requests(
     max_bytes: usize,
 ) -> Vec<(ExportLogsServiceRequest, usize)> {
     let proto_resource = proto_resource(resource);
-    let mut out = Vec::new();
-    let mut scopes: Vec<ScopeLogs> = Vec::new();
-    let (mut size, mut count) = (0usize, 0usize);
-    for r in records {
-        let l = log_record(r);
-        let len = l.encoded_len() + 8;
-        if count > 0 && size + len > max_bytes {
-            out.push(finish(&proto_resource, std::mem::take(&mut scopes), count));
-            size = 0;
-            count = 0;
-        }
-        let scope_name = r
-            .scope
-            .as_ref()
-            .map(|k| k.as_str())
-            .unwrap_or(DEFAULT_SCOPE);
-        match scopes
-            .iter_mut()
-            .find(|s| s.scope.as_ref().map(|s| s.name.as_str()) == Some(scope_name))
-        {
-            Some(s) => s.log_records.push(l),
-            None => scopes.push(ScopeLogs {
-                scope: Some(instrumentation_scope(scope_name)),
-                log_records: vec![l],
+    batches(
+        records.iter().copied(),
+        log_record,
+        |r| r.scope.as_ref().map(|k| k.as_str()),
+        max_bytes,
+    )
+    .into_iter()
+    .map(|(groups, count)| {
+        let scopes = groups
+            .into_iter()
+            .map(|(name, log_records)| ScopeLogs {
+                scope: Some(instrumentation_scope(name)),
+                log_records,
                 schema_url: semconv::SCHEMA_URL.to_string(),
-            }),
-        }
-        size += len;
-        count += 1;
-    }
-    if count > 0 {
-        out.push(finish(&proto_resource, scopes, count));
-    }
-    out
+            })
+            .collect();
+        finish(&proto_resource, scopes, count)
+    })
+    .collect()
 }
 
 fn finish(
