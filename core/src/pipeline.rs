@@ -123,6 +123,9 @@ pub struct Pipeline {
     queue: ArrayQueue<SpanRecord>,
     deferred: ArrayQueue<DeferredBatch>,
     logs: ArrayQueue<LogRecord>,
+    /// Model and tool spans dropped at a full queue: the processing thread still counts them
+    /// in the metrics, then discards them.
+    metrics_only: ArrayQueue<SpanRecord>,
     normal_limit: usize,
     wake_threshold: usize,
     /// Counters.
@@ -219,6 +222,7 @@ impl Pipeline {
             // As many spans in deferred batches as in the span queue.
             deferred: ArrayQueue::new((capacity / config.batch_size.max(1)).max(4)),
             logs: ArrayQueue::new(config.logs_queue_size.max(1)),
+            metrics_only: ArrayQueue::new(METRICS_ONLY_CAPACITY),
             // Ordinary spans may fill 90% of the queue; the rest is kept for model and tool calls.
             normal_limit: (capacity - capacity / 10).max(1),
             wake_threshold: config.batch_size.min(capacity).max(1),
@@ -282,12 +286,19 @@ impl Pipeline {
     fn enqueue(&self, record: SpanRecord) {
         let priority = record.flags & flags::PRIORITY != 0;
         let len = self.queue.len();
-        if (!priority && len >= self.normal_limit) || self.queue.push(record).is_err() {
+        let refused = if !priority && len >= self.normal_limit {
+            Some(record)
+        } else {
+            self.queue.push(record).err()
+        };
+        if let Some(record) = refused {
             self.stats.dropped(DropReason::QueueFull, 1);
             if priority {
                 self.stats
                     .dropped_queue_full_priority
                     .fetch_add(1, Ordering::Relaxed);
+                // The span is lost, its call still counts (while the small lane has room).
+                let _ = self.metrics_only.push(record);
             }
             diag::report_with(Level::Warn, "queue.full", || {
                 format!(
@@ -494,6 +505,7 @@ impl Pipeline {
         while self.queue.pop().is_some() {}
         while self.deferred.pop().is_some() {}
         while self.logs.pop().is_some() {}
+        while self.metrics_only.pop().is_some() {}
     }
 
     pub(crate) fn lock_for_fork(&self) {
@@ -558,6 +570,14 @@ impl Pipeline {
                 processor.process(&mut batch);
                 batch.clear();
             }
+            let mut lost: Vec<SpanRecord> = Vec::new();
+            while let Some(r) = self.metrics_only.pop() {
+                lost.push(r);
+            }
+            if !lost.is_empty() {
+                // Dropped spans (counted as such) still count in the metrics; then they go.
+                processor.measure(&mut lost);
+            }
             loop {
                 let mut logs: Vec<LogRecord> = Vec::new();
                 while logs.len() < batch_size {
@@ -605,6 +625,9 @@ impl Pipeline {
         }
     }
 }
+
+/// Model and tool spans dropped at a full span queue that may wait for the metrics at a time.
+const METRICS_ONLY_CAPACITY: usize = 256;
 
 /// How often metric deltas go to the local store.
 const STORE_METRICS_EVERY: Duration = Duration::from_secs(10);
@@ -676,20 +699,23 @@ impl Processor {
         self
     }
 
-    fn process(&mut self, batch: &mut Vec<SpanRecord>) {
-        {
-            let mut metrics = self.metrics.lock();
-            for r in batch.iter_mut() {
-                r.finalize();
-                // Before the model-call stage, which drops the private drift output.
-                self.behaviour.process(r);
-                self.llm.process(r);
-                // Before any sampling: metrics count all traffic.
-                metrics.record(r);
-            }
-            self.behaviour.take_pending(&mut metrics);
-            self.metrics_dirty = true;
+    /// Finishes the records (behaviour, model-call stage) and counts them in the metrics.
+    fn measure(&mut self, records: &mut [SpanRecord]) {
+        let mut metrics = self.metrics.lock();
+        for r in records.iter_mut() {
+            r.finalize();
+            // Before the model-call stage, which drops the private drift output.
+            self.behaviour.process(r);
+            self.llm.process(r);
+            // Before any sampling: metrics count all traffic.
+            metrics.record(r);
         }
+        self.behaviour.take_pending(&mut metrics);
+        self.metrics_dirty = true;
+    }
+
+    fn process(&mut self, batch: &mut Vec<SpanRecord>) {
+        self.measure(batch);
         match &mut self.sampler {
             Some(sampler) => {
                 let mut kept = Vec::with_capacity(batch.len());

@@ -416,6 +416,16 @@ fn full_queue_drops_and_counts_keeping_model_and_tool_spans_last() {
     let stats = reader.stats().unwrap();
     assert_eq!(stats.spans, 102, "everything that was accepted is stored");
     assert_eq!(p.snapshot().dropped.queue_full, 120);
+    // The ten model calls the full queue dropped are lost as spans, not in the metrics.
+    let text = p.prometheus_text();
+    let calls = text
+        .lines()
+        .find(|l| {
+            l.starts_with("gen_ai_client_operation_duration_seconds_count")
+                && l.contains("gen_ai_operation_name=\"chat\"")
+        })
+        .unwrap_or_else(|| panic!("no chat call count in:\n{text}"));
+    assert!(calls.ends_with(" 20"), "{calls}");
     p.shutdown(Duration::from_secs(2));
 }
 
