@@ -150,55 +150,77 @@ fn sequence(obj: &Bound<'_, PyAny>) -> Value {
 /// A Python value as JSON: containers recursively (to a bounded depth), anything unknown as its
 /// type label.
 pub fn json(obj: &Bound<'_, PyAny>, depth: usize) -> serde_json::Value {
-    use serde_json::Value as J;
-    if obj.is_none() {
-        return J::Null;
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return J::String(text(s));
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return J::Bool(b.is_true());
-    }
-    if let Ok(i) = obj.cast::<PyInt>() {
-        return match i.extract::<i64>() {
-            Ok(v) => J::from(v),
-            Err(_) => J::String(i.str().map(|s| text(&s)).unwrap_or_default()),
-        };
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value())
-            .map(J::Number)
-            .unwrap_or_else(|| J::String(f.value().to_string()));
-    }
-    if depth >= MAX_DEPTH {
-        return J::String(type_label(obj));
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = serde_json::Map::new();
-        for (k, v) in d.iter() {
-            let key = match k.cast::<PyString>() {
-                Ok(s) => text(s),
-                Err(_) if k.is_instance_of::<PyInt>() || k.is_instance_of::<PyFloat>() => {
-                    k.str().map(|s| text(&s)).unwrap_or_default()
-                }
-                Err(_) => type_label(&k),
-            };
-            map.insert(key, json(&v, depth + 1));
+    serde_json::to_value(Json(obj, depth)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A Python value as JSON (see [`json`]), serialised straight into a writer: no intermediate
+/// tree, no copy of its strings.
+pub struct Json<'a, 'py>(pub &'a Bound<'py, PyAny>, pub usize);
+
+impl serde::Serialize for Json<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let (obj, depth) = (self.0, self.1);
+        if obj.is_none() {
+            return ser.serialize_unit();
         }
-        return J::Object(map);
+        if let Ok(s) = obj.cast::<PyString>() {
+            return match s.to_str() {
+                Ok(t) => ser.serialize_str(t),
+                Err(_) => ser.serialize_str(&s.to_string_lossy()),
+            };
+        }
+        if let Ok(b) = obj.cast::<PyBool>() {
+            return ser.serialize_bool(b.is_true());
+        }
+        if let Ok(i) = obj.cast::<PyInt>() {
+            return match i.extract::<i64>() {
+                Ok(v) => ser.serialize_i64(v),
+                Err(_) => ser.serialize_str(&i.str().map(|s| text(&s)).unwrap_or_default()),
+            };
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            let v = f.value();
+            return if v.is_finite() {
+                ser.serialize_f64(v)
+            } else {
+                ser.serialize_str(&v.to_string())
+            };
+        }
+        if depth >= MAX_DEPTH {
+            return ser.serialize_str(&type_label(obj));
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            let mut map = ser.serialize_map(Some(d.len()))?;
+            for (k, v) in d.iter() {
+                match k.cast::<PyString>() {
+                    Ok(s) => match s.to_str() {
+                        Ok(t) => map.serialize_key(t)?,
+                        Err(_) => map.serialize_key(&s.to_string_lossy())?,
+                    },
+                    Err(_) if k.is_instance_of::<PyInt>() || k.is_instance_of::<PyFloat>() => {
+                        map.serialize_key(&k.str().map(|s| text(&s)).unwrap_or_default())?
+                    }
+                    Err(_) => map.serialize_key(&type_label(&k))?,
+                }
+                map.serialize_value(&Json(&v, depth + 1))?;
+            }
+            return map.end();
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            return match obj.try_iter() {
+                Ok(it) => {
+                    let mut seq = ser.serialize_seq(None)?;
+                    for v in it.filter_map(Result::ok) {
+                        seq.serialize_element(&Json(&v, depth + 1))?;
+                    }
+                    seq.end()
+                }
+                Err(_) => ser.serialize_str(&type_label(obj)),
+            };
+        }
+        ser.serialize_str(&type_label(obj))
     }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        return match obj.try_iter() {
-            Ok(it) => J::Array(
-                it.filter_map(Result::ok)
-                    .map(|v| json(&v, depth + 1))
-                    .collect(),
-            ),
-            Err(_) => J::String(type_label(obj)),
-        };
-    }
-    J::String(type_label(obj))
 }
 
 /// An attribute key from a Python string.

@@ -5,6 +5,7 @@
 
 mod behaviour;
 mod convert;
+mod langchain;
 mod logs;
 mod payload;
 mod replay;
@@ -116,6 +117,10 @@ fn is_recording() -> bool {
 /// and `capture_content` on. Integrations skip building content when it is off.
 #[pyfunction]
 fn _capture_content() -> bool {
+    capture_content()
+}
+
+pub(crate) fn capture_content() -> bool {
     global::is_recording() && global::config().is_some_and(|c| c.capture_content)
 }
 
@@ -423,5 +428,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     replay::register(m)?;
     tools::register(m)?;
     payload::register(m)?;
+    langchain::register(m)?;
     Ok(())
 }

@@ -29,50 +29,80 @@ const FIELDS: [&str; 6] = [
     "name",
 ];
 
-fn message_json(m: &Bound<'_, PyAny>) -> J {
-    let py = m.py();
-    let mut out = Map::new();
-    let fields = m
-        .getattr(intern!(py, "__dict__"))
-        .ok()
-        .and_then(|d| d.cast_into::<PyDict>().ok());
-    match fields {
-        Some(d) => {
-            for name in FIELDS {
-                let Ok(Some(v)) = d.get_item(name) else {
-                    continue;
-                };
-                if v.is_none() {
-                    continue;
+/// One message as the payload's JSON, serialised straight into the payload's text.
+struct Message<'a, 'py>(&'a Bound<'py, PyAny>);
+
+impl serde::Serialize for Message<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let m = self.0;
+        let fields = m
+            .getattr(intern!(m.py(), "__dict__"))
+            .ok()
+            .and_then(|d| d.cast_into::<PyDict>().ok());
+        let mut map = ser.serialize_map(None)?;
+        match fields {
+            // One pass over the fields (a lookup by a Rust string would build a Python string
+            // for each field of each message).
+            Some(d) => {
+                for (k, v) in d.iter() {
+                    if v.is_none() {
+                        continue;
+                    }
+                    let Ok(k) = k.cast::<PyString>() else {
+                        continue;
+                    };
+                    let Ok(name) = k.to_str() else {
+                        continue;
+                    };
+                    if FIELDS.contains(&name) {
+                        map.serialize_entry(name, &convert::Json(&v, 1))?;
+                    }
                 }
-                out.insert(name.to_string(), convert::json(&v, 1));
+            }
+            // A plain string (a prompt) or anything else: its text as a human message.
+            None => {
+                map.serialize_entry("type", "human")?;
+                match m.cast::<PyString>() {
+                    Ok(s) => map.serialize_entry("content", &convert::Json(s, 1))?,
+                    Err(_) => map.serialize_entry("content", &convert::type_label(m))?,
+                }
             }
         }
-        // A plain string (a prompt) or anything else: its text as a human message.
-        None => {
-            let text = match m.cast::<PyString>() {
-                Ok(s) => convert::text(s),
-                Err(_) => convert::type_label(m),
-            };
-            out.insert("type".into(), J::from("human"));
-            out.insert("content".into(), J::from(text));
-        }
+        map.end()
     }
-    J::Object(out)
 }
 
-/// `{"messages": [...]}` for a run's input messages (one message list of the run).
+fn message_json(m: &Bound<'_, PyAny>) -> J {
+    serde_json::to_value(Message(m)).unwrap_or(J::Null)
+}
+
+/// The run's input messages (one message list of the run).
+struct Messages<'a, 'py>(&'a Bound<'py, PyAny>);
+
+impl serde::Serialize for Messages<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = ser.serialize_seq(None)?;
+        if let Ok(it) = self.0.try_iter() {
+            for m in it.filter_map(Result::ok) {
+                seq.serialize_element(&Message(&m))?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// `{"messages": [...]}` for a run's input messages.
 fn request_json(messages: &Bound<'_, PyAny>) -> String {
-    let list: Vec<J> = match messages.try_iter() {
-        Ok(it) => it
-            .filter_map(Result::ok)
-            .map(|m| message_json(&m))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    let mut body = Map::new();
-    body.insert("messages".into(), J::Array(list));
-    J::Object(body).to_string()
+    #[derive(serde::Serialize)]
+    struct Request<'a, 'py> {
+        messages: Messages<'a, 'py>,
+    }
+    serde_json::to_string(&Request {
+        messages: Messages(messages),
+    })
+    .unwrap_or_else(|_| "{\"messages\":[]}".to_string())
 }
 
 /// `{"message": ..., "finish_reason": ..., "usage": ...}` for a run's output message (its
@@ -95,26 +125,22 @@ fn response_body(message: &Bound<'_, PyAny>, output: J, finish_reason: Option<&s
     J::Object(body).to_string()
 }
 
-/// Ends the span of a chat-model run: `attributes`, then the run's `langchain.chat` payload (the
-/// input `messages`; the output `message` with its usage and `finish_reason`, when the run
-/// produced one), in one call.
-/// With `journal` (the iteration span, when content is captured), the output message's
-/// reasoning journal goes there too (`_lc_journal`).
-#[pyfunction]
-#[pyo3(signature = (span, attributes, messages, message=None, finish_reason=None, journal=None, when=0))]
-pub fn _lc_end_chat(
-    span: &Bound<'_, PySpan>,
-    attributes: &Bound<'_, PyDict>,
+/// Ends the span of a chat-model run with its `langchain.chat` payload (the input `messages`;
+/// the output `message` with its usage and `finish_reason`, when the run produced one), its
+/// attributes already set. With `journal` (the iteration span, when content is captured), the
+/// output message's reasoning journal goes there too, at `when`.
+pub(crate) fn end_chat(
+    span: &PySpan,
     messages: &Bound<'_, PyAny>,
     message: Option<&Bound<'_, PyAny>>,
     finish_reason: Option<&str>,
-    journal: Option<&Bound<'_, PySpan>>,
+    journal: Option<&PySpan>,
     when: u64,
 ) {
     let request = request_json(messages);
     let output = message.map(message_json);
     if let (Some(node), Some(m)) = (journal, &output) {
-        journal_into(node.get(), m, when);
+        journal_into(node, m, when);
     }
     let response = message
         .zip(output)
@@ -126,7 +152,7 @@ pub fn _lc_end_chat(
     if let Some(r) = &response {
         extra.push((sc::PRIVATE_RESPONSE, r.as_str()));
     }
-    span.get().end_with(attributes, &extra, None);
+    span.end_with(None, &extra, None);
 }
 
 /// The agent's reasoning journal for a model's output message: `fivelens.agent.step` events on
@@ -174,6 +200,5 @@ fn journal_into(span: &PySpan, m: &J, when: u64) {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_lc_journal, m)?)?;
-    m.add_function(wrap_pyfunction!(_lc_end_chat, m)?)?;
     Ok(())
 }

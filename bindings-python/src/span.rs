@@ -124,7 +124,7 @@ impl PySpan {
     /// `_end_with` does, for integrations' native helpers too.
     pub(crate) fn end_with(
         &self,
-        attributes: &Bound<'_, PyDict>,
+        attributes: Option<&Bound<'_, PyDict>>,
         extra: &[(&str, &str)],
         end: Option<u64>,
     ) {
@@ -134,12 +134,22 @@ impl PySpan {
         let record = self.record.lock().take();
         if let Some(mut r) = record {
             let limits = fivelens_core::record::Limits::current();
-            convert::set_attributes(&mut r, Some(attributes), &limits);
+            convert::set_attributes(&mut r, attributes, &limits);
             for (k, v) in extra {
                 r.set_str(Key::new(k), v, &limits);
             }
             r.end_at(end);
             global::submit(r);
+        }
+    }
+
+    /// Runs `f` on the span's record while it is open (a frame-only entry: its span's).
+    pub(crate) fn with_record(&self, f: impl FnOnce(&mut SpanRecord)) {
+        if let Some(o) = &self.owner {
+            return o.get().with_record(f);
+        }
+        if let Some(r) = self.record.lock().as_mut() {
+            f(r);
         }
     }
 
@@ -208,6 +218,35 @@ fn own_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
         .call0()?
         .cast_into::<PySpan>()
         .ok())
+}
+
+/// The current-frame `ContextVar`'s value as it is (a `Span` or None), for identity checks.
+pub(crate) fn frame_object(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    current_var(py)?.get.bind(py).call0()
+}
+
+/// The current frame, asking the framework's current-run hook (what `_current_frame` returns).
+pub(crate) fn current_frame_span(py: Python<'_>) -> PyResult<Option<Bound<'_, PySpan>>> {
+    current_frame(py)
+}
+
+/// Starts a span from a record built by an integration, under `parent` (a `Span`, or None: the
+/// current frame); not made current.
+pub(crate) fn start_record(
+    py: Python<'_>,
+    record: SpanRecord,
+    parent: Option<&Bound<'_, PyAny>>,
+    start_ns: Option<u64>,
+) -> PyResult<PySpan> {
+    let resolved = resolve(py, parent.filter(|p| !p.is_none()))?;
+    Ok(start_owned(record, resolved, start_ns))
+}
+
+/// Ends a span now (ending twice does nothing; a frame-only entry is not ended).
+pub(crate) fn end_now(s: &PySpan) {
+    if s.owner.is_none() {
+        end_span(s, None);
+    }
 }
 
 fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
@@ -662,7 +701,7 @@ fn is_error(py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
     true
 }
 
-fn record_exception_into(
+pub(crate) fn record_exception_into(
     py: Python<'_>,
     s: &PySpan,
     exc: &Bound<'_, PyAny>,
@@ -874,7 +913,7 @@ impl PySpan {
         attributes: &Bound<'_, PyDict>,
         end_time: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        self.end_with(attributes, &[], ns(end_time)?);
+        self.end_with(Some(attributes), &[], ns(end_time)?);
         Ok(())
     }
 

@@ -581,6 +581,65 @@ def test_odd_message_content_reaches_the_span_mapped_and_nothing_raises(recorded
     assert fivelens.status()["internal_errors"] == errors_before
 
 
+class SettingsModel(ScriptedModel):
+    """A scripted model that reports request settings the way provider packages do."""
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        return {
+            "ls_provider": "anthropic",
+            "ls_model_name": "claude-sonnet-x",
+            "ls_model_type": "chat",
+            "ls_temperature": 0.2,
+            "ls_max_tokens": 64,
+        }
+
+
+class FailingModel(ScriptedModel):
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("upstream said no")
+
+
+def test_model_run_settings_failures_and_streaming_reach_the_chat_span(recorded_lc: Recorded) -> None:
+    reply = AIMessage(
+        content="Short.",
+        id="msg_0123",
+        usage_metadata={"input_tokens": 7, "output_tokens": 2, "total_tokens": 9},
+        response_metadata={"stop_reason": "end_turn", "model": "claude-sonnet-x-20260101"},
+    )
+    SettingsModel(responses=[reply]).invoke("Be short.")
+    [chat] = recorded_lc.spans()
+    a = chat["attributes"]
+    assert chat["name"] == "chat claude-sonnet-x" and chat["kind"] == "client"
+    assert a["gen_ai.provider.name"] == "anthropic"
+    assert a["gen_ai.request.model"] == "claude-sonnet-x"
+    assert a["gen_ai.request.temperature"] == 0.2
+    assert a["gen_ai.request.max_tokens"] == 64
+    assert a["gen_ai.response.id"] == "msg_0123"
+    assert a["gen_ai.response.model"] == "claude-sonnet-x-20260101"
+    assert a["gen_ai.response.finish_reasons"] == ["end_turn"]
+    assert a["gen_ai.usage.input_tokens"] == 7
+    assert a["fivelens.framework"] == "langchain"
+
+    recorded_lc.clear()
+    with pytest.raises(ValueError, match="upstream said no"):
+        FailingModel(responses=[reply]).invoke("Hello?")
+    [failed] = recorded_lc.spans()
+    assert failed["status"] == "error"
+    assert failed["attributes"]["error.type"] == "ValueError"
+    assert [e["name"] for e in failed["events"]] == ["exception"]
+    assert json.loads(failed["attributes"]["gen_ai.input.messages"])[0]["role"] == "user"
+    assert "gen_ai.output.messages" not in failed["attributes"]
+
+    recorded_lc.clear()
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    streamed = "".join(str(c.content) for c in GenericFakeChatModel(messages=iter(["one two three"])).stream("Go"))
+    assert streamed == "one two three"
+    [chat] = recorded_lc.spans()
+    assert chat["attributes"]["gen_ai.response.time_to_first_chunk"] > 0
+    assert json.loads(chat["attributes"]["gen_ai.output.messages"])[0]["parts"][0]["content"] == "one two three"
+
+
 def test_tool_message_outputs_and_uninstrument(recorded_lc: Recorded) -> None:
     from fivelens.integrations import langchain as integration
 

@@ -79,60 +79,13 @@ _PROVIDERS = {
     "ibm": "ibm.watsonx.ai",
 }
 
-# The runs inside the "agent" node of a `langgraph.prebuilt.create_react_agent` graph that call
-# the model: seeing one makes the graph run an `invoke_agent` span.
-_PREBUILT_AGENT_STEPS = frozenset({"call_model", "acall_model"})
-
-_MAX_RUNS = 50_000
-"""Runs tracked at once; a run that never ends (an abandoned stream) must not grow this forever."""
-_MAX_INTERRUPTED = 10_000
-
-
-class _Run:
-    """One LangChain run in progress."""
-
-    __slots__ = (
-        "boundary",
-        "covered",
-        "effective",
-        "first_token_ns",
-        "frame",
-        "interrupted",
-        "kind",
-        "max_step",
-        "messages",
-        "metadata",
-        "name",
-        "node",
-        "open",
-        "parent",
-        "root",
-        "run_id",
-        "span",
-        "start_ns",
-        "tools",
-    )
-
-    def __init__(self, run_id: UUID, kind: str, name: str, frame: Any, parent: Any, root: _Run | None) -> None:
-        self.run_id = run_id
-        self.kind = kind
-        self.name = name
-        self.frame = frame  # the fivelens frame current when the run started
-        self.parent = parent  # the explicit parent of its span (None: the current frame)
-        self.root: _Run = root if root is not None else self
-        self.span: Any = None
-        self.effective: Any = parent  # the parent its children get
-        self.node: _Run | None = None  # the LangGraph node run it belongs to
-        self.start_ns = time.time_ns()
-        self.open = True
-        self.covered = False
-        self.first_token_ns = 0
-        self.messages: Any = None
-        self.metadata: dict[str, Any] | None = None
-        self.max_step = 0
-        self.interrupted = False
-        self.tools: ToolAttempts | None = None  # on the root: the run's tool calls
-        self.boundary: Boundary | None = None  # tool runs: the breaker's answer
+# One LangChain run in progress (native: the chain callbacks are native functions, and model,
+# tool and retriever runs share the run table with them). Fields: run_id, kind, name, frame (the
+# fivelens frame current when it started), parent (its span's explicit parent; None: the current
+# frame), root, node (the LangGraph node run it belongs to), span, effective (the parent its
+# children get), start_ns, open, covered, first_token_ns, messages, metadata, max_step,
+# interrupted, tools (on a root: its tool calls), boundary (tool runs: the breaker's answer).
+_Run = _native._LcRun
 
 
 class _State:
@@ -160,12 +113,15 @@ def instrument() -> str | None:
     _state.capture_chain_io = bool(cfg.get("capture_chain_io", False))
     _state.collapse_chains = bool(cfg.get("collapse_chains", False))
     _state.enabled = True
+    _native._lc_setup(_state.runs, _state.interrupted, ToolAttempts, to_json, _PROVIDERS, _model_finish)
+    _native._lc_configure(True, _state.capture_chain_io, _state.collapse_chains)
     when_imported("langchain_core", _patch_core)
     return None
 
 
 def uninstrument() -> None:
     _state.enabled = False
+    _native._lc_configure(False, False, False)
     cancel("langchain_core")
     _native._set_run_resolver(None, None)
     _llm.set_adopter(None)
@@ -379,16 +335,6 @@ def _framework(run: _Run) -> str:
     return "langgraph" if run.root.kind in ("workflow", "agent") else "langchain"
 
 
-def _track(run: _Run) -> None:
-    runs = _state.runs
-    runs[run.run_id.int] = run
-    if len(runs) > _MAX_RUNS:
-        # The oldest run never ended (an abandoned stream): its span ends, the table stays bounded.
-        stale = runs.pop(next(iter(runs)))
-        if stale.span is not None:
-            stale.span.end()
-
-
 def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
     """Starts the run's span (its children's parent from now on) and tracks the run."""
     if kind == "internal":
@@ -401,43 +347,18 @@ def _open(run: _Run, name: str, kind: str, attrs: dict[str, Any]) -> None:
     _track(run)
 
 
-def _close(run_id: UUID) -> _Run | None:
-    """The run that ended, no longer tracked (None when it was never seen)."""
-    run = _state.runs.pop(run_id.int, None)
-    if run is not None:
-        run.open = False
-    return run
-
-
-def _start(run_id: UUID, parent_run_id: UUID | None, kind: str, name: str) -> _Run:
-    parent_run = _state.runs.get(parent_run_id.int) if parent_run_id is not None else None
-    frame = _current.get()
-    if parent_run is not None and parent_run.frame is frame:
-        parent = parent_run.effective
-    else:
-        # Not inside the parent run's own frame: the app opened a span inside it (or the parent
-        # is unknown): the current frame is the parent.
-        parent = _native._current_frame()
-    run = _Run(run_id, kind, name, frame, parent, parent_run.root if parent_run is not None else None)
-    if parent_run is not None:
-        run.node = parent_run.node
-    return run
+# The run table (native; shared with the chain callbacks): `_start` makes a run (its span's
+# parent: the parent run's span when that run is in its own frame, else the current frame),
+# `_track` tracks it (bounded: beyond 50,000 open runs the oldest one's span ends), `_close`
+# returns the run that ended, no longer tracked.
+_start = _native._lc_start
+_track = _native._lc_track
+_close = _native._lc_close
 
 
 def _fail(span: Any, error: BaseException) -> None:
     span.set_attribute(sc.ERROR_TYPE, error_type(error))
     span.set_status("error", str(error)[:1024])
-
-
-def _is_interrupt(error: BaseException) -> bool:
-    return any(c.__name__ in ("GraphInterrupt", "NodeInterrupt") for c in type(error).__mro__)
-
-
-def _thread_id(metadata: dict[str, Any] | None) -> str | None:
-    if not metadata:
-        return None
-    tid = metadata.get("thread_id")
-    return str(tid) if tid is not None else None
 
 
 def _text(content: Any) -> str:
@@ -480,38 +401,23 @@ def _handler_class() -> type:
 
         run_inline = True
         raise_error = False
+        # Plain class attributes: LangChain reads one of these for every callback, and the
+        # base class's properties would be a Python call each time.
+        ignore_llm = False
+        ignore_retry = False
+        ignore_chain = False
+        ignore_agent = False
+        ignore_retriever = False
+        ignore_chat_model = False
+        ignore_custom_event = False
 
         # -- chains (graphs, nodes, runnables) --
 
-        def on_chain_start(
-            self,
-            serialized: dict[str, Any] | None,
-            inputs: Any,
-            *,
-            run_id: UUID,
-            parent_run_id: UUID | None = None,
-            tags: list[str] | None = None,
-            metadata: dict[str, Any] | None = None,
-            **kwargs: Any,
-        ) -> None:
-            if not _state.enabled:
-                return
-            try:
-                _chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
-            except Exception as e:
-                _handler_failed("on_chain_start", e)
-
-        def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _chain_end(run_id, outputs, None)
-            except Exception as e:
-                _handler_failed("on_chain_end", e)
-
-        def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _chain_end(run_id, None, error)
-            except Exception as e:
-                _handler_failed("on_chain_error", e)
+        # The chain callbacks are native (see bindings-python/src/langchain.rs): most of an
+        # invoke's callbacks are chain runs. They catch and report failures themselves.
+        on_chain_start = staticmethod(_native._lc_chain_start)
+        on_chain_end = staticmethod(_native._lc_chain_end)
+        on_chain_error = staticmethod(_native._lc_chain_error)
 
         # -- model runs --
 
@@ -554,11 +460,9 @@ def _handler_class() -> type:
             if run is not None and not run.first_token_ns:
                 run.first_token_ns = time.time_ns()
 
-        def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-            try:
-                _model_end(run_id, response, None)
-            except Exception as e:
-                _handler_failed("on_llm_end", e)
+        # Native: a chat-model run ends as its span there; other model runs come back to
+        # `_model_finish`.
+        on_llm_end = staticmethod(_native._lc_llm_end)
 
         def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
             try:
@@ -630,118 +534,6 @@ def _handler_class() -> type:
     return FivelensCallbackHandler
 
 
-# ---- chains -------------------------------------------------------------------------------------
-
-
-def _chain_start(
-    serialized: dict[str, Any] | None,
-    inputs: Any,
-    run_id: UUID,
-    parent_run_id: UUID | None,
-    tags: list[str] | None,
-    metadata: dict[str, Any] | None,
-    kwargs: dict[str, Any],
-) -> None:
-    name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
-    if type(name) is not str:
-        name = str(name)
-    md = metadata or {}
-    run = _start(run_id, parent_run_id, "chain", name)
-    attrs: dict[str, Any] = {sc.FIVELENS_RUN_ID: run_id, sc.FIVELENS_RUN_TYPE: "chain"}
-    is_root = run.root is run
-    raw_step = md.get("langgraph_step")
-    step = raw_step if isinstance(raw_step, int) else 0
-    is_node = (
-        not is_root
-        and step > 0
-        and md.get("langgraph_node") == name
-        and tags is not None
-        and f"graph:step:{step}" in tags
-    )
-    if is_root:
-        integration = md.get("ls_integration")
-        if integration == "langchain_create_agent":
-            run.kind = "agent"
-            span_name = f"invoke_agent {name}"
-        elif integration == "langgraph":
-            # Until its runs show it is an agent (see below); the name and the operation are
-            # settled when it ends.
-            run.kind = "workflow"
-            span_name = f"invoke_workflow {name}"
-        else:
-            span_name = name
-        run.tools = ToolAttempts()
-        run.metadata = md
-        tid = _thread_id(md) if run.kind != "chain" else None
-        if tid is not None and run.parent is None:
-            # Resuming a run that stopped at an interrupt: continue its trace.
-            resumed = _state.interrupted.pop(tid, None)
-            if resumed is not None:
-                run.parent = resumed
-                run.effective = resumed
-    elif is_node:
-        run.kind = "node"
-        run.node = run
-        span_name = name
-        attrs[sc.FIVELENS_LANGGRAPH_STEP] = step
-        attrs[sc.FIVELENS_AGENT_ITERATION] = step
-        attrs[sc.FIVELENS_LANGGRAPH_NODE] = name
-        triggers = md.get("langgraph_triggers")
-        if triggers:
-            attrs[sc.FIVELENS_LANGGRAPH_TRIGGERS] = [str(t) for t in triggers]
-        if step > run.root.max_step:
-            run.root.max_step = step
-    else:
-        if name in _PREBUILT_AGENT_STEPS and run.node is not None and run.node.name == "agent":
-            # The model step of langgraph.prebuilt.create_react_agent: the graph is an agent.
-            run.root.kind = "agent"
-        if _state.collapse_chains:
-            _track(run)
-            return
-        span_name = name
-    attrs[sc.FIVELENS_FRAMEWORK] = _framework(run)
-    if _state.capture_chain_io and inputs is not None and _native._capture_content():
-        attrs[sc.FIVELENS_CHAIN_INPUT] = to_json(inputs)
-    _open(run, span_name, "internal", attrs)
-    if is_node:
-        _tools.note_iteration(run.span, step)
-
-
-def _chain_end(run_id: UUID, outputs: Any, error: BaseException | None) -> None:
-    run = _close(run_id)
-    span = run.span if run is not None else None
-    if run is None or span is None:
-        return
-    if error is not None:
-        if _is_interrupt(error):
-            run.interrupted = run.root.interrupted = True
-            span.set_attribute(sc.FIVELENS_LANGGRAPH_INTERRUPTED, True)
-        else:
-            _fail(span, error)
-    elif _state.capture_chain_io and outputs is not None and _native._capture_content():
-        span.set_attribute(sc.FIVELENS_CHAIN_OUTPUT, to_json(outputs))
-    if run.root is run:
-        if run.kind == "agent":
-            span.update_name(f"invoke_agent {run.name}")
-            span.set_attribute(sc.GEN_AI_OPERATION_NAME, "invoke_agent")
-            span.set_attribute(sc.GEN_AI_AGENT_NAME, run.name)
-        elif run.kind == "workflow":
-            span.set_attribute(sc.GEN_AI_OPERATION_NAME, "invoke_workflow")
-            span.set_attribute(sc.GEN_AI_WORKFLOW_NAME, run.name)
-        if run.max_step:
-            span.set_attribute(sc.FIVELENS_AGENT_ITERATIONS, run.max_step)
-        if isinstance(outputs, dict) and outputs.get("__interrupt__"):
-            run.interrupted = True
-        if run.interrupted:
-            span.set_attribute(sc.FIVELENS_LANGGRAPH_INTERRUPTED, True)
-            tid = _thread_id(run.metadata)
-            if tid is not None:
-                _state.interrupted[tid] = span
-                while len(_state.interrupted) > _MAX_INTERRUPTED:
-                    _state.interrupted.popitem(last=False)
-    span.end()
-
-
 # ---- model runs ---------------------------------------------------------------------------------
 
 
@@ -765,8 +557,13 @@ def _model_start(
 
 def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None:
     run = _close(run_id)
-    if run is None:
-        return
+    if run is not None:
+        _model_finish(run, response, error)
+
+
+def _model_finish(run: _Run, response: Any, error: BaseException | None) -> None:
+    """Ends a model run (closed already): nothing when a provider SDK's span covered it (the
+    journal goes to the iteration span), else its span (chat models: ``_lc_chat_span``)."""
     message = None
     generation = None
     if response is not None:
@@ -782,6 +579,9 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
         return  # refused before it was made: the event is on the current span
     if run.kind != "chat":
         _journal(run.node, message)
+    if run.kind == "chat":
+        _native._lc_chat_span(run, message, error)
+        return
     md = run.metadata or {}
     model = md.get("ls_model_name")
     response_md = getattr(message, "response_metadata", None) or {}
@@ -799,9 +599,6 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     if max_tokens is not None and type(max_tokens) is int:
         attrs[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     provider = _PROVIDERS.get(provider, provider)
-    if run.kind == "chat":
-        _chat_span(run, message, error, attrs, provider, str(model) if model else None, response_md)
-        return
     call = LlmCall(
         run.kind,
         provider,
@@ -826,60 +623,6 @@ def _model_end(run_id: UUID, response: Any, error: BaseException | None) -> None
     elif generation is not None:
         call.set_output(str(getattr(generation, "text", "")))
     call.end()
-
-
-def _chat_span(
-    run: _Run,
-    message: Any,
-    error: BaseException | None,
-    attrs: dict[str, Any],
-    provider: str,
-    model: str | None,
-    response_md: dict[str, Any],
-) -> None:
-    """The span of a chat-model run: its messages, output message and usage go to the core as
-    one ``langchain.chat`` payload, written natively from the message objects when the span ends
-    and mapped on the core's thread (content, system prompt, usage, estimates)."""
-    attrs[sc.GEN_AI_OPERATION_NAME] = "chat"
-    attrs[sc.GEN_AI_PROVIDER_NAME] = provider
-    if model:
-        attrs[sc.GEN_AI_REQUEST_MODEL] = model
-    end: dict[str, Any] = {}
-    if run.first_token_ns:
-        end[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (run.first_token_ns - run.start_ns) / 1e9
-    reason = None
-    if message is not None and error is None:
-        reason = _finish_reason(response_md)
-        message_id = getattr(message, "id", None)
-        if isinstance(message_id, str) and message_id.startswith(("chatcmpl", "msg_")):
-            end[sc.GEN_AI_RESPONSE_ID] = message_id
-        response_model = response_md.get("model_name") or response_md.get("model")
-        if response_model:
-            end[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
-        if reason:
-            end[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
-    span = _native.start_span(
-        f"chat {model}" if model else "chat",
-        kind="client",
-        parent=run.parent,
-        attributes=attrs,
-        start_time=run.start_ns,
-        _instrumentation=INSTRUMENTATION,
-    )
-    if error is not None:
-        span.record_exception(error)
-    node = run.node
-    # The reasoning journal of the output goes to the iteration span in the same call.
-    journal_span = node.span if node is not None and message is not None and _native._capture_content() else None
-    _native._lc_end_chat(
-        span,
-        end,
-        run.messages[0] if run.messages else (),
-        message if error is None else None,
-        reason,
-        journal_span,
-        time.time_ns(),
-    )
 
 
 def _finish_reason(response_md: dict[str, Any]) -> str | None:

@@ -14,6 +14,7 @@ __all__ = [
     "RemoteContext",
     "Span",
     "SpanScope",
+    "_LcRun",
     "__version__",
     "_capture_content",
     "_close",
@@ -28,8 +29,17 @@ __all__ = [
     "_guard_iteration",
     "_guard_spend",
     "_guards_active",
-    "_lc_end_chat",
+    "_lc_chain_end",
+    "_lc_chain_error",
+    "_lc_chain_start",
+    "_lc_chat_span",
+    "_lc_close",
+    "_lc_configure",
     "_lc_journal",
+    "_lc_llm_end",
+    "_lc_setup",
+    "_lc_start",
+    "_lc_track",
     "_lexical_similarity",
     "_log_context",
     "_record_foreign",
@@ -158,15 +168,66 @@ def is_recording() -> bool: ...
 def _capture_content() -> bool: ...
 def _lc_journal(span: Span, message: Any, when: int) -> None: ...
 def _start_internal(name: str, parent: Span | None, attributes: dict[str, Any], instrumentation: str) -> Span: ...
-def _lc_end_chat(
-    span: Span,
-    attributes: dict[str, Any],
-    messages: Any,
-    message: Any = None,
-    finish_reason: str | None = None,
-    journal: Span | None = None,
-    when: int = 0,
+
+@final
+class _LcRun:
+    """One LangChain run in progress (the LangChain integration's run table)."""
+
+    @property
+    def run_id(self) -> Any: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def frame(self) -> Span | None: ...
+    parent: Any
+    @property
+    def root(self) -> _LcRun: ...
+    @property
+    def node(self) -> _LcRun | None: ...
+    span: Any
+    effective: Any
+    @property
+    def start_ns(self) -> int: ...
+    open: bool
+    covered: bool
+    first_token_ns: int
+    messages: Any
+    metadata: Any
+    @property
+    def max_step(self) -> int: ...
+    @property
+    def interrupted(self) -> bool: ...
+    tools: Any
+    boundary: Any
+
+def _lc_setup(
+    runs: dict[int, _LcRun],
+    interrupted: Any,
+    tool_attempts: Any,
+    to_json: Any,
+    providers: dict[str, str],
+    model_finish: Any,
 ) -> None: ...
+def _lc_configure(enabled: bool, capture_chain_io: bool, collapse_chains: bool) -> None: ...
+def _lc_start(run_id: Any, parent_run_id: Any, kind: str, name: str) -> _LcRun: ...
+def _lc_track(run: _LcRun) -> None: ...
+def _lc_close(run_id: Any) -> _LcRun | None: ...
+def _lc_chain_start(
+    serialized: Any,
+    inputs: Any,
+    *,
+    run_id: Any,
+    parent_run_id: Any = None,
+    tags: Any = None,
+    metadata: Any = None,
+    **kwargs: Any,
+) -> None: ...
+def _lc_chain_end(outputs: Any, *, run_id: Any, **_kwargs: Any) -> None: ...
+def _lc_chain_error(error: Any, *, run_id: Any, **_kwargs: Any) -> None: ...
+def _lc_llm_end(response: Any, *, run_id: Any, **_kwargs: Any) -> None: ...
+def _lc_chat_span(run: _LcRun, message: Any = None, error: Any = None) -> None: ...
 def count_tokens(text: str, model: str | None = None, *, encoding: str | None = None) -> int: ...
 def token_encoding(model: str) -> str | None: ...
 def status() -> dict[str, Any]: ...
