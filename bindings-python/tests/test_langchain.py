@@ -640,6 +640,26 @@ def test_model_run_settings_failures_and_streaming_reach_the_chat_span(recorded_
     assert json.loads(chat["attributes"]["gen_ai.output.messages"])[0]["parts"][0]["content"] == "one two three"
 
 
+def test_runs_that_never_end_do_not_grow_the_run_table(recorded_lc: Recorded) -> None:
+    # Abandoned runs (a stream the app stopped reading, never closed) stay open in the handler's
+    # run table; beyond 50,000 the oldest ones' spans end and they are forgotten.
+    from uuid import uuid4
+
+    from fivelens.integrations import langchain as integration
+
+    handler = integration._handler
+    errors_before = fivelens.status()["internal_errors"]
+    ids = [uuid4() for _ in range(50_003)]
+    for i, run_id in enumerate(ids):
+        handler.on_chain_start({"name": f"stuck-{i}"}, {}, run_id=run_id)
+    assert len(integration._state.runs) == 50_000
+    assert [s["name"] for s in recorded_lc.spans()] == ["stuck-0", "stuck-1", "stuck-2"]
+    for run_id in ids:  # the forgotten ones end as unknown runs: nothing happens
+        handler.on_chain_end({}, run_id=run_id)
+    assert len(integration._state.runs) == 0
+    assert fivelens.status()["internal_errors"] == errors_before
+
+
 def test_tool_message_outputs_and_uninstrument(recorded_lc: Recorded) -> None:
     from fivelens.integrations import langchain as integration
 
