@@ -16,7 +16,30 @@ const MAX_DEPTH: usize = 8;
 pub fn text(s: &Bound<'_, PyString>) -> String {
     match s.to_str() {
         Ok(t) => t.to_owned(),
-        Err(_) => s.to_string_lossy().into_owned(),
+        Err(_) => lossy(s),
+    }
+}
+
+/// Text of a Python string that is not valid UTF-8 (it holds lone surrogates): each lone
+/// surrogate becomes one U+FFFD (a UTF-8 round trip would make one per byte of its encoding).
+pub fn lossy(s: &Bound<'_, PyString>) -> String {
+    let units = s
+        .call_method1(
+            pyo3::intern!(s.py(), "encode"),
+            ("utf-16-le", "surrogatepass"),
+        )
+        .ok()
+        .and_then(|b| b.cast_into::<PyBytes>().ok());
+    match units {
+        Some(b) => {
+            let bytes = b.as_bytes();
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+        None => s.to_string_lossy().into_owned(),
     }
 }
 
@@ -167,7 +190,7 @@ impl serde::Serialize for Json<'_, '_> {
         if let Ok(s) = obj.cast::<PyString>() {
             return match s.to_str() {
                 Ok(t) => ser.serialize_str(t),
-                Err(_) => ser.serialize_str(&s.to_string_lossy()),
+                Err(_) => ser.serialize_str(&lossy(s)),
             };
         }
         if let Ok(b) = obj.cast::<PyBool>() {
@@ -196,7 +219,7 @@ impl serde::Serialize for Json<'_, '_> {
                 match k.cast::<PyString>() {
                     Ok(s) => match s.to_str() {
                         Ok(t) => map.serialize_key(t)?,
-                        Err(_) => map.serialize_key(&s.to_string_lossy())?,
+                        Err(_) => map.serialize_key(&lossy(s))?,
                     },
                     Err(_) if k.is_instance_of::<PyInt>() || k.is_instance_of::<PyFloat>() => {
                         map.serialize_key(&k.str().map(|s| text(&s)).unwrap_or_default())?
@@ -227,7 +250,7 @@ impl serde::Serialize for Json<'_, '_> {
 pub fn key(k: &Bound<'_, PyString>) -> Key {
     match k.to_str() {
         Ok(s) => Key::new(s),
-        Err(_) => Key::new(&k.to_string_lossy()),
+        Err(_) => Key::new(&lossy(k)),
     }
 }
 
@@ -237,7 +260,7 @@ pub fn set_attribute(record: &mut SpanRecord, key: Key, obj: &Bound<'_, PyAny>, 
     if let Ok(s) = obj.cast::<PyString>() {
         match s.to_str() {
             Ok(t) => record.set_str(key, t, limits),
-            Err(_) => record.set_str(key, &s.to_string_lossy(), limits),
+            Err(_) => record.set_str(key, &lossy(s), limits),
         }
         return;
     }
@@ -276,7 +299,7 @@ pub fn attributes(dict: Option<&Bound<'_, PyDict>>, out: &mut Vec<(Key, Value)>)
         };
         let key = match k.to_str() {
             Ok(s) => Key::new(s),
-            Err(_) => Key::new(&k.to_string_lossy()),
+            Err(_) => Key::new(&lossy(k)),
         };
         if let Some(v) = value(&v) {
             out.push((key, v));

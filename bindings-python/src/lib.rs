@@ -153,7 +153,10 @@ fn count_tokens(
             convert::type_label(text)
         ))
     })?;
-    let text = text.to_string_lossy();
+    let text: std::borrow::Cow<'_, str> = match text.to_str() {
+        Ok(t) => t.into(),
+        Err(_) => convert::lossy(text).into(),
+    };
     let encoding = match encoding {
         None => None,
         Some(name) => Some(tokens::Encoding::parse(name).ok_or_else(|| {

@@ -1074,7 +1074,7 @@ fn template(
     })?;
     let mut record = match name.to_str() {
         Ok(n) => SpanRecord::template(n, convert::span_kind(kind)?),
-        Err(_) => SpanRecord::template(&name.to_string_lossy(), convert::span_kind(kind)?),
+        Err(_) => SpanRecord::template(&convert::lossy(name), convert::span_kind(kind)?),
     };
     // Attributes go into the template even when not recording yet: decorators are often
     // applied at import time, before `instrument()` runs.
@@ -1210,7 +1210,7 @@ pub fn context(
 
 fn required_text(v: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
-        Ok(s) if !s.to_string_lossy().trim().is_empty() => Ok(s.to_string_lossy().into_owned()),
+        Ok(s) if !convert::text(s).trim().is_empty() => Ok(convert::text(s)),
         Ok(_) => Err(PyValueError::new_err(format!("{field}: must not be empty"))),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{field}: expected a string, got {}",
