@@ -138,6 +138,8 @@ class Run {
     this.metadata = null
     this.maxStep = 0
     this.interrupted = false
+    /** On a root run: one of its runs timed out (LangGraph then ends it with `Error('Abort')`). */
+    this.timedOut = false
     /** Root only: tool name -> [attempt, last error type or null]. @type {Map<string, [number, string | null]> | null} */
     this.tools = null
     /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */
@@ -369,6 +371,24 @@ function fail(span, error) {
   span.setStatus('error', String(error && typeof error === 'object' ? error.message ?? '' : error).slice(0, 1024))
 }
 
+/**
+ * An abort by the app (`AbortError`: a stream it stopped reading, or its own signal), as opposed
+ * to a timeout or a failure.
+ * @param {any} error
+ */
+function isCancel(error) {
+  return Boolean(error) && typeof error === 'object' && error.name === 'AbortError'
+}
+
+/**
+ * LangGraph's own `Error('Abort')`, which ends a graph run whose signal fired: the app's abort
+ * (or its stream broken out of), or a step timeout, which its nodes see as `TimeoutError`.
+ * @param {any} error
+ */
+function isAbortMarker(error) {
+  return error instanceof Error && error.constructor === Error && error.message === 'Abort'
+}
+
 /** @param {any} error */
 function isInterrupt(error) {
   if (!error || typeof error !== 'object') return false
@@ -571,7 +591,12 @@ function chainEnd(runId, outputs, error) {
   const span = run.span
   if (!span) return
   if (error !== undefined) {
-    if (isInterrupt(error)) {
+    if (error && error.name === 'TimeoutError') run.root.timedOut = true
+    if (isCancel(error) || (isAbortMarker(error) && !run.root.timedOut)) {
+      // The app broke out of the run's stream (LangChain aborts what is still running) or
+      // aborted it with its own signal: not a failure.
+      span.setAttribute(sc.FIVELENS_RUN_CANCELLED, true)
+    } else if (isInterrupt(error)) {
       run.interrupted = run.root.interrupted = true
       span.setAttribute(sc.FIVELENS_LANGGRAPH_INTERRUPTED, true)
     } else {
@@ -781,7 +806,11 @@ function toolEnd(runId, output, error) {
   let failed = null
   const boundary = run.boundary
   const rejected = !!(boundary && boundary.rejected)
-  if (error !== undefined) {
+  if (isCancel(error)) {
+    // Aborted by the app (see chainEnd): not a failure, of the call or of the tool.
+    span.setAttribute(sc.FIVELENS_RUN_CANCELLED, true)
+    if (boundary) boundary.finish(span)
+  } else if (error !== undefined) {
     failed = errorType(error)
     fail(span, error)
     if (boundary) boundary.finish(span, { error })

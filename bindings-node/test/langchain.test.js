@@ -351,15 +351,37 @@ test('streaming ends every span: graph.stream (whole and broken out of), streamE
     assert.ok(spans.every((s) => s.status === 'unset'))
   }
 
-  // Broken out of after the first update: what ran ends; the rest is cancelled (an error).
+  // Broken out of after the first update: what ran ends as it did; what was still running
+  // (the graph run at least) is cancelled by the app, which is not an error.
   for await (const _ of await fresh().stream({ messages: [new lc.HumanMessage('1+1')] }, { streamMode: 'updates' })) break
   await new Promise((r) => setTimeout(r, 20))
   const broken = await finished()
   const root = broken.find((s) => s.parentSpanId === '')
   assert.equal(root.name, 'invoke_workflow react')
   assert.ok(broken.length >= 3, S.tree(broken).join('\n'))
-  assert.equal(root.status, 'error')
-  assert.ok(broken.some((s) => s.attributes['error.type'] === 'AbortError'), 'the cancelled node says so')
+  assert.equal(root.attributes['fivelens.framework.run_cancelled'], true)
+  assert.deepEqual(broken.filter((s) => s.status !== 'unset').map((s) => s.name), [])
+  assert.ok(!broken.some((s) => 'error.type' in s.attributes), 'a cancelled run is not an error')
+
+  // A step timeout, by contrast, is a failure: LangGraph ends the graph run with the same
+  // `Error('Abort')`, and its node saw a TimeoutError.
+  const slow = new lc.StateGraph(lc.MessagesAnnotation)
+    .addNode('slow', async (_state, config) => {
+      await new Promise((resolve, reject) => {
+        const t = setTimeout(resolve, 500)
+        config.signal?.addEventListener('abort', () => { clearTimeout(t); reject(config.signal.reason) }, { once: true })
+      })
+      return { messages: [] }
+    })
+    .addEdge(lc.START, 'slow')
+    .compile({ name: 'slow' })
+  slow.stepTimeout = 20
+  await assert.rejects(slow.invoke({ messages: [new lc.HumanMessage('wait')] }))
+  const timedOut = await finished()
+  const slowRoot = timedOut.find((s) => s.parentSpanId === '')
+  assert.equal(slowRoot.name, 'invoke_workflow slow')
+  assert.equal(slowRoot.status, 'error')
+  assert.equal(slowRoot.attributes['fivelens.framework.run_cancelled'], undefined)
 
   // A chat model streamed directly, through the OpenAI SDK: the SDK's streamed span is the one span.
   const model = openaiModel(OpenAI)

@@ -573,6 +573,11 @@ pub fn _lc_chain_error(
     }
 }
 
+/// `GeneratorExit`: a run's stream closed by the app before its end.
+fn is_consumer_stop(error: &Bound<'_, PyAny>) -> bool {
+    error.is_instance_of::<pyo3::exceptions::PyGeneratorExit>()
+}
+
 fn is_interrupt(error: &Bound<'_, PyAny>) -> bool {
     let py = error.py();
     let Ok(mro) = error.get_type().getattr(intern!(py, "__mro__")) else {
@@ -607,6 +612,16 @@ fn chain_end(
     let root = root_of(&run);
     let is_root = root.is(&run);
     match error {
+        // The app broke out of the run's stream (the generator was closed): not a failure.
+        Some(error) if is_consumer_stop(error) => {
+            span.with_record(|r| {
+                r.set_attribute_with(
+                    Key::new(sc::FIVELENS_RUN_CANCELLED),
+                    Value::Bool(true),
+                    &limits,
+                )
+            });
+        }
         Some(error) if is_interrupt(error) => {
             run.borrow_mut().interrupted = true;
             if !is_root {
@@ -889,6 +904,13 @@ fn chat_span(
                 }
             });
         }
+        (_, Some(e)) if is_consumer_stop(e) => started.with_record(|rec| {
+            rec.set_attribute_with(
+                Key::new(sc::FIVELENS_RUN_CANCELLED),
+                Value::Bool(true),
+                &limits,
+            )
+        }),
         (_, Some(e)) => {
             let tb = e.getattr(intern!(py, "__traceback__")).ok();
             span::record_exception_into(py, &started, e, None, tb.as_ref());

@@ -453,6 +453,19 @@ def test_streaming_ends_every_span(recorded_lc: Recorded) -> None:
     for root in roots:
         assert root["end_time"] >= root["start_time"]
 
+    # Broken out of after the first update: what ran ends as it did, the graph run as cancelled
+    # by the app, which is not an error.
+    recorded_lc.clear()
+    stream = fresh().stream({"messages": [HumanMessage("1+1")]}, stream_mode="updates")
+    for _ in stream:
+        break
+    stream.close()
+    spans = recorded_lc.spans()
+    [root] = named(spans, "invoke_agent streamer")
+    assert root["attributes"]["fivelens.framework.run_cancelled"] is True
+    assert all(s["status"] == "unset" for s in spans), [(s["name"], s["status"]) for s in spans]
+    assert not any("error.type" in s["attributes"] for s in spans)
+
 
 def test_plain_langchain_chain_and_retriever(recorded_lc: Recorded) -> None:
     class Docs(BaseRetriever):

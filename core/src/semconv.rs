@@ -207,6 +207,9 @@ pub const FIVELENS_FRAMEWORK: &str = "fivelens.framework";
 pub const FIVELENS_RUN_ID: &str = "fivelens.framework.run_id";
 /// `fivelens.framework.run_type`: the framework's kind of run (`chain`, `llm`, `tool`, `retriever`, `task`, ...).
 pub const FIVELENS_RUN_TYPE: &str = "fivelens.framework.run_type";
+/// `fivelens.framework.run_cancelled`: true on a run the app stopped before it finished (it
+/// broke out of the run's stream, or aborted it): not an error.
+pub const FIVELENS_RUN_CANCELLED: &str = "fivelens.framework.run_cancelled";
 /// `fivelens.agent.iteration`: the agent loop's iteration number (1-based; LangGraph: the superstep).
 pub const FIVELENS_AGENT_ITERATION: &str = "fivelens.agent.iteration";
 /// `fivelens.agent.iterations`: iterations an agent or workflow run took (on its span, at the end).

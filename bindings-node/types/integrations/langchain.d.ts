@@ -152,6 +152,8 @@ declare class Run {
     metadata: any;
     maxStep: number;
     interrupted: boolean;
+    /** On a root run: one of its runs timed out (LangGraph then ends it with `Error('Abort')`). */
+    timedOut: boolean;
     /** Root only: tool name -> [attempt, last error type or null]. @type {Map<string, [number, string | null]> | null} */
     tools: Map<string, [number, string | null]> | null;
     /** Tool runs: an MCP call made inside took this run's span (see `currentToolSpan`). */

@@ -98,6 +98,7 @@ declare const _exports: Readonly<{
     FIVELENS_FRAMEWORK: "fivelens.framework";
     FIVELENS_RUN_ID: "fivelens.framework.run_id";
     FIVELENS_RUN_TYPE: "fivelens.framework.run_type";
+    FIVELENS_RUN_CANCELLED: "fivelens.framework.run_cancelled";
     FIVELENS_AGENT_ITERATION: "fivelens.agent.iteration";
     FIVELENS_AGENT_ITERATIONS: "fivelens.agent.iterations";
     FIVELENS_RETRY_ATTEMPT: "fivelens.retry.attempt";
