@@ -170,6 +170,24 @@ fn failed(method: &str, e: &PyErr) {
     global::report_internal_error("python", &format!("{method} failed: {e}"));
 }
 
+/// Runs an entry point's body with panics turned into a `RuntimeError` (a panic would reach
+/// Python as `PanicException`, a `BaseException` that neither LangChain nor the integration's
+/// `except Exception` stops: it would end up in the app).
+fn no_panic<T>(method: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{method}: internal error (a panic, caught)"
+        )))
+    })
+}
+
+/// A callback's body: its failure is reported in `fivelens.status()`, never raised.
+fn callback(method: &str, f: impl FnOnce() -> PyResult<()>) {
+    if let Err(e) = no_panic(method, f) {
+        failed(method, &e);
+    }
+}
+
 fn run_key<'py>(run_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     run_id.getattr(intern!(run_id.py(), "int"))
 }
@@ -201,11 +219,13 @@ pub fn _lc_start(
     kind: Bound<'_, PyString>,
     name: Bound<'_, PyString>,
 ) -> PyResult<Py<LcRun>> {
-    let setup = setup()?;
-    Py::new(
-        py,
-        start_run(py, &setup, run_id, parent_run_id, kind, name)?,
-    )
+    no_panic("_lc_start", || {
+        let setup = setup()?;
+        Py::new(
+            py,
+            start_run(py, &setup, run_id, parent_run_id, kind, name)?,
+        )
+    })
 }
 
 fn start_run(
@@ -271,7 +291,7 @@ fn start_run(
 /// `_lc_track(run)`: the run is tracked (its children find it) until it ends.
 #[pyfunction]
 pub fn _lc_track(run: &Bound<'_, LcRun>) -> PyResult<()> {
-    track(&*setup()?, run)
+    no_panic("_lc_track", || track(&*setup()?, run))
 }
 
 fn track(setup: &Setup, run: &Bound<'_, LcRun>) -> PyResult<()> {
@@ -296,7 +316,7 @@ fn track(setup: &Setup, run: &Bound<'_, LcRun>) -> PyResult<()> {
 /// `_lc_close(run_id)`: the run that ended, no longer tracked (None when it was never seen).
 #[pyfunction]
 pub fn _lc_close<'py>(run_id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, LcRun>>> {
-    close(&*setup()?, run_id)
+    no_panic("_lc_close", || close(&*setup()?, run_id))
 }
 
 fn close<'py>(setup: &Setup, run_id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, LcRun>>> {
@@ -355,18 +375,18 @@ pub fn _lc_chain_start(
     if !ENABLED.load(Ordering::Acquire) {
         return;
     }
-    if let Err(e) = chain_start(
-        py,
-        serialized,
-        inputs,
-        run_id,
-        parent_run_id,
-        tags,
-        metadata,
-        kwargs,
-    ) {
-        failed("on_chain_start", &e);
-    }
+    callback("on_chain_start", || {
+        chain_start(
+            py,
+            serialized,
+            inputs,
+            run_id,
+            parent_run_id,
+            tags,
+            metadata,
+            kwargs,
+        )
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -554,9 +574,9 @@ pub fn _lc_chain_end(
     run_id: &Bound<'_, PyAny>,
     _kwargs: Option<&Bound<'_, PyDict>>,
 ) {
-    if let Err(e) = chain_end(py, run_id, Some(outputs), None) {
-        failed("on_chain_end", &e);
-    }
+    callback("on_chain_end", || {
+        chain_end(py, run_id, Some(outputs), None)
+    });
 }
 
 /// The chain-error callback (`on_chain_error`).
@@ -568,9 +588,9 @@ pub fn _lc_chain_error(
     run_id: &Bound<'_, PyAny>,
     _kwargs: Option<&Bound<'_, PyDict>>,
 ) {
-    if let Err(e) = chain_end(py, run_id, None, Some(error)) {
-        failed("on_chain_error", &e);
-    }
+    callback("on_chain_error", || {
+        chain_end(py, run_id, None, Some(error))
+    });
 }
 
 /// `GeneratorExit`: a run's stream closed by the app before its end.
@@ -730,9 +750,7 @@ pub fn _lc_llm_end(
     run_id: &Bound<'_, PyAny>,
     _kwargs: Option<&Bound<'_, PyDict>>,
 ) {
-    if let Err(e) = llm_end(py, response, run_id) {
-        failed("on_llm_end", &e);
-    }
+    callback("on_llm_end", || llm_end(py, response, run_id));
 }
 
 fn llm_end(py: Python<'_>, response: &Bound<'_, PyAny>, run_id: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -775,14 +793,16 @@ pub fn _lc_chat_span(
     message: Option<&Bound<'_, PyAny>>,
     error: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let setup = setup()?;
-    chat_span(
-        py,
-        &setup,
-        run,
-        message.filter(|m| !m.is_none()),
-        error.filter(|e| !e.is_none()),
-    )
+    no_panic("_lc_chat_span", || {
+        let setup = setup()?;
+        chat_span(
+            py,
+            &setup,
+            run,
+            message.filter(|m| !m.is_none()),
+            error.filter(|e| !e.is_none()),
+        )
+    })
 }
 
 /// A truthy value of `d[key]`, the first of `keys` that has one.
