@@ -9,11 +9,8 @@ asks for the tool once, then answers. Nothing below mentions fivelens except `in
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
-from fake_openai import fake_openai_server
+from fake_openai import fake_openai_server, show_latest_trace
 
 import fivelens
 
@@ -53,10 +50,7 @@ def main() -> None:
         result = asyncio.run(team.run(task="Weather in Paris?"))
         print(result.messages[-1].to_text())
     fivelens.flush(10)
-    cli = [sys.executable, "-m", "fivelens"]
-    listing = subprocess.run([*cli, "traces", "--json", "--limit", "5"], check=True, capture_output=True)
-    run = next(t for t in json.loads(listing.stdout)["traces"] if t["root_name"].startswith("invoke_workflow"))
-    subprocess.run([*cli, "show", run["trace_id"]], check=True)
+    show_latest_trace("invoke_workflow")
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ the repository's openai 2.x virtualenv (`make test-python-openai2` sets it up):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
-import sys
 import textwrap
 
-from fake_openai import fake_openai_server
+from fake_openai import fake_openai_server, show_latest_trace
 
 import fivelens
 
@@ -67,10 +64,7 @@ def main() -> None:
         result = crew.kickoff()
         print(textwrap.shorten(str(result), 60))  # the fake model echoes the writer's prompt
     fivelens.flush(10)
-    cli = [sys.executable, "-m", "fivelens"]
-    listing = subprocess.run([*cli, "traces", "--json", "--limit", "5"], check=True, capture_output=True)
-    run = next(t for t in json.loads(listing.stdout)["traces"] if t["root_name"].startswith("invoke_workflow"))
-    subprocess.run([*cli, "show", run["trace_id"]], check=True)
+    show_latest_trace("invoke_workflow")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,7 @@ then answers. Nothing below mentions fivelens except `instrument()`.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from fake_openai import fake_openai_server
+from fake_openai import fake_openai_server, show_latest_trace
 
 import fivelens
 
@@ -40,10 +36,7 @@ def main() -> None:
         result = agent.invoke({"messages": [("user", "Where is my order A-1042?")]})
         print(result["messages"][-1].content)
     fivelens.flush(10)
-    cli = [sys.executable, "-m", "fivelens"]
-    listing = subprocess.run([*cli, "traces", "--json", "--limit", "1"], check=True, capture_output=True)
-    trace_id = json.loads(listing.stdout)["traces"][0]["trace_id"]
-    subprocess.run([*cli, "show", trace_id], check=True)
+    show_latest_trace()
 
 
 if __name__ == "__main__":

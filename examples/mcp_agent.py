@@ -12,13 +12,11 @@ nothing else of fivelens; the MCP request carries the trace context in its `para
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from fake_openai import fake_openai_server
+from fake_openai import fake_openai_server, show_latest_trace
 
 import fivelens
 
@@ -59,10 +57,7 @@ def main() -> None:
         print(result["messages"][-2].content)  # the tool's answer, from the server's model call
         print(result["messages"][-1].content)
     fivelens.flush(10)
-    cli = [sys.executable, "-m", "fivelens"]
-    listing = subprocess.run([*cli, "traces", "--json", "--limit", "1"], check=True, capture_output=True)
-    trace_id = json.loads(listing.stdout)["traces"][0]["trace_id"]
-    subprocess.run([*cli, "show", trace_id], check=True)
+    show_latest_trace()
 
 
 if __name__ == "__main__":

@@ -247,7 +247,7 @@ fn start_run(
     let frame = span::frame_object(py)?;
     let parent: Py<PyAny> = match &parent_run {
         Some(pr) if pr.borrow().frame.bind(py).is(&frame) => pr.borrow().effective.clone_ref(py),
-        _ => match span::current_frame_span(py)? {
+        _ => match span::current_frame(py)? {
             Some(s) => s.into_any().unbind(),
             None => py.None(),
         },
@@ -305,7 +305,7 @@ fn track(setup: &Setup, run: &Bound<'_, LcRun>) -> PyResult<()> {
             runs.del_item(key)?;
             if let Ok(stale) = stale.cast::<LcRun>() {
                 if let Ok(s) = stale.borrow().span.bind(py).cast::<PySpan>() {
-                    span::end_now(s.get());
+                    span::end_span(s.get(), None);
                 }
             }
         }
@@ -538,7 +538,7 @@ fn chain_start(
         py,
         span::start_record(py, record, Some(parent.bind(py)), None)?,
     )?;
-    if is_node && step > 0 && guards::active() {
+    if is_node && guards::active() {
         guards::note_iteration(started.get().trace(), step as u64);
     }
     {
@@ -593,11 +593,6 @@ pub fn _lc_chain_error(
     });
 }
 
-/// `GeneratorExit`: a run's stream closed by the app before its end.
-fn is_consumer_stop(error: &Bound<'_, PyAny>) -> bool {
-    error.is_instance_of::<pyo3::exceptions::PyGeneratorExit>()
-}
-
 fn is_interrupt(error: &Bound<'_, PyAny>) -> bool {
     let py = error.py();
     let Ok(mro) = error.get_type().getattr(intern!(py, "__mro__")) else {
@@ -633,7 +628,7 @@ fn chain_end(
     let is_root = root.is(&run);
     match error {
         // The app broke out of the run's stream (the generator was closed): not a failure.
-        Some(error) if is_consumer_stop(error) => {
+        Some(error) if span::is_control_flow(error) => {
             span.with_record(|r| {
                 r.set_attribute_with(
                     Key::new(sc::FIVELENS_RUN_CANCELLED),
@@ -734,7 +729,7 @@ fn chain_end(
             }
         }
     }
-    span::end_now(span);
+    span::end_span(span, None);
     Ok(())
 }
 
@@ -924,7 +919,7 @@ fn chat_span(
                 }
             });
         }
-        (_, Some(e)) if is_consumer_stop(e) => started.with_record(|rec| {
+        (_, Some(e)) if span::is_control_flow(e) => started.with_record(|rec| {
             rec.set_attribute_with(
                 Key::new(sc::FIVELENS_RUN_CANCELLED),
                 Value::Bool(true),

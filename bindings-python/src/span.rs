@@ -212,22 +212,12 @@ pub fn _set_run_resolver(get: Option<Py<PyAny>>, resolve: Option<Py<PyAny>>) {
 
 /// The fivelens frame current in this context, without asking a framework for its current run.
 fn own_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
-    Ok(current_var(py)?
-        .get
-        .bind(py)
-        .call0()?
-        .cast_into::<PySpan>()
-        .ok())
+    Ok(frame_object(py)?.cast_into::<PySpan>().ok())
 }
 
 /// The current-frame `ContextVar`'s value as it is (a `Span` or None), for identity checks.
 pub(crate) fn frame_object(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     current_var(py)?.get.bind(py).call0()
-}
-
-/// The current frame, asking the framework's current-run hook (what `_current_frame` returns).
-pub(crate) fn current_frame_span(py: Python<'_>) -> PyResult<Option<Bound<'_, PySpan>>> {
-    current_frame(py)
 }
 
 /// Starts a span from a record built by an integration, under `parent` (a `Span`, or None: the
@@ -242,14 +232,8 @@ pub(crate) fn start_record(
     Ok(start_owned(record, resolved, start_ns))
 }
 
-/// Ends a span now (ending twice does nothing; a frame-only entry is not ended).
-pub(crate) fn end_now(s: &PySpan) {
-    if s.owner.is_none() {
-        end_span(s, None);
-    }
-}
-
-fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
+/// The current frame, asking the framework's current-run hook (what `_current_frame` returns).
+pub(crate) fn current_frame<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PySpan>>> {
     let frame = own_frame(py)?;
     let hook = RUN_HOOK.read().clone();
     let Some(hook) = hook else {
@@ -677,7 +661,7 @@ fn close(
     }
     let s = span.get();
     if let Some(exc) = exc_value.filter(|e| !e.is_none()) {
-        if is_error(py, exc) {
+        if !is_control_flow(exc) {
             record_exception_into(py, s, exc, exc_type, traceback);
         }
     }
@@ -685,20 +669,13 @@ fn close(
     Ok(())
 }
 
-/// GeneratorExit, KeyboardInterrupt-free exits and `StopIteration` are control flow, not errors.
-fn is_error(py: Python<'_>, exc: &Bound<'_, PyAny>) -> bool {
-    let builtins = match py.import("builtins") {
-        Ok(b) => b,
-        Err(_) => return true,
-    };
-    for name in ["GeneratorExit", "StopIteration", "StopAsyncIteration"] {
-        if let Ok(t) = builtins.getattr(name) {
-            if exc.is_instance(&t).unwrap_or(false) {
-                return false;
-            }
-        }
-    }
-    true
+/// `GeneratorExit` (a generator closed by its consumer), `StopIteration` and
+/// `StopAsyncIteration` are control flow, not errors.
+pub(crate) fn is_control_flow(exc: &Bound<'_, PyAny>) -> bool {
+    use pyo3::exceptions::{PyGeneratorExit, PyStopAsyncIteration, PyStopIteration};
+    exc.is_instance_of::<PyGeneratorExit>()
+        || exc.is_instance_of::<PyStopIteration>()
+        || exc.is_instance_of::<PyStopAsyncIteration>()
 }
 
 pub(crate) fn record_exception_into(
@@ -737,7 +714,9 @@ pub(crate) fn record_exception_into(
     }
 }
 
-fn end_span(s: &PySpan, end_ns: Option<u64>) {
+/// Ends a span (at `end_ns`, or now). Ending twice, or a frame-only entry (it has no record),
+/// does nothing.
+pub(crate) fn end_span(s: &PySpan, end_ns: Option<u64>) {
     let record = s.record.lock().take();
     if let Some(mut r) = record {
         r.end_at(end_ns);
@@ -897,11 +876,7 @@ impl PySpan {
     /// Ends the span (at `end_time`, ns since the epoch, or now). Ending twice does nothing.
     #[pyo3(signature = (end_time=None))]
     fn end(&self, end_time: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        if self.owner.is_some() {
-            return Ok(());
-        }
-        let t = ns(end_time)?;
-        end_span(self, t);
+        end_span(self, ns(end_time)?);
         Ok(())
     }
 
@@ -1105,8 +1080,7 @@ pub fn start_span(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PySpan> {
     let template = template(py, name, kind, links, attributes, _instrumentation, kwargs)?;
-    let resolved = resolve(py, parent.filter(|p| !p.is_none()))?;
-    Ok(start_owned(template, resolved, ns(start_time)?))
+    start_record(py, template, parent, ns(start_time)?)
 }
 
 /// `start_span(name, kind="internal", parent=parent, attributes=attributes,
@@ -1129,8 +1103,7 @@ pub fn _start_internal(
         Some(instrumentation),
         None,
     )?;
-    let resolved = resolve(py, parent.filter(|p| !p.is_none()))?;
-    Ok(start_owned(template, resolved, None))
+    start_record(py, template, parent, None)
 }
 
 /// The current span, or `None`.

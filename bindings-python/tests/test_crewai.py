@@ -88,6 +88,29 @@ def finished(recorded: Recorded) -> list[dict[str, Any]]:
     return recorded.spans()
 
 
+# The tree of one run of the weather crew (`weather_crew` below).
+CREW_TREE = [
+    "invoke_workflow weather crew [internal]",
+    "  task research [internal]",
+    "    invoke_agent Researcher [internal]",
+    "      iteration #1 [internal]",
+    "        chat gpt-4o-mini [client]",
+    "        execute_tool lookup_weather [internal]",
+    "      iteration #2 [internal]",
+    "        chat gpt-4o-mini [client]",
+    "  task write [internal]",
+    "    invoke_agent Writer [internal]",
+    "      iteration #1 [internal]",
+    "        chat gpt-4o-mini [client]",
+]
+
+
+def fake_llm(base_url: str, scenario: str | None = None, model: str = "openai/gpt-4o-mini") -> LLM:
+    """CrewAI's LLM against a local server (``scenario``: the fake OpenAI server's script)."""
+    extra: dict[str, Any] = {"default_headers": {"x-fake-scenario": scenario}} if scenario else {}
+    return LLM(model=model, base_url=base_url, api_key="x", max_retries=0, **extra)
+
+
 @tool("lookup_weather")
 def lookup_weather(city: str) -> str:
     """Look up the weather of a city."""
@@ -103,21 +126,7 @@ def test_two_agent_crew_is_one_trace_with_iterations(recorded_crew: Recorded, ll
     assert str(result).startswith("echo: ")
 
     spans = finished(recorded_crew)
-    assert tree(spans) == [
-        "user request [internal]",
-        "  invoke_workflow weather crew [internal]",
-        "    task research [internal]",
-        "      invoke_agent Researcher [internal]",
-        "        iteration #1 [internal]",
-        "          chat gpt-4o-mini [client]",
-        "          execute_tool lookup_weather [internal]",
-        "        iteration #2 [internal]",
-        "          chat gpt-4o-mini [client]",
-        "    task write [internal]",
-        "      invoke_agent Writer [internal]",
-        "        iteration #1 [internal]",
-        "          chat gpt-4o-mini [client]",
-    ]
+    assert tree(spans) == ["user request [internal]", *("  " + line for line in CREW_TREE)]
     assert len({s["trace_id"] for s in spans}) == 1
 
     crew_span = named(spans, "invoke_workflow weather crew")[0]
@@ -191,7 +200,21 @@ def tool_span_city(attributes: dict[str, Any]) -> Any:
 # ---- a tool that fails and is retried (a scripted OpenAI server) -------------------------------
 
 
-class ScriptedOpenAI:
+class LocalServer:
+    """An HTTP server on 127.0.0.1 in a daemon thread (``url``: its address and ``path``)."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler], path: str) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ScriptedOpenAI(LocalServer):
     """Answers ``/v1/chat/completions`` with the next scripted assistant message."""
 
     def __init__(self, script: list[dict[str, Any]]) -> None:
@@ -225,14 +248,7 @@ class ScriptedOpenAI:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler, "/v1")
 
 
 def tool_call(call_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +279,7 @@ def test_failing_tool_is_an_error_and_its_retry_is_counted(recorded_crew: Record
         ]
     )
     try:
-        llm = LLM(model="openai/gpt-4o-mini", base_url=server.url, api_key="x", max_retries=0)
+        llm = fake_llm(server.url)
         agent = Agent(
             role="Forecaster", goal="Report the weather", backstory="A forecaster.", llm=llm, tools=[flaky_lookup]
         )
@@ -330,13 +346,7 @@ def test_enforce_breaker_gives_the_agent_the_degraded_message_instead_of_retryin
             raise ConnectionError(f"quote backend unreachable (call {len(executions)})")
         return f"{symbol} is at {len(executions)}.5"
 
-    llm = LLM(
-        model="openai/gpt-4o-mini",
-        base_url=llm_server.url + "/v1",
-        api_key="x",
-        max_retries=0,
-        default_headers={"x-fake-scenario": "tools-until-degraded"},
-    )
+    llm = fake_llm(llm_server.url + "/v1", "tools-until-degraded")
     agent = Agent(
         role="Trader",
         goal="Quote ACME",
@@ -372,34 +382,13 @@ def test_enforce_breaker_gives_the_agent_the_degraded_message_instead_of_retryin
 
 # ---- the other ways to run a crew, and an agent without a crew ---------------------------------
 
-CREW_TREE = [
-    "invoke_workflow weather crew [internal]",
-    "  task research [internal]",
-    "    invoke_agent Researcher [internal]",
-    "      iteration #1 [internal]",
-    "        chat gpt-4o-mini [client]",
-    "        execute_tool lookup_weather [internal]",
-    "      iteration #2 [internal]",
-    "        chat gpt-4o-mini [client]",
-    "  task write [internal]",
-    "    invoke_agent Writer [internal]",
-    "      iteration #1 [internal]",
-    "        chat gpt-4o-mini [client]",
-]
-
 
 def weather_crew(llm_server: Any, city: str = "{city}") -> Crew:
     """Two agents: the researcher's model calls its tool once, then answers; the writer's model
     just answers. The research task is about ``city`` (by default a ``{city}`` kickoff input)."""
     base = llm_server.url + "/v1"
-    tool_llm = LLM(
-        model="openai/gpt-4o-mini",
-        base_url=base,
-        api_key="x",
-        max_retries=0,
-        default_headers={"x-fake-scenario": "tools-once"},
-    )
-    plain_llm = LLM(model="openai/gpt-4o-mini", base_url=base, api_key="x", max_retries=0)
+    tool_llm = fake_llm(base, "tools-once")
+    plain_llm = fake_llm(base)
     researcher = Agent(
         role="Researcher", goal="Find the weather", backstory="A meteorologist.", llm=tool_llm, tools=[lookup_weather]
     )
@@ -550,7 +539,7 @@ def test_fivelens_flush_waits_for_the_handlers_crewai_still_has_queued(
 # ---- spans opened inside a tool's body ---------------------------------------------------------
 
 
-class WeatherService:
+class WeatherService(LocalServer):
     """A local HTTP service (127.0.0.1) that a tool calls; records the traceparent it receives."""
 
     def __init__(self) -> None:
@@ -569,14 +558,7 @@ class WeatherService:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/weather"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler, "/weather")
 
 
 def weather_tool(service: WeatherService) -> Any:
@@ -597,7 +579,7 @@ def weather_tool(service: WeatherService) -> Any:
 def react_llm(server: ScriptedOpenAI) -> LLM:
     """A model CrewAI calls tools with in text (ReAct), through ``CrewStructuredTool.invoke``:
     CrewAI gives o1 models no native tool calling."""
-    return LLM(model="openai/o1-mini", base_url=server.url, api_key="x", max_retries=0)
+    return fake_llm(server.url, model="openai/o1-mini")
 
 
 @pytest.mark.parametrize("mode", ["native", "text", "agent"])
@@ -621,13 +603,7 @@ def test_spans_opened_in_a_tool_nest_under_its_tool_span(mode: str, recorded_cre
         if mode == "text":
             llm = react_llm(scripted)
         else:
-            llm = LLM(
-                model="openai/gpt-4o-mini",
-                base_url=llm_server.url + "/v1",
-                api_key="x",
-                max_retries=0,
-                default_headers={"x-fake-scenario": "tools-once"},
-            )
+            llm = fake_llm(llm_server.url + "/v1", "tools-once")
         agent = Agent(
             role="Forecaster", goal="Report the weather", backstory="A forecaster.", llm=llm, tools=[fetch_weather]
         )
@@ -714,7 +690,7 @@ def test_parallel_tool_calls_keep_their_own_spans(recorded_crew: Recorded) -> No
     calls["tool_calls"] += tool_call("call-2", "fetch_weather", {"city": "Oslo"})["tool_calls"]
     scripted = ScriptedOpenAI([calls, {"role": "assistant", "content": "Sunny in both."}])
     try:
-        llm = LLM(model="openai/gpt-4o-mini", base_url=scripted.url, api_key="x", max_retries=0)
+        llm = fake_llm(scripted.url)
         agent = Agent(
             role="Forecaster", goal="Report the weather", backstory="A forecaster.", llm=llm, tools=[fetch_weather]
         )

@@ -91,8 +91,6 @@ _Run = _native._LcRun
 class _State:
     def __init__(self) -> None:
         self.enabled = False
-        self.capture_chain_io = False
-        self.collapse_chains = False
         # Keyed by the run id's integer (a UUID hashes through Python code; an int does not),
         # in insertion order: the oldest first.
         self.runs: dict[int, _Run] = {}
@@ -110,11 +108,10 @@ _handler: Any = None
 
 def instrument() -> str | None:
     cfg = _instrument.current_config()
-    _state.capture_chain_io = bool(cfg.get("capture_chain_io", False))
-    _state.collapse_chains = bool(cfg.get("collapse_chains", False))
     _state.enabled = True
+    # The chain callbacks are native: they get the shared objects and the chain options.
     _native._lc_setup(_state.runs, _state.interrupted, ToolAttempts, to_json, _PROVIDERS, _model_finish)
-    _native._lc_configure(True, _state.capture_chain_io, _state.collapse_chains)
+    _native._lc_configure(True, bool(cfg.get("capture_chain_io", False)), bool(cfg.get("collapse_chains", False)))
     when_imported("langchain_core", _patch_core)
     return None
 
